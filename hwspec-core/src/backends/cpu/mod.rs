@@ -1,0 +1,409 @@
+//! The host processor: architecture, model, cores, memory, x86-64 psABI level, aarch64 features.
+//!
+//! Everything is read from `/proc` through [`CpuSource`], so tests replay `/proc/cpuinfo` dumps
+//! captured on other machines. No vendor library is involved.
+
+use std::time::Instant;
+
+use crate::backend::{Backend, Progress, Stage};
+use crate::kernels::Saxpy;
+use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, ReasonCode, Status};
+
+/// The x86-64 psABI levels and the `/proc/cpuinfo` flags each adds to the one below
+/// (x86-64 psABI 1.0, section 3.1.1). `lahf_lm` is the LAHF/SAHF-in-64-bit-mode bit and `abm`
+/// is how Linux names LZCNT. OSXSAVE is not listed by Linux, so `xsave` stands in for it.
+const X86_64_LEVELS: &[(&str, &[&str])] = &[
+    (
+        "x86-64",
+        &["cmov", "cx8", "fpu", "fxsr", "mmx", "sse", "sse2"],
+    ),
+    (
+        "x86-64-v2",
+        &["cx16", "lahf_lm", "popcnt", "sse4_1", "sse4_2", "ssse3"],
+    ),
+    (
+        "x86-64-v3",
+        &[
+            "avx", "avx2", "bmi1", "bmi2", "f16c", "fma", "abm", "movbe", "xsave",
+        ],
+    ),
+    (
+        "x86-64-v4",
+        &["avx512f", "avx512bw", "avx512cd", "avx512dq", "avx512vl"],
+    ),
+];
+
+/// aarch64 `Features` flags that packages gate on, and the capability each becomes.
+const ARM64_FEATURES: &[(&str, &str)] = &[
+    ("asimd", "arm64-asimd"),
+    ("asimddp", "arm64-dotprod"),
+    ("asimdhp", "arm64-fp16"),
+    ("atomics", "arm64-lse"),
+    ("bf16", "arm64-bf16"),
+    ("i8mm", "arm64-i8mm"),
+    ("sve", "arm64-sve"),
+    ("sve2", "arm64-sve2"),
+    ("sme", "arm64-sme"),
+];
+
+/// Where the CPU facts come from: the running system, or a captured dump in tests.
+pub trait CpuSource {
+    /// The machine architecture as `uname -m` prints it.
+    fn architecture(&self) -> String;
+    /// Contents of `/proc/cpuinfo`.
+    fn cpuinfo(&self) -> Option<String>;
+    /// Contents of `/proc/meminfo`.
+    fn meminfo(&self) -> Option<String>;
+}
+
+/// The running system.
+#[derive(Debug)]
+pub struct ProcSource;
+
+impl CpuSource for ProcSource {
+    fn architecture(&self) -> String {
+        std::env::consts::ARCH.to_owned()
+    }
+
+    fn cpuinfo(&self) -> Option<String> {
+        std::fs::read_to_string("/proc/cpuinfo").ok()
+    }
+
+    fn meminfo(&self) -> Option<String> {
+        std::fs::read_to_string("/proc/meminfo").ok()
+    }
+}
+
+/// What was learned about the processor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuFacts {
+    /// `x86_64`, `aarch64`, ...
+    pub architecture: String,
+    /// Model name.
+    pub model: String,
+    /// Vendor name or id.
+    pub vendor: String,
+    /// Logical processors listed in `/proc/cpuinfo`.
+    pub logical_cores: usize,
+    /// `MemTotal` in bytes.
+    pub memory_bytes: Option<u64>,
+    /// Feature flags as the kernel lists them (first processor).
+    pub flags: Vec<String>,
+}
+
+impl CpuFacts {
+    /// Reads the facts from `source`. `None` when `/proc/cpuinfo` is unreadable or empty.
+    pub fn read(source: &dyn CpuSource) -> Option<CpuFacts> {
+        let architecture = source.architecture();
+        let cpuinfo = source.cpuinfo()?;
+        let first = |keys: &[&str]| {
+            cpuinfo.lines().find_map(|line| {
+                let (key, value) = line.split_once(':')?;
+                keys.contains(&key.trim()).then(|| value.trim().to_owned())
+            })
+        };
+        let logical_cores = cpuinfo
+            .lines()
+            .filter(|l| l.split(':').next().map(str::trim) == Some("processor"))
+            .count();
+        if logical_cores == 0 {
+            return None;
+        }
+        let flags = first(&["flags", "Features"])
+            .map(|f| f.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        let model = first(&["model name", "Model", "Hardware", "cpu model"])
+            .or_else(|| {
+                let part = first(&["CPU part"])?;
+                let implementer = first(&["CPU implementer"]).unwrap_or_default();
+                Some(format!("implementer {implementer} part {part}"))
+            })
+            .unwrap_or_else(|| "unknown processor".to_owned());
+        let vendor = first(&["vendor_id"])
+            .or_else(|| first(&["CPU implementer"]).map(|id| arm_implementer(&id)))
+            .unwrap_or_else(|| "unknown".to_owned());
+        let memory_bytes = source.meminfo().and_then(|m| mem_total(&m));
+        Some(CpuFacts {
+            architecture,
+            model,
+            vendor,
+            logical_cores,
+            memory_bytes,
+            flags,
+        })
+    }
+
+    fn has(&self, flag: &str) -> bool {
+        self.flags.iter().any(|f| f == flag)
+    }
+
+    /// How many entries of [`X86_64_LEVELS`] the processor meets, counting from the baseline and
+    /// stopping at the first level with a missing flag (levels are cumulative).
+    fn x86_64_levels_met(&self) -> usize {
+        if self.architecture != "x86_64" {
+            return 0;
+        }
+        X86_64_LEVELS
+            .iter()
+            .take_while(|(_, flags)| flags.iter().all(|f| self.has(f)))
+            .count()
+    }
+
+    /// The highest x86-64 psABI level met; `None` off x86-64 or when even the baseline is
+    /// incomplete.
+    pub fn x86_64_level(&self) -> Option<&'static str> {
+        let met = self.x86_64_levels_met();
+        met.checked_sub(1).map(|top| X86_64_LEVELS[top].0)
+    }
+
+    /// Capability names proven by the processor's features: every psABI level above the
+    /// baseline that is met, or the arm64 features of [`ARM64_FEATURES`].
+    pub fn capability_features(&self) -> Vec<String> {
+        let levels = X86_64_LEVELS[..self.x86_64_levels_met()]
+            .iter()
+            .skip(1)
+            .map(|(level, _)| (*level).to_owned());
+        let arm = ARM64_FEATURES
+            .iter()
+            .filter(|_| self.architecture == "aarch64")
+            .filter(|(flag, _)| self.has(flag))
+            .map(|(_, cap)| (*cap).to_owned());
+        levels.chain(arm).collect()
+    }
+}
+
+fn mem_total(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemTotal:"))?;
+    let mut words = line.split_whitespace().skip(1);
+    let value: u64 = words.next()?.parse().ok()?;
+    match words.next() {
+        Some("kB") | None => value.checked_mul(1024),
+        Some(_) => None,
+    }
+}
+
+/// Names the implementers of the Arm ARM's MIDR_EL1 table that servers and boards use.
+fn arm_implementer(id: &str) -> String {
+    let name = match id.to_ascii_lowercase().as_str() {
+        "0x41" => "ARM",
+        "0x42" => "Broadcom",
+        "0x43" => "Cavium",
+        "0x46" => "Fujitsu",
+        "0x48" => "HiSilicon",
+        "0x4e" => "NVIDIA",
+        "0x50" => "Applied Micro",
+        "0x51" => "Qualcomm",
+        "0x61" => "Apple",
+        "0xc0" => "Ampere",
+        _ => return format!("implementer {id}"),
+    };
+    name.to_owned()
+}
+
+/// Probes the host processor.
+#[derive(Debug)]
+pub struct CpuBackend;
+
+impl Backend for CpuBackend {
+    fn name(&self) -> BackendName {
+        BackendName::Cpu
+    }
+
+    fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
+        probe_with(&ProcSource, level, progress)
+    }
+}
+
+/// Probes the processor described by `source`.
+pub fn probe_with(
+    source: &dyn CpuSource,
+    level: Level,
+    progress: &mut dyn Progress,
+) -> BackendReport {
+    progress.stage(Stage::Enumerate);
+    let Some(facts) = CpuFacts::read(source) else {
+        return BackendReport::unusable(
+            BackendName::Cpu,
+            ReasonCode::ProbeFailed,
+            "/proc/cpuinfo could not be read or lists no processor",
+        );
+    };
+    let mut device = Device::new(facts.model.clone(), facts.vendor.clone(), DeviceKind::Cpu);
+    device.memory_bytes = facts.memory_bytes;
+    device.features = facts.capability_features();
+    let props = &mut device.properties;
+    props.insert("architecture".into(), facts.architecture.clone());
+    props.insert("logical_cores".into(), facts.logical_cores.to_string());
+    if let Some(level) = facts.x86_64_level() {
+        props.insert("psabi_level".into(), level.to_owned());
+    }
+    props.insert("flags".into(), facts.flags.join(" "));
+
+    let mut report = BackendReport::new(BackendName::Cpu, Status::Enumerated, None);
+    report
+        .properties
+        .insert("source".into(), "/proc/cpuinfo, /proc/meminfo".into());
+    if level >= Level::Standard {
+        progress.stage(Stage::Kernel);
+        let problem = Saxpy::standard();
+        let start = Instant::now();
+        let got: Vec<f32> = problem
+            .x
+            .iter()
+            .zip(&problem.y)
+            .map(|(x, y)| problem.a.mul_add(*x, *y))
+            .collect();
+        let validation = problem.check(&got, start.elapsed());
+        device.status = if validation.passed {
+            Status::Validated
+        } else {
+            Status::Failed
+        };
+        if !validation.passed {
+            device.reason = Some(crate::model::Reason::new(
+                ReasonCode::WrongResult,
+                format!(
+                    "fused SAXPY on the host differs from the reference by {}",
+                    validation.max_abs_error
+                ),
+            ));
+        }
+        device.validation = Some(validation);
+    }
+    report.devices.push(device);
+    report.settle_status();
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::NoProgress;
+
+    struct Dump {
+        arch: &'static str,
+        cpuinfo: &'static str,
+    }
+
+    impl CpuSource for Dump {
+        fn architecture(&self) -> String {
+            self.arch.to_owned()
+        }
+        fn cpuinfo(&self) -> Option<String> {
+            Some(self.cpuinfo.to_owned())
+        }
+        fn meminfo(&self) -> Option<String> {
+            Some("MemTotal:       24576000 kB\nMemFree: 1 kB\n".to_owned())
+        }
+    }
+
+    fn x86(flags: &str) -> Dump {
+        let text = format!(
+            "processor\t: 0\nvendor_id\t: GenuineIntel\nmodel name\t: Test CPU\nflags\t\t: {flags}\n\n\
+             processor\t: 1\nvendor_id\t: GenuineIntel\nmodel name\t: Test CPU\nflags\t\t: {flags}\n"
+        );
+        Dump {
+            arch: "x86_64",
+            cpuinfo: Box::leak(text.into_boxed_str()),
+        }
+    }
+
+    const V1: &str = "fpu cx8 cmov mmx fxsr sse sse2 syscall lm";
+    const V2: &str = "cx16 lahf_lm popcnt sse4_1 sse4_2 ssse3";
+    const V3: &str = "avx avx2 bmi1 bmi2 f16c fma abm movbe xsave";
+    const V4: &str = "avx512f avx512bw avx512cd avx512dq avx512vl";
+
+    fn level(flags: &str) -> Option<&'static str> {
+        let dump = x86(flags);
+        CpuFacts::read(&dump).unwrap().x86_64_level()
+    }
+
+    #[test]
+    fn psabi_levels_follow_the_flag_lists() {
+        assert_eq!(level(V1), Some("x86-64"));
+        assert_eq!(level(&format!("{V1} {V2}")), Some("x86-64-v2"));
+        assert_eq!(level(&format!("{V1} {V2} {V3}")), Some("x86-64-v3"));
+        assert_eq!(level(&format!("{V1} {V2} {V3} {V4}")), Some("x86-64-v4"));
+        assert_eq!(level("sse sse2"), None);
+    }
+
+    #[test]
+    fn a_missing_lower_flag_caps_the_level() {
+        // AVX-512 without LAHF/SAHF in long mode (early x86-64 parts) is still only v1.
+        let no_lahf = format!("{V1} {} {V3} {V4}", V2.replace("lahf_lm", ""));
+        assert_eq!(level(&no_lahf), Some("x86-64"));
+        let no_movbe = format!("{V1} {V2} {} {V4}", V3.replace("movbe", ""));
+        assert_eq!(level(&no_movbe), Some("x86-64-v2"));
+    }
+
+    #[test]
+    fn capability_features_list_every_level_up_to_the_top() {
+        let dump = x86(&format!("{V1} {V2} {V3}"));
+        let facts = CpuFacts::read(&dump).unwrap();
+        assert_eq!(facts.capability_features(), ["x86-64-v2", "x86-64-v3"]);
+        assert_eq!(facts.logical_cores, 2);
+        assert_eq!(facts.memory_bytes, Some(24576000 * 1024));
+        assert_eq!(facts.vendor, "GenuineIntel");
+    }
+
+    #[test]
+    fn aarch64_features_become_arm64_capabilities() {
+        let dump = Dump {
+            arch: "aarch64",
+            cpuinfo: "processor\t: 0\nBogoMIPS\t: 50.00\n\
+                      Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp asimddp sve sve2 i8mm bf16\n\
+                      CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\nCPU part\t: 0xd4f\n\n\
+                      processor\t: 1\nFeatures\t: fp asimd\n",
+        };
+        let facts = CpuFacts::read(&dump).unwrap();
+        assert_eq!(facts.vendor, "ARM");
+        assert_eq!(facts.model, "implementer 0x41 part 0xd4f");
+        assert_eq!(facts.x86_64_level(), None);
+        assert_eq!(
+            facts.capability_features(),
+            [
+                "arm64-asimd",
+                "arm64-dotprod",
+                "arm64-fp16",
+                "arm64-lse",
+                "arm64-bf16",
+                "arm64-i8mm",
+                "arm64-sve",
+                "arm64-sve2"
+            ]
+        );
+    }
+
+    #[test]
+    fn unreadable_cpuinfo_is_a_reason_not_a_panic() {
+        let dump = Dump {
+            arch: "x86_64",
+            cpuinfo: "garbage without processors",
+        };
+        let report = probe_with(&dump, Level::Standard, &mut NoProgress);
+        assert_eq!(report.status, Status::Unusable);
+        assert_eq!(report.reason.unwrap().code, ReasonCode::ProbeFailed);
+    }
+
+    #[test]
+    fn standard_level_validates_the_host() {
+        let dump = x86(&format!("{V1} {V2}"));
+        let report = probe_with(&dump, Level::Standard, &mut NoProgress);
+        assert_eq!(report.status, Status::Validated);
+        let device = &report.devices[0];
+        assert!(device.validation.as_ref().unwrap().passed);
+        assert_eq!(device.properties["psabi_level"], "x86-64-v2");
+        let quick = probe_with(&dump, Level::Quick, &mut NoProgress);
+        assert_eq!(quick.status, Status::Enumerated);
+        assert!(quick.devices[0].validation.is_none());
+    }
+
+    #[test]
+    fn this_machine_reads() {
+        let facts = CpuFacts::read(&ProcSource).expect("/proc/cpuinfo");
+        assert!(facts.logical_cores >= 1);
+        if facts.architecture == "x86_64" {
+            assert!(facts.x86_64_level().is_some());
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The validation problems every backend runs, and their CPU references.
+//!
+//! Inputs are small multiples of 1/4, so every product and sum in SAXPY and in the SGEMM below
+//! is exactly representable in `f32`: a correct device gives the reference bit for bit, whatever
+//! order it sums in and whether or not it fuses multiply-adds. The tolerance only absorbs
+//! devices that flush or approximate differently, never a wrong element.
+
+use std::time::Duration;
+
+use crate::model::Validation;
+
+/// Elements in the SAXPY problem (the issue asks for at least one million).
+pub const SAXPY_ELEMENTS: usize = 1 << 20;
+
+/// Rows, columns and inner dimension of the square SGEMM problem at level `full`.
+pub const SGEMM_N: usize = 128;
+
+/// Largest accepted absolute difference, relative to `max(1, |reference|)`.
+pub const TOLERANCE: f64 = 1e-5;
+
+/// `y = a * x + y` on `f32` vectors.
+#[derive(Debug, Clone)]
+pub struct Saxpy {
+    /// The scalar.
+    pub a: f32,
+    /// The input vector.
+    pub x: Vec<f32>,
+    /// The vector added to, and overwritten by the kernel.
+    pub y: Vec<f32>,
+}
+
+impl Saxpy {
+    /// The standard problem of [`SAXPY_ELEMENTS`] elements.
+    pub fn standard() -> Saxpy {
+        Saxpy::with_len(SAXPY_ELEMENTS)
+    }
+
+    /// A problem of `n` elements.
+    pub fn with_len(n: usize) -> Saxpy {
+        Saxpy {
+            a: 2.5,
+            x: (0..n).map(|i| quarter(i % 251)).collect(),
+            y: (0..n).map(|i| quarter((i * 7) % 127) - 8.0).collect(),
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.x.len()
+    }
+
+    /// Whether the problem has no elements.
+    pub fn is_empty(&self) -> bool {
+        self.x.is_empty()
+    }
+
+    /// The CPU reference result.
+    pub fn reference(&self) -> Vec<f32> {
+        self.x
+            .iter()
+            .zip(&self.y)
+            .map(|(x, y)| self.a * x + y)
+            .collect()
+    }
+
+    /// Compares a device's output with the reference.
+    pub fn check(&self, got: &[f32], elapsed: Duration) -> Validation {
+        compare("saxpy", &self.reference(), got, elapsed)
+    }
+}
+
+/// `C = A × B` for square row-major `f32` matrices of side `n`.
+#[derive(Debug, Clone)]
+pub struct Sgemm {
+    /// Side of the matrices.
+    pub n: usize,
+    /// Left operand, row-major.
+    pub a: Vec<f32>,
+    /// Right operand, row-major.
+    pub b: Vec<f32>,
+}
+
+impl Sgemm {
+    /// The standard problem of side [`SGEMM_N`].
+    pub fn standard() -> Sgemm {
+        Sgemm::with_side(SGEMM_N)
+    }
+
+    /// A problem of side `n`.
+    pub fn with_side(n: usize) -> Sgemm {
+        let a = (0..n * n).map(|i| quarter(i % 13) - 1.5).collect();
+        let b = (0..n * n).map(|i| quarter((i * 5) % 11) - 1.25).collect();
+        Sgemm { n, a, b }
+    }
+
+    /// The CPU reference result, row-major.
+    pub fn reference(&self) -> Vec<f32> {
+        let n = self.n;
+        let mut c = vec![0.0f32; n * n];
+        for i in 0..n {
+            for k in 0..n {
+                let aik = self.a[i * n + k];
+                for j in 0..n {
+                    c[i * n + j] += aik * self.b[k * n + j];
+                }
+            }
+        }
+        c
+    }
+
+    /// Compares a device's output with the reference.
+    pub fn check(&self, got: &[f32], elapsed: Duration) -> Validation {
+        compare("sgemm", &self.reference(), got, elapsed)
+    }
+}
+
+fn quarter(i: usize) -> f32 {
+    i as f32 * 0.25
+}
+
+/// Compares `got` with `want` element by element. A length mismatch or a non-finite element
+/// fails the check (its error is reported as infinite).
+pub fn compare(kernel: &str, want: &[f32], got: &[f32], elapsed: Duration) -> Validation {
+    let mut max_abs_error = 0.0f64;
+    let mut passed = want.len() == got.len();
+    for (w, g) in want.iter().zip(got) {
+        let err = (f64::from(*w) - f64::from(*g)).abs();
+        if !err.is_finite() {
+            max_abs_error = f64::INFINITY;
+            passed = false;
+            continue;
+        }
+        max_abs_error = max_abs_error.max(err);
+        if err > TOLERANCE * f64::from(w.abs()).max(1.0) {
+            passed = false;
+        }
+    }
+    if want.len() != got.len() {
+        max_abs_error = f64::INFINITY;
+    }
+    Validation {
+        kernel: kernel.to_owned(),
+        passed,
+        max_abs_error,
+        elapsed_ms: elapsed.as_secs_f64() * 1e3,
+        elements: want.len() as u64,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn saxpy_reference_is_exact_and_self_consistent() {
+        let p = Saxpy::with_len(1000);
+        let r = p.reference();
+        assert_eq!(r[3], 2.5 * 0.75 + (21.0 * 0.25 - 8.0));
+        let v = p.check(&r, Duration::from_millis(1));
+        assert!(v.passed);
+        assert_eq!(v.max_abs_error, 0.0);
+        assert_eq!(v.elements, 1000);
+    }
+
+    #[test]
+    fn one_wrong_element_fails_saxpy() {
+        let p = Saxpy::with_len(1000);
+        let mut r = p.reference();
+        r[999] += 0.5;
+        let v = p.check(&r, Duration::ZERO);
+        assert!(!v.passed);
+        assert_eq!(v.max_abs_error, 0.5);
+    }
+
+    #[test]
+    fn nan_and_short_outputs_fail() {
+        let p = Saxpy::with_len(10);
+        let mut r = p.reference();
+        r[0] = f32::NAN;
+        assert!(!p.check(&r, Duration::ZERO).passed);
+        let short = p.reference()[..9].to_vec();
+        let v = p.check(&short, Duration::ZERO);
+        assert!(!v.passed);
+        assert!(v.max_abs_error.is_infinite());
+    }
+
+    #[test]
+    fn sgemm_reference_matches_a_naive_dot_product() {
+        let p = Sgemm::with_side(16);
+        let c = p.reference();
+        let (i, j) = (5, 11);
+        let dot: f32 = (0..16).map(|k| p.a[i * 16 + k] * p.b[k * 16 + j]).sum();
+        assert_eq!(c[i * 16 + j], dot);
+        assert!(p.check(&c, Duration::ZERO).passed);
+    }
+}
