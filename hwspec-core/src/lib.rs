@@ -1,11 +1,20 @@
 //! hwspec-core: probe which accelerators a Linux machine can really use.
 //!
 //! The calling process never loads a vendor library: [`probe`] starts one worker process per
-//! backend (the `hwspec` executable in its hidden worker mode), collects their JSON results under
-//! deadlines, and reduces them to a capability set ([`caps::reduce`]).
+//! backend (the `hwspec` executable in its hidden worker mode, see [`worker::worker_main`]),
+//! collects their JSON results under deadlines, and reduces them to a capability set
+//! ([`caps::reduce`]). The library never writes to stdout or stderr and never panics on a
+//! caller's behalf.
 
 pub mod backend;
 pub mod backends;
+pub mod cache;
+pub mod caps;
+pub mod isolate;
 pub mod kernels;
 pub mod model;
 pub mod sys;
+pub mod worker;
+
+pub use isolate::{probe, ProbeOptions, WorkerCommand, DEFAULT_TIMEOUT};
+pub use model::{BackendName, Level, Report, Status};

@@ -1,0 +1,262 @@
+//! Reduces backend reports to the normalised capability set (design §5).
+//!
+//! Only what was proven at the level asked counts: a `validated` device at levels `standard`
+//! and `full`, an `enumerated` one at level `quick`. Software devices (PoCL, lavapipe) count for
+//! `opencl` and `vulkan` but never for `opencl-gpu`, `vulkan-gpu` or `gpu`.
+
+use std::cmp::Ordering;
+
+use crate::model::{BackendName, BackendReport, Capability, Device, DeviceKind, Level, Status};
+
+/// Whether `device` counts as proven at `level`.
+pub fn proven(device: &Device, level: Level) -> bool {
+    match device.status {
+        Status::Validated => true,
+        Status::Enumerated => level == Level::Quick,
+        _ => false,
+    }
+}
+
+/// The capability set proven by `backends` at `level`, sorted by name then version.
+pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
+    let mut caps = vec![Capability::flag("cpu")];
+    let proven_devices = |name: BackendName| {
+        backends
+            .iter()
+            .filter(move |b| b.name == name)
+            .flat_map(|b| b.devices.iter())
+            .filter(move |d| proven(d, level))
+    };
+
+    for device in proven_devices(BackendName::Cpu) {
+        caps.extend(device.features.iter().map(Capability::flag));
+    }
+
+    for (backend, cap, gpu_cap) in [
+        (BackendName::Opencl, "opencl", "opencl-gpu"),
+        (BackendName::Vulkan, "vulkan", "vulkan-gpu"),
+    ] {
+        let highest = proven_devices(backend)
+            .filter_map(|d| d.api_version.as_deref().and_then(major_minor))
+            .max_by(|a, b| compare_versions(a, b));
+        if let Some(version) = highest {
+            caps.push(Capability::versioned(cap, version));
+        }
+        if proven_devices(backend).any(|d| d.kind == DeviceKind::Gpu) {
+            caps.push(Capability::flag(gpu_cap));
+        }
+    }
+    if proven_devices(BackendName::Opencl).any(|d| d.has_feature("fp64")) {
+        caps.push(Capability::flag("opencl-fp64"));
+    }
+
+    // The same physical GPU shows up once per API, so GPUs are counted per backend and the
+    // largest count is taken: a machine with two GPUs that Vulkan and OpenCL both see has two.
+    let gpus_per_backend = backends.iter().map(|b| {
+        b.devices
+            .iter()
+            .filter(|d| d.kind == DeviceKind::Gpu && proven(d, level))
+            .collect::<Vec<_>>()
+    });
+    let mut gpu_count = 0;
+    let mut largest_memory: Option<u64> = None;
+    for gpus in gpus_per_backend {
+        gpu_count = gpu_count.max(gpus.len());
+        for memory in gpus.iter().filter_map(|d| d.memory_bytes) {
+            largest_memory = Some(largest_memory.map_or(memory, |m| m.max(memory)));
+        }
+    }
+    if gpu_count > 0 {
+        caps.push(Capability::flag("gpu"));
+        caps.push(Capability::versioned("gpu-count", gpu_count.to_string()));
+        if let Some(bytes) = largest_memory {
+            caps.push(Capability::versioned(
+                "gpu-memory",
+                (bytes >> 30).to_string(),
+            ));
+        }
+    }
+
+    caps.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| match (&a.version, &b.version) {
+                (Some(x), Some(y)) => compare_versions(x, y),
+                (x, y) => x.cmp(y),
+            })
+    });
+    caps.dedup();
+    caps
+}
+
+/// `major.minor` of a dotted version such as `1.3.230` or `3.0`; `None` if it does not start
+/// with two numbers.
+pub fn major_minor(version: &str) -> Option<String> {
+    let mut parts = version.trim().split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts
+        .next()?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    Some(format!("{major}.{minor}"))
+}
+
+/// Compares dotted numeric versions part by part (`1.10` > `1.9`); non-numeric parts compare
+/// as text after numeric ones.
+pub fn compare_versions(a: &str, b: &str) -> Ordering {
+    let mut xs = a.split('.');
+    let mut ys = b.split('.');
+    loop {
+        match (xs.next(), ys.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some(x), Some(y)) => {
+                let order = match (x.parse::<u64>(), y.parse::<u64>()) {
+                    (Ok(x), Ok(y)) => x.cmp(&y),
+                    _ => x.cmp(y),
+                };
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn device(kind: DeviceKind, status: Status, api: &str) -> Device {
+        let mut d = Device::new("dev", "vendor", kind);
+        d.status = status;
+        d.api_version = Some(api.to_owned());
+        d
+    }
+
+    fn backend(name: BackendName, devices: Vec<Device>) -> BackendReport {
+        let mut b = BackendReport::new(name, Status::Absent, None);
+        b.devices = devices;
+        b.settle_status();
+        b
+    }
+
+    fn names(caps: &[Capability]) -> Vec<String> {
+        caps.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn software_devices_give_the_api_but_not_gpu() {
+        let reports = [
+            backend(
+                BackendName::Opencl,
+                vec![device(DeviceKind::Software, Status::Validated, "3.0")],
+            ),
+            backend(
+                BackendName::Vulkan,
+                vec![device(DeviceKind::Software, Status::Validated, "1.3.230")],
+            ),
+        ];
+        assert_eq!(
+            names(&reduce(Level::Standard, &reports)),
+            ["cpu", "opencl (= 3.0)", "vulkan (= 1.3)"]
+        );
+    }
+
+    #[test]
+    fn enumerated_devices_count_only_at_quick() {
+        let reports = [backend(
+            BackendName::Vulkan,
+            vec![device(DeviceKind::Gpu, Status::Enumerated, "1.2.0")],
+        )];
+        assert_eq!(names(&reduce(Level::Standard, &reports)), ["cpu"]);
+        assert_eq!(
+            names(&reduce(Level::Quick, &reports)),
+            [
+                "cpu",
+                "gpu",
+                "gpu-count (= 1)",
+                "vulkan (= 1.2)",
+                "vulkan-gpu"
+            ]
+        );
+    }
+
+    #[test]
+    fn failed_devices_prove_nothing() {
+        let reports = [backend(
+            BackendName::Opencl,
+            vec![device(DeviceKind::Gpu, Status::Failed, "3.0")],
+        )];
+        assert_eq!(names(&reduce(Level::Full, &reports)), ["cpu"]);
+    }
+
+    #[test]
+    fn gpus_are_counted_per_backend_and_memory_is_the_largest() {
+        let mut big = device(DeviceKind::Gpu, Status::Validated, "1.3.0");
+        big.memory_bytes = Some(80 << 30);
+        let mut small = device(DeviceKind::Gpu, Status::Validated, "1.3.0");
+        small.memory_bytes = Some((16 << 30) + 5);
+        let mut fp64 = device(DeviceKind::Gpu, Status::Validated, "1.2");
+        fp64.features.push("fp64".into());
+        let reports = [
+            backend(BackendName::Vulkan, vec![big, small]),
+            backend(BackendName::Opencl, vec![fp64]),
+        ];
+        assert_eq!(
+            names(&reduce(Level::Standard, &reports)),
+            [
+                "cpu",
+                "gpu",
+                "gpu-count (= 2)",
+                "gpu-memory (= 80)",
+                "opencl (= 1.2)",
+                "opencl-fp64",
+                "opencl-gpu",
+                "vulkan (= 1.3)",
+                "vulkan-gpu"
+            ]
+        );
+    }
+
+    #[test]
+    fn the_highest_version_wins_numerically() {
+        let reports = [backend(
+            BackendName::Opencl,
+            vec![
+                device(DeviceKind::Cpu, Status::Validated, "1.2"),
+                device(DeviceKind::Cpu, Status::Validated, "1.10"),
+                device(DeviceKind::Cpu, Status::Validated, "garbage"),
+            ],
+        )];
+        assert_eq!(
+            names(&reduce(Level::Standard, &reports)),
+            ["cpu", "opencl (= 1.10)"]
+        );
+    }
+
+    #[test]
+    fn cpu_features_come_from_a_proven_cpu_device() {
+        let mut cpu = device(DeviceKind::Cpu, Status::Validated, "");
+        cpu.features = vec!["x86-64-v2".into(), "x86-64-v3".into()];
+        let reports = [backend(BackendName::Cpu, vec![cpu])];
+        assert_eq!(
+            names(&reduce(Level::Standard, &reports)),
+            ["cpu", "x86-64-v2", "x86-64-v3"]
+        );
+    }
+
+    #[test]
+    fn version_helpers() {
+        assert_eq!(major_minor("1.3.230").as_deref(), Some("1.3"));
+        assert_eq!(major_minor("3.0").as_deref(), Some("3.0"));
+        assert_eq!(major_minor("2.1-rc1").as_deref(), Some("2.1"));
+        assert_eq!(major_minor("x.1"), None);
+        assert_eq!(major_minor("3"), None);
+        assert_eq!(compare_versions("1.10", "1.9"), Ordering::Greater);
+        assert_eq!(compare_versions("1.2", "1.2.0"), Ordering::Less);
+    }
+}

@@ -1,0 +1,759 @@
+//! The parent side of a probe: one worker process per backend, in parallel, under deadlines.
+//!
+//! Design §3. The calling process never loads a vendor library. Each worker is started by exec
+//! (`std::process::Command`, no `pre_exec`) in its own process group with a cleaned environment,
+//! and speaks the line protocol of [`crate::worker`] on its stdout. Whatever a worker does —
+//! hang, crash, print garbage, stop halfway, leave a grandchild holding the pipe — becomes a
+//! status and a reason in its backend's report, and the probe returns in bounded time.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::io::{self, BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::backend::Stage;
+use crate::cache;
+use crate::caps;
+use crate::model::{
+    BackendName, BackendReport, HostInfo, Level, Reason, ReasonCode, Report, SCHEMA_VERSION,
+};
+use crate::sys;
+use crate::worker::WorkerMessage;
+
+/// How long each worker may take, from its start to its final report, unless told otherwise.
+/// Generous: `cuInit` alone can take seconds on a large machine with persistence mode off.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Time between SIGTERM and SIGKILL for a worker past its deadline.
+const TERM_GRACE: Duration = Duration::from_millis(250);
+/// Time allowed, after SIGKILL or after a final report, for the worker to be reaped.
+const REAP_GRACE: Duration = Duration::from_secs(1);
+/// Time allowed, after a worker exits, for its last output to be read.
+const DRAIN_GRACE: Duration = Duration::from_millis(200);
+/// Longest protocol line accepted; a report with hundreds of devices is far smaller.
+const MAX_LINE_BYTES: u64 = 16 << 20;
+/// How much of a worker's stderr is kept for crash messages.
+const STDERR_TAIL_BYTES: usize = 4096;
+
+/// Environment variables passed through to workers: the ones that tell loaders and drivers
+/// where to look and which devices to use, plus the process basics. Everything else is dropped.
+const PASSED_PREFIXES: &[&str] = &[
+    "OCL_ICD_",
+    "OPENCL_",
+    "POCL_",
+    "VK_",
+    "MESA_",
+    "LP_",
+    "GALLIUM_",
+    "LIBGL_",
+    "CUDA_",
+    "HIP_",
+    "ROCR_",
+    "HSA_",
+    "ZE_",
+    "LD_LIBRARY_PATH",
+    "LD_PRELOAD",
+];
+const PASSED_PLAIN: &[&str] = &["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"];
+
+/// The program (and leading arguments) that runs a worker; the backend name and level are
+/// appended. The CLI passes its own executable and its hidden worker subcommand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerCommand {
+    /// Absolute path of the executable.
+    pub program: PathBuf,
+    /// Arguments before the backend name.
+    pub args: Vec<OsString>,
+}
+
+/// What to probe and how.
+#[derive(Debug, Clone)]
+pub struct ProbeOptions {
+    /// Backends to probe, in report order.
+    pub backends: Vec<BackendName>,
+    /// How much to prove about each device.
+    pub level: Level,
+    /// Deadline of each worker, from its start to its final report.
+    pub timeout: Duration,
+    /// How to start a worker.
+    pub worker: WorkerCommand,
+    /// Driver cache directory to use instead of the default one.
+    pub driver_cache: Option<PathBuf>,
+}
+
+impl ProbeOptions {
+    /// Every backend at level `standard` with the default deadline.
+    pub fn new(worker: WorkerCommand) -> ProbeOptions {
+        ProbeOptions {
+            backends: BackendName::ALL.to_vec(),
+            level: Level::Standard,
+            timeout: DEFAULT_TIMEOUT,
+            worker,
+            driver_cache: None,
+        }
+    }
+}
+
+/// Probes every backend of `options` in its own worker process and reduces the results to a
+/// capability set. Never fails: a backend that could not be probed says why in its report.
+pub fn probe(options: &ProbeOptions) -> Report {
+    let started = Instant::now();
+    let preferred = options
+        .driver_cache
+        .clone()
+        .or_else(cache::default_driver_cache_dir);
+    let driver_cache = cache::driver_cache_dir(preferred.as_deref());
+    let environment = WorkerEnvironment::from_current(driver_cache.as_deref());
+
+    let (tx, rx) = mpsc::channel();
+    let mut runs: Vec<Run> = options
+        .backends
+        .iter()
+        .enumerate()
+        .map(|(index, &name)| Run::start(index, name, options, &environment, &tx))
+        .collect();
+    drop(tx);
+    supervise(&mut runs, &rx);
+
+    let backends: Vec<BackendReport> = runs.into_iter().map(Run::into_report).collect();
+    Report {
+        schema: SCHEMA_VERSION,
+        hwspec_version: env!("CARGO_PKG_VERSION").to_owned(),
+        level: options.level,
+        capabilities: caps::reduce(options.level, &backends),
+        backends,
+        host: HostInfo {
+            kernel: sys::kernel(),
+            architecture: std::env::consts::ARCH.to_owned(),
+            root: sys::is_root(),
+            driver_cache: driver_cache.map(|p| p.display().to_string()),
+            environment: environment.reported,
+        },
+        elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+    }
+}
+
+/// The environment every worker gets.
+struct WorkerEnvironment {
+    vars: Vec<(OsString, OsString)>,
+    /// The variables that change what runtimes do, as shown in the report.
+    reported: BTreeMap<String, String>,
+}
+
+impl WorkerEnvironment {
+    fn from_current(driver_cache: Option<&Path>) -> WorkerEnvironment {
+        WorkerEnvironment::from_vars(std::env::vars_os(), driver_cache)
+    }
+
+    fn from_vars(
+        current: impl Iterator<Item = (OsString, OsString)>,
+        driver_cache: Option<&Path>,
+    ) -> WorkerEnvironment {
+        let mut vars = BTreeMap::new();
+        for (key, value) in current {
+            let Some(name) = key.to_str() else { continue };
+            let passed =
+                PASSED_PLAIN.contains(&name) || PASSED_PREFIXES.iter().any(|p| name.starts_with(p));
+            if passed {
+                vars.insert(name.to_owned(), value);
+            }
+        }
+        let mut set = |k: &str, v: OsString| {
+            vars.insert(k.to_owned(), v);
+        };
+        if let Some(dir) = driver_cache {
+            set("POCL_CACHE_DIR", dir.join("pocl").into_os_string());
+            set("MESA_SHADER_CACHE_DIR", dir.join("mesa").into_os_string());
+            set("MESA_GLSL_CACHE_DIR", dir.join("mesa").into_os_string());
+            set("XDG_CACHE_HOME", dir.as_os_str().to_owned());
+        }
+        set("LC_ALL", "C".into());
+        // Implicit layers (overlays, capture tools) are not part of the device and are a known
+        // source of crashes and hangs in headless processes.
+        let layers_chosen = ["VK_LOADER_LAYERS_DISABLE", "VK_LOADER_LAYERS_ENABLE"]
+            .iter()
+            .any(|k| vars.contains_key(*k));
+        if !layers_chosen {
+            vars.insert("VK_LOADER_LAYERS_DISABLE".to_owned(), "~implicit~".into());
+        }
+        let reported = vars
+            .iter()
+            .filter(|(k, _)| !PASSED_PLAIN.contains(&k.as_str()) && k.as_str() != "LC_ALL")
+            .map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned()))
+            .collect();
+        WorkerEnvironment {
+            vars: vars.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+            reported,
+        }
+    }
+}
+
+enum Event {
+    Line(usize, Vec<u8>),
+    Overlong(usize),
+    StdoutDone(usize),
+    StderrDone(usize, String),
+    Exited(usize, Option<ExitStatus>),
+}
+
+/// One worker being supervised.
+struct Run {
+    name: BackendName,
+    timeout: Duration,
+    started: Instant,
+    pid: Option<u32>,
+    spawn_error: Option<String>,
+    stage: Option<Stage>,
+    partial: Option<BackendReport>,
+    report: Option<(BackendReport, Instant)>,
+    panic: Option<String>,
+    garbage: Option<String>,
+    exit: Option<(Option<ExitStatus>, Instant)>,
+    stdout_done: bool,
+    stderr_tail: Option<String>,
+    timed_out_in: Option<Option<Stage>>,
+    term_sent: Option<Instant>,
+    kill_sent: Option<Instant>,
+    finished: Option<Instant>,
+    warnings: Vec<String>,
+}
+
+impl Run {
+    fn start(
+        index: usize,
+        name: BackendName,
+        options: &ProbeOptions,
+        environment: &WorkerEnvironment,
+        tx: &Sender<Event>,
+    ) -> Run {
+        let started = Instant::now();
+        let mut run = Run {
+            name,
+            timeout: options.timeout,
+            started,
+            pid: None,
+            spawn_error: None,
+            stage: None,
+            partial: None,
+            report: None,
+            panic: None,
+            garbage: None,
+            exit: None,
+            stdout_done: false,
+            stderr_tail: None,
+            timed_out_in: None,
+            term_sent: None,
+            kill_sent: None,
+            finished: None,
+            warnings: Vec::new(),
+        };
+        let spawned = Command::new(&options.worker.program)
+            .args(&options.worker.args)
+            .arg(name.as_str())
+            .arg(options.level.as_str())
+            .env_clear()
+            .envs(environment.vars.iter().map(|(k, v)| (k, v)))
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn();
+        match spawned {
+            Ok(mut child) => {
+                run.pid = Some(child.id());
+                let stdout = child.stdout.take();
+                let stderr = child.stderr.take();
+                if let Some(stdout) = stdout {
+                    let tx = tx.clone();
+                    thread::spawn(move || read_protocol(index, stdout, &tx));
+                }
+                if let Some(stderr) = stderr {
+                    let tx = tx.clone();
+                    thread::spawn(move || read_stderr_tail(index, stderr, &tx));
+                }
+                let tx = tx.clone();
+                thread::spawn(move || reap(index, child, &tx));
+            }
+            Err(err) => {
+                run.spawn_error = Some(format!(
+                    "could not start worker {}: {err}",
+                    options.worker.program.display()
+                ));
+                run.finished = Some(started);
+            }
+        }
+        run
+    }
+
+    fn deadline(&self) -> Instant {
+        self.started + self.timeout
+    }
+
+    fn handle(&mut self, event: Event, now: Instant) {
+        match event {
+            Event::Line(_, line) => self.handle_line(&line, now),
+            Event::Overlong(_) => {
+                self.garbage
+                    .get_or_insert_with(|| format!("a line longer than {MAX_LINE_BYTES} bytes"));
+            }
+            Event::StdoutDone(_) => self.stdout_done = true,
+            Event::StderrDone(_, tail) => self.stderr_tail = Some(tail),
+            Event::Exited(_, status) => self.exit = Some((status, now)),
+        }
+    }
+
+    fn handle_line(&mut self, line: &[u8], now: Instant) {
+        match serde_json::from_slice::<WorkerMessage>(line) {
+            Ok(WorkerMessage::Stage(stage)) => self.stage = Some(stage),
+            Ok(WorkerMessage::Partial(report)) => self.partial = Some(report),
+            Ok(WorkerMessage::Report(report)) if self.report.is_none() => {
+                self.report = Some((report, now));
+            }
+            Ok(WorkerMessage::Report(_)) => {
+                self.warnings
+                    .push("worker sent a second report; the first was kept".into());
+            }
+            Ok(WorkerMessage::Panic(text)) => self.panic = Some(text),
+            Err(_) => {
+                self.garbage.get_or_insert_with(|| {
+                    let text = String::from_utf8_lossy(line);
+                    let mut excerpt: String = text.chars().take(80).collect();
+                    if excerpt.len() < text.len() {
+                        excerpt.push('…');
+                    }
+                    format!("{excerpt:?}")
+                });
+            }
+        }
+    }
+
+    /// Advances timers; returns the next instant at which this run needs attention.
+    fn step(&mut self, now: Instant) -> Option<Instant> {
+        if self.finished.is_some() {
+            return None;
+        }
+        let pid = self.pid?;
+        if let Some((_, exited_at)) = self.exit {
+            let output_read = self.stdout_done && self.stderr_tail.is_some();
+            if output_read || self.report.is_some() || now >= exited_at + DRAIN_GRACE {
+                self.finished = Some(now);
+                return None;
+            }
+            return Some(exited_at + DRAIN_GRACE);
+        }
+        if let Some(killed) = self.kill_sent {
+            if now >= killed + REAP_GRACE {
+                self.warnings.push(format!(
+                    "worker process {pid} could not be reaped after SIGKILL and was abandoned"
+                ));
+                self.finished = Some(now);
+                return None;
+            }
+            return Some(killed + REAP_GRACE);
+        }
+        if let Some(termed) = self.term_sent {
+            if now >= termed + TERM_GRACE {
+                sys::signal_group(pid, libc::SIGKILL);
+                self.kill_sent = Some(now);
+                return Some(now + REAP_GRACE);
+            }
+            return Some(termed + TERM_GRACE);
+        }
+        if let Some((_, reported_at)) = self.report {
+            if now >= reported_at + REAP_GRACE {
+                self.warnings
+                    .push("worker did not exit after its report and was killed".into());
+                sys::signal_group(pid, libc::SIGKILL);
+                self.kill_sent = Some(now);
+                return Some(now + REAP_GRACE);
+            }
+            return Some(reported_at + REAP_GRACE);
+        }
+        if now >= self.deadline() {
+            self.timed_out_in = Some(self.stage);
+            sys::signal_group(pid, libc::SIGTERM);
+            self.term_sent = Some(now);
+            return Some(now + TERM_GRACE);
+        }
+        Some(self.deadline())
+    }
+
+    fn into_report(self) -> BackendReport {
+        let elapsed = self.finished.unwrap_or_else(Instant::now) - self.started;
+        let mut report = self.outcome();
+        report.elapsed_ms = elapsed.as_secs_f64() * 1e3;
+        report.warnings.extend(self.warnings);
+        report
+    }
+
+    fn outcome(&self) -> BackendReport {
+        if let Some(message) = &self.spawn_error {
+            return BackendReport::unusable(self.name, ReasonCode::WorkerFailed, message.clone());
+        }
+        if let Some((report, _)) = &self.report {
+            let mut report = report.clone();
+            if let Some(garbage) = &self.garbage {
+                report
+                    .warnings
+                    .push(format!("worker also wrote unexpected output: {garbage}"));
+            }
+            if let Some((status, _)) = self.exit {
+                if self.kill_sent.is_none() && status.is_some_and(|s| !s.success()) {
+                    report
+                        .warnings
+                        .push(format!("worker {} after its report", describe_exit(status)));
+                }
+            }
+            return report;
+        }
+        let stage = self.stage_phrase();
+        let (code, mut message) = if let Some(text) = &self.panic {
+            (
+                ReasonCode::Crashed,
+                format!("worker panicked {stage}: {text}"),
+            )
+        } else if let Some(at_stage) = self.timed_out_in {
+            let stage = match at_stage {
+                Some(s) => format!("in stage {s}"),
+                None => "before its first stage".to_owned(),
+            };
+            (
+                ReasonCode::Timeout,
+                format!(
+                    "no result within {:.1} s; the worker was {stage}",
+                    self.timeout.as_secs_f64()
+                ),
+            )
+        } else {
+            match self.exit.map(|(status, _)| status) {
+                Some(Some(status)) if !status.success() => (
+                    ReasonCode::Crashed,
+                    format!("worker {} {stage}", describe_exit(Some(status))),
+                ),
+                _ if self.garbage.is_some() => (
+                    ReasonCode::BadOutput,
+                    format!(
+                        "worker output is not the hwspec protocol: {}",
+                        self.garbage.as_deref().unwrap_or_default()
+                    ),
+                ),
+                _ if self.stage.is_some() => (
+                    ReasonCode::PartialOutput,
+                    format!("worker exited {stage} before its final report"),
+                ),
+                _ => (
+                    ReasonCode::BadOutput,
+                    "worker exited without any result".to_owned(),
+                ),
+            }
+        };
+        if code != ReasonCode::Timeout {
+            if let Some(line) = self.last_stderr_line() {
+                message.push_str(&format!(" (last stderr line: {line})"));
+            }
+        }
+        let mut report = match &self.partial {
+            Some(partial) => partial.clone(),
+            None => BackendReport::new(self.name, crate::model::Status::Unusable, None),
+        };
+        report.name = self.name;
+        report.status = crate::model::Status::Unusable;
+        report.reason = Some(Reason::new(code, message));
+        report
+    }
+
+    fn stage_phrase(&self) -> String {
+        match self.stage {
+            Some(stage) => format!("in stage {stage}"),
+            None => "before its first stage".to_owned(),
+        }
+    }
+
+    fn last_stderr_line(&self) -> Option<String> {
+        let tail = self.stderr_tail.as_deref()?;
+        let line = tail.lines().rev().find(|l| !l.trim().is_empty())?;
+        Some(line.trim().chars().take(200).collect())
+    }
+}
+
+fn describe_exit(status: Option<ExitStatus>) -> String {
+    match status {
+        None => "ended with an unknown status".to_owned(),
+        Some(s) => match (s.code(), s.signal()) {
+            (Some(code), _) => format!("exited with status {code}"),
+            (None, Some(signal)) => format!("was killed by {}", sys::signal_name(signal)),
+            (None, None) => "ended with an unknown status".to_owned(),
+        },
+    }
+}
+
+/// Runs every worker to completion or deadline.
+fn supervise(runs: &mut [Run], rx: &Receiver<Event>) {
+    loop {
+        let now = Instant::now();
+        let next = runs.iter_mut().filter_map(|r| r.step(now)).min();
+        let Some(next) = next else { return };
+        match rx.recv_timeout(next.saturating_duration_since(now)) {
+            Ok(event) => {
+                let index = match &event {
+                    Event::Line(i, _)
+                    | Event::Overlong(i)
+                    | Event::StdoutDone(i)
+                    | Event::StderrDone(i, _)
+                    | Event::Exited(i, _) => *i,
+                };
+                runs[index].handle(event, Instant::now());
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            // Every reader and reaper has ended, so no event can come: only timers remain.
+            Err(RecvTimeoutError::Disconnected) => {
+                thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+        }
+    }
+}
+
+fn read_protocol(index: usize, stdout: ChildStdout, tx: &Sender<Event>) {
+    let mut reader = BufReader::new(stdout);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match (&mut reader)
+            .take(MAX_LINE_BYTES + 1)
+            .read_until(b'\n', &mut line)
+        {
+            Ok(0) | Err(_) => break,
+            Ok(_) if line.len() as u64 > MAX_LINE_BYTES => {
+                let _ = tx.send(Event::Overlong(index));
+                let _ = io::copy(&mut reader, &mut io::sink());
+                break;
+            }
+            Ok(_) => {
+                while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    line.pop();
+                }
+                if !line.is_empty() && tx.send(Event::Line(index, line.clone())).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = tx.send(Event::StdoutDone(index));
+}
+
+fn read_stderr_tail(index: usize, mut stderr: ChildStderr, tx: &Sender<Event>) {
+    let mut tail: Vec<u8> = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        match stderr.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                tail.extend_from_slice(&chunk[..n]);
+                if tail.len() > STDERR_TAIL_BYTES {
+                    tail.drain(..tail.len() - STDERR_TAIL_BYTES);
+                }
+            }
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    let _ = tx.send(Event::StderrDone(
+        index,
+        String::from_utf8_lossy(&tail).into_owned(),
+    ));
+}
+
+/// Waits for the worker to exit, then kills whatever it left in its process group before
+/// reaping it: until reaped, the worker's pid (which is the group id) cannot be reused, so the
+/// group signal cannot reach an unrelated process.
+fn reap(index: usize, mut child: Child, tx: &Sender<Event>) {
+    let pid = child.id();
+    let status = match sys::wait_for_exit_without_reaping(pid) {
+        Ok(()) => {
+            sys::signal_group(pid, libc::SIGKILL);
+            child.wait().ok()
+        }
+        Err(_) => child.wait().ok(),
+    };
+    let _ = tx.send(Event::Exited(index, status));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env_of(pairs: &[(&str, &str)], cache: Option<&Path>) -> WorkerEnvironment {
+        let vars = pairs
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect::<Vec<_>>();
+        WorkerEnvironment::from_vars(vars.into_iter(), cache)
+    }
+
+    fn get<'a>(env: &'a WorkerEnvironment, key: &str) -> Option<&'a OsString> {
+        env.vars.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn the_worker_environment_keeps_loader_variables_and_drops_the_rest() {
+        let env = env_of(
+            &[
+                ("PATH", "/usr/bin"),
+                ("OCL_ICD_VENDORS", "/tmp/v"),
+                ("VK_DRIVER_FILES", "/x.json"),
+                ("CUDA_VISIBLE_DEVICES", "0"),
+                ("SECRET_TOKEN", "x"),
+                ("PYTHONPATH", "/p"),
+            ],
+            Some(Path::new("/c")),
+        );
+        assert_eq!(get(&env, "PATH").unwrap(), "/usr/bin");
+        assert_eq!(get(&env, "OCL_ICD_VENDORS").unwrap(), "/tmp/v");
+        assert!(get(&env, "SECRET_TOKEN").is_none());
+        assert!(get(&env, "PYTHONPATH").is_none());
+        assert_eq!(get(&env, "POCL_CACHE_DIR").unwrap(), "/c/pocl");
+        assert_eq!(get(&env, "VK_LOADER_LAYERS_DISABLE").unwrap(), "~implicit~");
+        assert_eq!(env.reported["CUDA_VISIBLE_DEVICES"], "0");
+        assert!(!env.reported.contains_key("PATH"));
+    }
+
+    #[test]
+    fn the_driver_cache_always_wins_over_the_callers() {
+        let env = env_of(&[("POCL_CACHE_DIR", "/read-only")], Some(Path::new("/c")));
+        assert_eq!(get(&env, "POCL_CACHE_DIR").unwrap(), "/c/pocl");
+    }
+
+    #[test]
+    fn an_explicit_layer_choice_is_respected() {
+        let env = env_of(&[("VK_LOADER_LAYERS_ENABLE", "*validation")], None);
+        assert!(get(&env, "VK_LOADER_LAYERS_DISABLE").is_none());
+    }
+
+    fn options(program: &str, args: &[&str], timeout: Duration) -> ProbeOptions {
+        ProbeOptions {
+            backends: vec![BackendName::Opencl],
+            level: Level::Quick,
+            timeout,
+            worker: WorkerCommand {
+                program: PathBuf::from(program),
+                args: args.iter().map(OsString::from).collect(),
+            },
+            driver_cache: Some(std::env::temp_dir().join("hwspec-isolate-test-cache")),
+        }
+    }
+
+    fn only_backend(report: &Report) -> &BackendReport {
+        assert_eq!(report.backends.len(), 1);
+        &report.backends[0]
+    }
+
+    #[test]
+    fn a_worker_that_cannot_start_is_reported() {
+        let report = probe(&options("/nonexistent/hwspec", &[], Duration::from_secs(5)));
+        let b = only_backend(&report);
+        assert_eq!(b.status, crate::model::Status::Unusable);
+        assert_eq!(b.reason.as_ref().unwrap().code, ReasonCode::WorkerFailed);
+    }
+
+    // The shell scripts below stand in for a worker; the trailing backend and level arguments
+    // land in $0 and $1 of `sh -c` and are ignored.
+
+    #[test]
+    fn a_hanging_worker_times_out_and_its_stage_is_named() {
+        let script = r#"echo '{"stage":"init"}'; exec sleep 30"#;
+        let started = Instant::now();
+        let report = probe(&options(
+            "/bin/sh",
+            &["-c", script],
+            Duration::from_millis(300),
+        ));
+        assert!(started.elapsed() < Duration::from_secs(3));
+        let reason = only_backend(&report).reason.clone().unwrap();
+        assert_eq!(reason.code, ReasonCode::Timeout);
+        assert!(reason.message.contains("stage init"), "{}", reason.message);
+    }
+
+    #[test]
+    fn a_crash_keeps_the_partial_devices() {
+        let partial = serde_json::to_string(&WorkerMessage::Partial({
+            let mut r =
+                BackendReport::new(BackendName::Opencl, crate::model::Status::Enumerated, None);
+            r.devices.push(crate::model::Device::new(
+                "d",
+                "v",
+                crate::model::DeviceKind::Gpu,
+            ));
+            r
+        }))
+        .unwrap();
+        let script = format!(
+            r#"echo '{{"stage":"kernel"}}'; echo '{partial}'; echo boom >&2; kill -SEGV $$"#
+        );
+        let report = probe(&options(
+            "/bin/sh",
+            &["-c", &script],
+            Duration::from_secs(5),
+        ));
+        let b = only_backend(&report);
+        let reason = b.reason.clone().unwrap();
+        assert_eq!(reason.code, ReasonCode::Crashed);
+        assert!(reason.message.contains("SIGSEGV"), "{}", reason.message);
+        assert!(
+            reason.message.contains("stage kernel"),
+            "{}",
+            reason.message
+        );
+        assert!(reason.message.contains("boom"), "{}", reason.message);
+        assert_eq!(b.devices.len(), 1);
+    }
+
+    #[test]
+    fn garbage_and_silence_are_told_apart() {
+        let garbage = probe(&options(
+            "/bin/sh",
+            &["-c", "echo hello world"],
+            Duration::from_secs(5),
+        ));
+        assert_eq!(
+            only_backend(&garbage).reason.as_ref().unwrap().code,
+            ReasonCode::BadOutput
+        );
+        let partial = probe(&options(
+            "/bin/sh",
+            &["-c", r#"echo '{"stage":"load"}'"#],
+            Duration::from_secs(5),
+        ));
+        assert_eq!(
+            only_backend(&partial).reason.as_ref().unwrap().code,
+            ReasonCode::PartialOutput
+        );
+    }
+
+    #[test]
+    fn a_grandchild_holding_the_pipe_does_not_delay_the_result() {
+        let report_line = serde_json::to_string(&WorkerMessage::Report(BackendReport::absent(
+            BackendName::Opencl,
+            ReasonCode::NoDevice,
+            "none",
+        )))
+        .unwrap();
+        let script = format!("sleep 30 & echo '{report_line}'");
+        let started = Instant::now();
+        let report = probe(&options(
+            "/bin/sh",
+            &["-c", &script],
+            Duration::from_secs(20),
+        ));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(
+            only_backend(&report).reason.as_ref().unwrap().code,
+            ReasonCode::NoDevice
+        );
+    }
+}
