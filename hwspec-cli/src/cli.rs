@@ -1,0 +1,115 @@
+//! The command line, as clap definitions. Also used to generate the man pages and completions.
+
+use std::time::Duration;
+
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Parser, Subcommand};
+use hwspec_core::{BackendName, Level};
+
+/// Which accelerators can this machine really use?
+///
+/// hwspec loads each GPU/compute runtime (OpenCL, Vulkan) in an isolated worker process,
+/// lists its devices, runs a small validation kernel on each and compares the result with the
+/// CPU, then prints what was proven as a set of capabilities.
+#[derive(Debug, Parser)]
+#[command(name = "hwspec", version, about, long_about, max_term_width = 100)]
+#[command(
+    after_help = "Exit status: 0 when the command ran (whatever it found), \
+1 when hwspec itself failed (e.g. could not write its output), 2 for usage errors."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Commands,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Probe the runtimes and devices of this machine and print what was proven.
+    ///
+    /// Each backend runs in its own worker process with a deadline; a runtime that is missing,
+    /// hangs or crashes is reported with a reason, never as an error of hwspec itself.
+    /// The readable table goes to standard output; diagnostics go to standard error.
+    Probe(ProbeArgs),
+    /// Print a shell completion script to standard output.
+    Completions {
+        /// The shell to complete for.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// Options of `hwspec probe`.
+#[derive(Debug, clap::Args)]
+pub struct ProbeArgs {
+    /// Print the report as a JSON document instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Backends to probe, comma-separated (default: all).
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = backend_parser())]
+    pub backend: Vec<BackendName>,
+
+    /// How much to prove: quick lists devices only, standard also runs a SAXPY kernel on each,
+    /// full adds a small SGEMM.
+    #[arg(long, value_parser = level_parser(), default_value = "standard")]
+    pub level: Level,
+
+    /// Deadline for each backend's worker, in seconds; a worker that exceeds it is stopped and
+    /// reported with reason `timeout`.
+    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
+    pub timeout: Duration,
+}
+
+fn backend_parser() -> impl TypedValueParser<Value = BackendName> {
+    let names = BackendName::ALL.iter().map(|b| b.as_str());
+    PossibleValuesParser::new(names).try_map(|s| BackendName::parse(&s).ok_or("unknown backend"))
+}
+
+fn level_parser() -> impl TypedValueParser<Value = Level> {
+    PossibleValuesParser::new(["quick", "standard", "full"])
+        .try_map(|s| Level::parse(&s).ok_or("unknown level"))
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(seconds > 0.0 && seconds <= 86_400.0) {
+        return Err(format!(
+            "`{text}` is out of range: give more than 0 and at most 86400 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn timeouts_are_checked() {
+        assert_eq!(parse_timeout("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("-3").is_err());
+        assert!(parse_timeout("NaN").is_err());
+        assert!(parse_timeout("inf").is_err());
+        assert!(parse_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn backend_lists_are_comma_separated() {
+        let cli = Cli::try_parse_from(["hwspec", "probe", "--backend", "opencl,vulkan"]).unwrap();
+        let Commands::Probe(args) = cli.command else {
+            panic!("not probe")
+        };
+        assert_eq!(args.backend, [BackendName::Opencl, BackendName::Vulkan]);
+        assert!(Cli::try_parse_from(["hwspec", "probe", "--backend", "cuda9"]).is_err());
+    }
+}
