@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Runs every check hwspec has: formatting, clippy, and all tests (Rust unit and integration
+# tests, which drive the real PoCL and lavapipe runtimes and compile C fault fixtures).
+# Installs the Debian packages the tests need when they are missing, so it works from a fresh
+# clone on a fresh Debian bookworm machine with only the Rust toolchain.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# Runtimes the tests probe for real, the HIP runtime (present with no device), the C compiler
+# for fault fixtures, and glslang to check the committed SPIR-V against its GLSL source.
+packages=(
+  ocl-icd-libopencl1 pocl-opencl-icd
+  libvulkan1 mesa-vulkan-drivers
+  libamdhip64-5
+  gcc libc6-dev
+  glslang-tools
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+  [ "$status" = installed ] || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test.sh: installing ${missing[*]}" >&2
+  sudo=()
+  [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
+  export DEBIAN_FRONTEND=noninteractive
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" apt-get install -y -qq "${missing[@]}" </dev/null
+fi
+
+echo "test.sh: cargo fmt --check" >&2
+cargo fmt --all --check
+echo "test.sh: cargo clippy" >&2
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "test.sh: cargo test" >&2
+cargo test --workspace --locked

@@ -1,0 +1,207 @@
+//! End-to-end tests of `hwspec probe`: the built binary, real worker processes, and the real
+//! software runtimes that `scripts/test.sh` installs (PoCL for OpenCL, lavapipe for Vulkan).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{backend, capability_names, hwspec, probe_json, scratch_dir, TestRun};
+
+#[test]
+fn pocl_is_validated_as_software_opencl() {
+    let report = probe_json(&["--backend", "opencl"], &[]);
+    let opencl = backend(&report, "opencl");
+    assert_eq!(opencl["status"], "validated", "{opencl:#}");
+    assert!(opencl["library"].as_str().unwrap().contains("libOpenCL.so"));
+    let pocl = opencl["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["status"] == "validated")
+        .expect("a validated OpenCL device");
+    assert_eq!(pocl["kind"], "software");
+    assert_eq!(pocl["validation"]["kernel"], "saxpy");
+    assert_eq!(pocl["validation"]["passed"], true);
+    assert!(pocl["validation"]["elements"].as_u64().unwrap() >= 1 << 20);
+    let caps = capability_names(&report);
+    assert!(caps.iter().any(|c| c.starts_with("opencl (= ")), "{caps:?}");
+    assert!(!caps.contains(&"opencl-gpu".to_owned()), "{caps:?}");
+    assert!(!caps.contains(&"gpu".to_owned()), "{caps:?}");
+}
+
+#[test]
+fn lavapipe_is_validated_as_software_vulkan() {
+    let report = probe_json(&["--backend", "vulkan"], &[]);
+    let vulkan = backend(&report, "vulkan");
+    assert_eq!(vulkan["status"], "validated", "{vulkan:#}");
+    assert!(vulkan["library"].as_str().unwrap().contains("libvulkan.so"));
+    let lavapipe = vulkan["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["name"].as_str().unwrap().contains("llvmpipe"))
+        .expect("lavapipe");
+    assert_eq!(lavapipe["kind"], "software");
+    assert_eq!(lavapipe["status"], "validated");
+    assert_eq!(lavapipe["validation"]["passed"], true);
+    let caps = capability_names(&report);
+    assert!(
+        caps.iter().any(|c| c.starts_with("vulkan (= 1.")),
+        "{caps:?}"
+    );
+    assert!(!caps.contains(&"vulkan-gpu".to_owned()), "{caps:?}");
+    assert!(!caps.contains(&"gpu".to_owned()), "{caps:?}");
+}
+
+#[test]
+fn the_default_probe_proves_cpu_opencl_and_vulkan() {
+    let report = probe_json(&[], &[]);
+    assert_eq!(report["schema"], 1);
+    assert_eq!(report["level"], "standard");
+    let names: Vec<&str> = report["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cpu", "opencl", "vulkan"]);
+    let caps = capability_names(&report);
+    assert!(caps.contains(&"cpu".to_owned()));
+    if std::env::consts::ARCH == "x86_64" {
+        assert!(caps.iter().any(|c| c.starts_with("x86-64-v")), "{caps:?}");
+    }
+    assert!(caps.iter().any(|c| c.starts_with("opencl (= ")), "{caps:?}");
+    assert!(caps.iter().any(|c| c.starts_with("vulkan (= ")), "{caps:?}");
+}
+
+#[test]
+fn quick_enumerates_without_kernels() {
+    let report = probe_json(&["--level", "quick"], &[]);
+    assert_eq!(report["level"], "quick");
+    for b in report["backends"].as_array().unwrap() {
+        for d in b["devices"].as_array().unwrap() {
+            assert_eq!(d["status"], "enumerated", "{d:#}");
+            assert!(d["validation"].is_null());
+        }
+    }
+    let caps = capability_names(&report);
+    assert!(caps.iter().any(|c| c.starts_with("opencl (= ")), "{caps:?}");
+}
+
+#[test]
+fn full_adds_sgemm_on_every_validated_device() {
+    let report = probe_json(&["--level", "full", "--backend", "opencl,vulkan"], &[]);
+    for name in ["opencl", "vulkan"] {
+        let b = backend(&report, name);
+        assert_eq!(b["status"], "validated", "{b:#}");
+        for d in b["devices"].as_array().unwrap() {
+            if d["status"] == "validated" {
+                assert_eq!(d["gemm_validation"]["kernel"], "sgemm", "{d:#}");
+                assert_eq!(d["gemm_validation"]["passed"], true);
+            }
+        }
+    }
+}
+
+#[test]
+fn hidden_runtimes_are_absent_not_errors() {
+    let empty = scratch_dir("empty-vendors");
+    let report = probe_json(
+        &["--backend", "opencl,vulkan"],
+        &[
+            ("OCL_ICD_VENDORS", empty.to_str().unwrap()),
+            ("VK_DRIVER_FILES", "/nonexistent/hwspec-no-such-icd.json"),
+            ("VK_ICD_FILENAMES", "/nonexistent/hwspec-no-such-icd.json"),
+        ],
+    );
+    for name in ["opencl", "vulkan"] {
+        let b = backend(&report, name);
+        assert_eq!(b["status"], "absent", "{b:#}");
+        assert_eq!(b["reason"]["code"], "no-device", "{b:#}");
+    }
+    let caps = capability_names(&report);
+    assert!(
+        caps.iter()
+            .all(|c| c == "cpu" || c.starts_with("x86-64") || c.starts_with("arm64")),
+        "only CPU capabilities without OpenCL and Vulkan: {caps:?}"
+    );
+}
+
+#[test]
+fn a_hanging_driver_times_out_while_the_others_report() {
+    let dir = scratch_dir("hang-icd");
+    let library = support::compile_fixture("hang_icd.c", &dir);
+    std::fs::write(dir.join("hang.icd"), format!("{}\n", library.display())).unwrap();
+    let timeout = 3.0;
+    let started = Instant::now();
+    let report = probe_json(
+        &["--timeout", &timeout.to_string()],
+        &[("OCL_ICD_VENDORS", dir.to_str().unwrap())],
+    );
+    // Bounded time is the property under test (no hang), so the bound is generous.
+    assert!(started.elapsed() < Duration::from_secs_f64(timeout + 5.0));
+    let opencl = backend(&report, "opencl");
+    assert_eq!(opencl["status"], "unusable", "{opencl:#}");
+    assert_eq!(opencl["reason"]["code"], "timeout", "{opencl:#}");
+    assert_eq!(backend(&report, "vulkan")["status"], "validated");
+    assert_eq!(backend(&report, "cpu")["status"], "validated");
+}
+
+#[test]
+fn the_table_names_every_backend_and_the_capabilities() {
+    let run = hwspec(&["probe"], &[]);
+    run.assert_success();
+    for word in [
+        "BACKEND",
+        "cpu",
+        "opencl",
+        "vulkan",
+        "CAPABILITIES",
+        "llvmpipe",
+        "software",
+    ] {
+        assert!(run.stdout.contains(word), "missing {word}:\n{}", run.stdout);
+    }
+    assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
+}
+
+#[test]
+fn json_output_is_one_document_and_stderr_stays_quiet() {
+    let run = hwspec(&["probe", "--json", "--backend", "cpu,opencl"], &[]);
+    run.assert_success();
+    let _: Value = serde_json::from_str(&run.stdout).expect("stdout is exactly one JSON document");
+    assert!(run.stderr.is_empty(), "stderr: {}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2_with_a_message_on_stderr() {
+    for args in [
+        &["probe", "--level", "extreme"][..],
+        &["probe", "--backend", "cuda9"],
+        &["probe", "--timeout", "-1"],
+        &["frobnicate"],
+    ] {
+        let run = hwspec(args, &[]);
+        assert_eq!(run.code, Some(2), "{args:?}: {run:?}");
+        assert!(run.stdout.is_empty(), "{args:?}");
+        assert!(!run.stderr.is_empty(), "{args:?}");
+    }
+}
+
+#[test]
+fn a_closed_stdout_is_not_a_crash() {
+    let status = TestRun::probe_into_closed_pipe();
+    assert_eq!(status.code, Some(0), "{status:?}");
+    assert!(status.stderr.is_empty(), "stderr: {}", status.stderr);
+}
+
+#[test]
+fn help_and_completions_work() {
+    let help = hwspec(&["probe", "--help"], &[]);
+    help.assert_success();
+    assert!(help.stdout.contains("--level"));
+    let bash = hwspec(&["completions", "bash"], &[]);
+    bash.assert_success();
+    assert!(bash.stdout.contains("hwspec"));
+}

@@ -1,0 +1,108 @@
+//! Helpers shared by the end-to-end tests: running the built binary, compiling C fixtures.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+/// What one run of `hwspec` did.
+#[derive(Debug)]
+pub struct TestRun {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl TestRun {
+    pub fn assert_success(&self) {
+        assert_eq!(self.code, Some(0), "{self:?}");
+    }
+
+    /// Runs `hwspec probe` with its stdout a pipe whose reader has already gone.
+    pub fn probe_into_closed_pipe() -> TestRun {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_hwspec"))
+            .args(["probe", "--backend", "cpu"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        TestRun {
+            code: out.status.code(),
+            stdout: String::new(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs the built `hwspec` with `args` and extra environment, with a private driver cache.
+pub fn hwspec(args: &[&str], env: &[(&str, &str)]) -> TestRun {
+    let out = Command::new(env!("CARGO_BIN_EXE_hwspec"))
+        .args(args)
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run hwspec");
+    TestRun {
+        code: out.status.code(),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs `hwspec probe --json` with `args` and returns the parsed report.
+pub fn probe_json(args: &[&str], env: &[(&str, &str)]) -> Value {
+    let mut all = vec!["probe", "--json"];
+    all.extend_from_slice(args);
+    let run = hwspec(&all, env);
+    run.assert_success();
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout))
+}
+
+/// The report of backend `name`.
+pub fn backend<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == name)
+        .unwrap_or_else(|| panic!("no backend {name} in {report:#}"))
+}
+
+/// The capability set as `name` or `name (= version)` strings.
+pub fn capability_names(report: &Value) -> Vec<String> {
+    report["capabilities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| match c["version"].as_str() {
+            Some(v) => format!("{} (= {v})", c["name"].as_str().unwrap()),
+            None => c["name"].as_str().unwrap().to_owned(),
+        })
+        .collect()
+}
+
+/// A fresh empty directory for one test.
+pub fn scratch_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("hwspec-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Compiles `tests/fixtures/<source>` into a shared object in `dir` and returns its path.
+pub fn compile_fixture(source: &str, dir: &Path) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures")
+        .join(source);
+    let out = dir.join(format!("lib{}.so", source.trim_end_matches(".c")));
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("a C compiler (`cc`); scripts/test.sh installs gcc");
+    assert!(status.success(), "compiling {}", src.display());
+    out
+}
