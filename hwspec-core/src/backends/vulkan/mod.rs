@@ -1,9 +1,30 @@
-//! The vulkan backend.
+//! Vulkan through the loader (`libvulkan.so.1`, opened at run time with ash).
+//!
+//! [`api`] holds every unsafe call behind RAII wrappers; this module is the safe probe: create
+//! an instance with no layers or extensions, describe each physical device, and at level
+//! `standard` and above run `saxpy.comp` (and at `full` also `sgemm.comp`) on each device's
+//! compute queue, checking the results against [`crate::kernels`].
 
-use crate::backend::{Backend, Progress};
-use crate::model::{BackendName, BackendReport, Level, ReasonCode};
+mod api;
 
-/// Probes vulkan.
+use std::time::{Duration, Instant};
+
+use ash::vk;
+
+use crate::backend::{Backend, Progress, Stage};
+use crate::kernels::{Saxpy, Sgemm};
+use crate::model::{
+    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
+};
+
+/// The loader's soname, as `dlopen` is asked for it.
+const LIBRARY: &str = "libvulkan.so.1";
+
+/// How long one dispatch may take before the device is given up on. Far beyond what a software
+/// device needs for these problems, well inside the worker's kernel-stage deadline.
+const FENCE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Probes Vulkan.
 #[derive(Debug)]
 pub struct VulkanBackend;
 
@@ -12,11 +33,803 @@ impl Backend for VulkanBackend {
         BackendName::Vulkan
     }
 
-    fn probe(&self, _level: Level, _progress: &mut dyn Progress) -> BackendReport {
-        BackendReport::unusable(
-            BackendName::Vulkan,
-            ReasonCode::ProbeFailed,
-            "not built yet",
+    fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
+        probe(level, progress)
+    }
+}
+
+fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
+    progress.stage(Stage::Load);
+    let loader = match api::Loader::load() {
+        Ok(loader) => loader,
+        Err(api::LoadError::NotFound(why)) => {
+            return BackendReport::absent(
+                BackendName::Vulkan,
+                ReasonCode::LibraryNotFound,
+                format!("{LIBRARY} is not installed: {why}"),
+            )
+        }
+        Err(api::LoadError::Broken(why)) => {
+            let mut report = BackendReport::unusable(
+                BackendName::Vulkan,
+                ReasonCode::LoadFailed,
+                format!("{LIBRARY} could not be used: {why}"),
+            );
+            report.library = crate::sys::loaded_library("libvulkan.so");
+            return report;
+        }
+    };
+    let mut report = BackendReport::new(BackendName::Vulkan, Status::Absent, None);
+    report.library = crate::sys::loaded_library("libvulkan.so");
+
+    progress.stage(Stage::Init);
+    let instance_version = match loader.instance_version() {
+        Ok(version) => version,
+        Err(e) => return fail(report, Status::Unusable, ReasonCode::DriverError, e),
+    };
+    report.runtime_version = Some(format_version(instance_version));
+    let api_version = instance_version.min(vk::API_VERSION_1_3);
+    report
+        .properties
+        .insert("instance_api_version".into(), format_version(api_version));
+    let instance = match loader.create_instance(api_version) {
+        Ok(instance) => instance,
+        Err(e) => {
+            let (status, code) = instance_failure(&e);
+            report.status = status;
+            report.reason = Some(Reason::new(code, instance_failure_message(code, &e)));
+            return report;
+        }
+    };
+
+    progress.stage(Stage::Enumerate);
+    let physical = match instance.physical_devices() {
+        Ok(physical) => physical,
+        Err(e) => return fail(report, Status::Unusable, ReasonCode::DriverError, e),
+    };
+    if physical.is_empty() {
+        report.reason = Some(Reason::new(
+            ReasonCode::NoDevice,
+            "the Vulkan loader found drivers but no physical device",
+        ));
+        return report;
+    }
+    let described: Vec<_> = physical
+        .iter()
+        .map(|p| {
+            let facts = p.facts();
+            let queue = compute_queue_family(&facts.queue_families);
+            report.devices.push(describe(&facts, queue));
+            queue
+        })
+        .collect();
+    report.settle_status();
+    progress.partial(&report);
+
+    if level >= Level::Standard {
+        progress.stage(Stage::Kernel);
+        for ((physical, queue), device) in physical.iter().zip(described).zip(&mut report.devices) {
+            if let Some(queue) = queue {
+                validate(physical, queue, level, device);
+            }
+        }
+    }
+    report.settle_status();
+    report
+}
+
+/// Gives `report` a status and a reason from a Vulkan error.
+fn fail(
+    mut report: BackendReport,
+    status: Status,
+    code: ReasonCode,
+    error: api::VkError,
+) -> BackendReport {
+    report.status = status;
+    report.reason = Some(Reason::new(code, error.to_string()));
+    report
+}
+
+/// How a failed instance creation is reported: no usable driver is the normal "no Vulkan
+/// here", a missing command is a broken loader, anything else is a driver error.
+fn instance_failure(error: &api::VkError) -> (Status, ReasonCode) {
+    match error {
+        api::VkError::Call {
+            result: vk::Result::ERROR_INCOMPATIBLE_DRIVER,
+            ..
+        } => (Status::Absent, ReasonCode::NoDevice),
+        api::VkError::MissingCommand(_) => (Status::Unusable, ReasonCode::LoadFailed),
+        _ => (Status::Unusable, ReasonCode::DriverError),
+    }
+}
+
+fn instance_failure_message(code: ReasonCode, error: &api::VkError) -> String {
+    if code == ReasonCode::NoDevice {
+        format!("no Vulkan driver (ICD) could be loaded: {error}")
+    } else {
+        format!("no Vulkan instance: {error}")
+    }
+}
+
+/// `major.minor.patch` of a packed Vulkan version (the variant is always 0 for Vulkan).
+fn format_version(version: u32) -> String {
+    format!(
+        "{}.{}.{}",
+        vk::api_version_major(version),
+        vk::api_version_minor(version),
+        vk::api_version_patch(version)
+    )
+}
+
+/// PCI (or Khronos-registered) vendor ids of the vendors that ship Vulkan drivers.
+fn vendor_name(vendor_id: u32) -> String {
+    let name = match vendor_id {
+        0x10DE => "NVIDIA",
+        0x1002 => "AMD",
+        0x8086 => "Intel",
+        0x10005 => "Mesa",
+        0x13B5 => "ARM",
+        0x5143 => "Qualcomm",
+        0x1010 => "Imagination",
+        0x106B => "Apple",
+        0x1AE0 => "Google",
+        _ => return format!("{vendor_id:#06x}"),
+    };
+    name.to_owned()
+}
+
+/// `driverVersion` is vendor-defined: NVIDIA packs 10.8.8.6 bits, the others use Vulkan's
+/// version packing.
+fn decode_driver_version(vendor_id: u32, raw: u32) -> String {
+    if vendor_id == 0x10DE {
+        format!(
+            "{}.{}.{}.{}",
+            raw >> 22,
+            (raw >> 14) & 0xFF,
+            (raw >> 6) & 0xFF,
+            raw & 0x3F
         )
+    } else {
+        format_version(raw)
+    }
+}
+
+/// Software rasterisers that present themselves as Vulkan devices.
+fn is_software(driver_id: Option<vk::DriverId>, name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        driver_id,
+        Some(vk::DriverId::MESA_LLVMPIPE | vk::DriverId::GOOGLE_SWIFTSHADER)
+    ) || ["llvmpipe", "lavapipe", "swiftshader"]
+        .iter()
+        .any(|s| name.contains(s))
+}
+
+/// What the device is for scheduling. A CPU-type Vulkan device is in practice always a
+/// software implementation (lavapipe, SwiftShader), never a hardware CPU offering Vulkan.
+fn classify(
+    device_type: vk::PhysicalDeviceType,
+    driver_id: Option<vk::DriverId>,
+    name: &str,
+) -> DeviceKind {
+    if device_type == vk::PhysicalDeviceType::CPU || is_software(driver_id, name) {
+        return DeviceKind::Software;
+    }
+    match device_type {
+        vk::PhysicalDeviceType::DISCRETE_GPU
+        | vk::PhysicalDeviceType::INTEGRATED_GPU
+        | vk::PhysicalDeviceType::VIRTUAL_GPU => DeviceKind::Gpu,
+        _ => DeviceKind::Other,
+    }
+}
+
+/// The first queue family that can run compute shaders.
+fn compute_queue_family(families: &[vk::QueueFamilyProperties]) -> Option<u32> {
+    families
+        .iter()
+        .position(|f| f.queue_count > 0 && f.queue_flags.contains(vk::QueueFlags::COMPUTE))
+        .and_then(|i| u32::try_from(i).ok())
+}
+
+/// The largest device-local heap: what "device memory" means for a GPU.
+fn device_memory(memory: &vk::PhysicalDeviceMemoryProperties) -> Option<u64> {
+    memory
+        .memory_heaps_as_slice()
+        .iter()
+        .filter(|h| h.flags.contains(vk::MemoryHeapFlags::DEVICE_LOCAL))
+        .map(|h| h.size)
+        .max()
+}
+
+/// The report entry for one physical device, from what the driver said.
+fn describe(facts: &api::DeviceFacts, compute_queue: Option<u32>) -> Device {
+    let p = &facts.properties;
+    let name = p
+        .device_name_as_c_str()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let driver_id = facts.driver.as_ref().map(|d| d.id);
+    let mut device = Device::new(
+        name.clone(),
+        vendor_name(p.vendor_id),
+        classify(p.device_type, driver_id, &name),
+    );
+    device.api_version = Some(format_version(p.api_version));
+    let raw_driver_version = decode_driver_version(p.vendor_id, p.driver_version);
+    device.driver_version = Some(match &facts.driver {
+        Some(d) if !d.info.is_empty() => d.info.clone(),
+        Some(d) if !d.name.is_empty() => d.name.clone(),
+        _ => raw_driver_version.clone(),
+    });
+    device.memory_bytes = device_memory(&facts.memory);
+    if compute_queue.is_some() {
+        device.features.push("compute-queue".into());
+    }
+    if facts.shader_float64 {
+        device.features.push("fp64".into());
+    }
+    let props = &mut device.properties;
+    props.insert("device_type".into(), format!("{:?}", p.device_type));
+    props.insert("vendor_id".into(), format!("{:#06x}", p.vendor_id));
+    props.insert("device_id".into(), format!("{:#06x}", p.device_id));
+    props.insert("driver_version_raw".into(), raw_driver_version);
+    if let Some(d) = &facts.driver {
+        props.insert("driver_name".into(), d.name.clone());
+        props.insert("driver_id".into(), format!("{:?}", d.id));
+        let c = d.conformance;
+        props.insert(
+            "conformance_version".into(),
+            format!("{}.{}.{}.{}", c.major, c.minor, c.subminor, c.patch),
+        );
+    }
+    if let Some(queue) = compute_queue {
+        props.insert("compute_queue_family".into(), queue.to_string());
+    }
+    if let Some(size) = facts.subgroup_size {
+        props.insert("subgroup_size".into(), size.to_string());
+    }
+    if compute_queue.is_none() {
+        device.status = Status::Unusable;
+        device.reason = Some(Reason::new(
+            ReasonCode::NoDevice,
+            "the device has no queue family with compute support",
+        ));
+    }
+    device
+}
+
+/// A kernel that could not give a validation, and how to report it.
+struct KernelFailure {
+    code: ReasonCode,
+    message: String,
+}
+
+impl KernelFailure {
+    fn build(kernel: &str, e: api::VkError) -> KernelFailure {
+        KernelFailure {
+            code: ReasonCode::BuildFailed,
+            message: format!("the {kernel} pipeline could not be built: {e}"),
+        }
+    }
+
+    fn launch(kernel: &str, e: api::VkError) -> KernelFailure {
+        KernelFailure {
+            code: ReasonCode::LaunchFailed,
+            message: format!("{kernel} could not run: {e}"),
+        }
+    }
+}
+
+/// Opens the device on `queue` and runs the kernels of `level`, recording the outcome.
+fn validate(physical: &api::PhysicalDevice<'_>, queue: u32, level: Level, device: &mut Device) {
+    let open = match physical.open(queue) {
+        Ok(open) => open,
+        Err(e) => {
+            device.status = Status::Unusable;
+            let code = match e {
+                api::VkError::MissingCommand(_) => ReasonCode::LoadFailed,
+                _ => ReasonCode::DriverError,
+            };
+            device.reason = Some(Reason::new(code, format!("no logical device: {e}")));
+            return;
+        }
+    };
+    let saxpy = run_saxpy(&open, &Saxpy::standard());
+    let saxpy_passed = settle_kernel(device, saxpy, |d, v| d.validation = Some(v));
+    if saxpy_passed && level >= Level::Full {
+        let sgemm = run_sgemm(&open, &Sgemm::standard());
+        settle_kernel(device, sgemm, |d, v| d.gemm_validation = Some(v));
+    }
+}
+
+/// Records one kernel's outcome on `device` and says whether it passed. A device is validated
+/// only while every kernel run on it passed.
+fn settle_kernel(
+    device: &mut Device,
+    outcome: Result<Validation, KernelFailure>,
+    keep: impl FnOnce(&mut Device, Validation),
+) -> bool {
+    match outcome {
+        Ok(v) if v.passed => {
+            device.status = Status::Validated;
+            device.reason = None;
+            keep(device, v);
+            true
+        }
+        Ok(v) => {
+            device.status = Status::Failed;
+            device.reason = Some(Reason::new(
+                ReasonCode::WrongResult,
+                format!(
+                    "{} differs from the CPU reference by up to {}",
+                    v.kernel, v.max_abs_error
+                ),
+            ));
+            keep(device, v);
+            false
+        }
+        Err(failure) => {
+            device.status = Status::Failed;
+            device.reason = Some(Reason::new(failure.code, failure.message));
+            false
+        }
+    }
+}
+
+fn run_saxpy(device: &api::Device<'_>, problem: &Saxpy) -> Result<Validation, KernelFailure> {
+    let pipeline = device
+        .pipeline(api::Shader::Saxpy)
+        .map_err(|e| KernelFailure::build("saxpy", e))?;
+    let launch = |e| KernelFailure::launch("saxpy", e);
+    let start = Instant::now();
+    let x = device.buffer(&problem.x).map_err(launch)?;
+    let y = device.buffer(&problem.y).map_err(launch)?;
+    device
+        .run_saxpy(&pipeline, problem.a, &x, &y, FENCE_TIMEOUT)
+        .map_err(launch)?;
+    let got = y.read().map_err(launch)?;
+    Ok(problem.check(&got, start.elapsed()))
+}
+
+fn run_sgemm(device: &api::Device<'_>, problem: &Sgemm) -> Result<Validation, KernelFailure> {
+    let pipeline = device
+        .pipeline(api::Shader::Sgemm)
+        .map_err(|e| KernelFailure::build("sgemm", e))?;
+    let launch = |e| KernelFailure::launch("sgemm", e);
+    let n = u32::try_from(problem.n).map_err(|_| {
+        launch(api::VkError::Invalid(
+            "the matrix side does not fit in 32 bits",
+        ))
+    })?;
+    let start = Instant::now();
+    let a = device.buffer(&problem.a).map_err(launch)?;
+    let b = device.buffer(&problem.b).map_err(launch)?;
+    let c = device
+        .buffer(&vec![0.0; problem.n * problem.n])
+        .map_err(launch)?;
+    device
+        .run_sgemm(&pipeline, n, [&a, &b, &c], FENCE_TIMEOUT)
+        .map_err(launch)?;
+    let got = c.read().map_err(launch)?;
+    Ok(problem.check(&got, start.elapsed()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+    use std::process::Command;
+
+    use super::*;
+    use crate::backend::NoProgress;
+
+    #[derive(Default)]
+    struct Recorder {
+        stages: Vec<Stage>,
+        partials: Vec<BackendReport>,
+    }
+
+    impl Progress for Recorder {
+        fn stage(&mut self, stage: Stage) {
+            self.stages.push(stage);
+        }
+        fn partial(&mut self, report: &BackendReport) {
+            self.partials.push(report.clone());
+        }
+    }
+
+    #[test]
+    fn vendor_ids_map_to_names() {
+        assert_eq!(vendor_name(0x10DE), "NVIDIA");
+        assert_eq!(vendor_name(0x1002), "AMD");
+        assert_eq!(vendor_name(0x8086), "Intel");
+        assert_eq!(vendor_name(0x10005), "Mesa");
+        assert_eq!(vendor_name(0x1AE0), "Google");
+        assert_eq!(vendor_name(0x1234), "0x1234");
+        assert_eq!(vendor_name(0x10009), "0x10009");
+    }
+
+    #[test]
+    fn versions_are_formatted_per_vendor() {
+        assert_eq!(
+            format_version(vk::make_api_version(0, 1, 3, 239)),
+            "1.3.239"
+        );
+        assert_eq!(format_version(vk::API_VERSION_1_0), "1.0.0");
+        let nvidia = (535 << 22) | (104 << 14) | (5 << 6) | 1;
+        assert_eq!(decode_driver_version(0x10DE, nvidia), "535.104.5.1");
+        let mesa = vk::make_api_version(0, 22, 3, 6);
+        assert_eq!(decode_driver_version(0x10005, mesa), "22.3.6");
+    }
+
+    #[test]
+    fn software_devices_are_never_gpus() {
+        use vk::PhysicalDeviceType as T;
+        let llvmpipe = Some(vk::DriverId::MESA_LLVMPIPE);
+        assert_eq!(
+            classify(T::CPU, llvmpipe, "llvmpipe (LLVM 15.0.6, 256 bits)"),
+            DeviceKind::Software
+        );
+        assert_eq!(
+            classify(T::CPU, None, "some CPU device"),
+            DeviceKind::Software
+        );
+        assert_eq!(
+            classify(T::OTHER, None, "SwiftShader Device (Subzero)"),
+            DeviceKind::Software
+        );
+        let radv = Some(vk::DriverId::MESA_RADV);
+        assert_eq!(
+            classify(T::DISCRETE_GPU, radv, "AMD Radeon RX 7900"),
+            DeviceKind::Gpu
+        );
+        assert_eq!(
+            classify(T::INTEGRATED_GPU, None, "Intel(R) UHD"),
+            DeviceKind::Gpu
+        );
+        assert_eq!(
+            classify(T::VIRTUAL_GPU, None, "Virtio-GPU Venus"),
+            DeviceKind::Gpu
+        );
+        assert_eq!(
+            classify(T::OTHER, None, "an accelerator"),
+            DeviceKind::Other
+        );
+    }
+
+    #[test]
+    fn incompatible_driver_means_absent_and_other_errors_unusable() {
+        let call = |result| api::VkError::Call {
+            call: "vkCreateInstance",
+            result,
+        };
+        assert_eq!(
+            instance_failure(&call(vk::Result::ERROR_INCOMPATIBLE_DRIVER)),
+            (Status::Absent, ReasonCode::NoDevice)
+        );
+        let init = call(vk::Result::ERROR_INITIALIZATION_FAILED);
+        assert_eq!(
+            instance_failure(&init),
+            (Status::Unusable, ReasonCode::DriverError)
+        );
+        assert_eq!(
+            init.to_string(),
+            "vkCreateInstance returned ERROR_INITIALIZATION_FAILED (-3)"
+        );
+        assert_eq!(
+            instance_failure(&api::VkError::MissingCommand(c"vkCreateDevice")),
+            (Status::Unusable, ReasonCode::LoadFailed)
+        );
+    }
+
+    #[test]
+    fn only_a_missing_file_counts_as_not_installed() {
+        assert!(api::is_missing_library(
+            "libvulkan.so.1: cannot open shared object file: No such file or directory"
+        ));
+        assert!(!api::is_missing_library(
+            "libvulkan.so.1: wrong ELF class: ELFCLASS32"
+        ));
+    }
+
+    fn facts(
+        families: &[vk::QueueFlags],
+        heaps: &[(u64, vk::MemoryHeapFlags)],
+    ) -> api::DeviceFacts {
+        let mut properties = vk::PhysicalDeviceProperties::default();
+        let name = b"llvmpipe (LLVM 15.0.6, 256 bits)";
+        for (dst, src) in properties.device_name.iter_mut().zip(name) {
+            *dst = *src as std::ffi::c_char;
+        }
+        properties.device_type = vk::PhysicalDeviceType::CPU;
+        properties.vendor_id = 0x10005;
+        properties.api_version = vk::make_api_version(0, 1, 3, 230);
+        properties.driver_version = vk::make_api_version(0, 0, 0, 1);
+        let mut memory = vk::PhysicalDeviceMemoryProperties {
+            memory_heap_count: heaps.len() as u32,
+            ..Default::default()
+        };
+        for (heap, (size, flags)) in memory.memory_heaps.iter_mut().zip(heaps) {
+            heap.size = *size;
+            heap.flags = *flags;
+        }
+        api::DeviceFacts {
+            properties,
+            driver: Some(api::DriverFacts {
+                id: vk::DriverId::MESA_LLVMPIPE,
+                name: "llvmpipe".into(),
+                info: "Mesa 22.3.6 (LLVM 15.0.6)".into(),
+                conformance: vk::ConformanceVersion {
+                    major: 1,
+                    minor: 3,
+                    subminor: 1,
+                    patch: 1,
+                },
+            }),
+            subgroup_size: Some(8),
+            memory,
+            queue_families: families
+                .iter()
+                .map(|&queue_flags| vk::QueueFamilyProperties {
+                    queue_flags,
+                    queue_count: 1,
+                    ..Default::default()
+                })
+                .collect(),
+            shader_float64: true,
+        }
+    }
+
+    #[test]
+    fn describe_reports_what_the_driver_said() {
+        let local = vk::MemoryHeapFlags::DEVICE_LOCAL;
+        let f = facts(
+            &[
+                vk::QueueFlags::TRANSFER,
+                vk::QueueFlags::GRAPHICS | vk::QueueFlags::COMPUTE,
+            ],
+            &[
+                (8 << 30, vk::MemoryHeapFlags::empty()),
+                (2 << 30, local),
+                (4 << 30, local),
+            ],
+        );
+        let queue = compute_queue_family(&f.queue_families);
+        assert_eq!(queue, Some(1));
+        let d = describe(&f, queue);
+        assert_eq!(d.name, "llvmpipe (LLVM 15.0.6, 256 bits)");
+        assert_eq!(d.vendor, "Mesa");
+        assert_eq!(d.kind, DeviceKind::Software);
+        assert_eq!(d.status, Status::Enumerated);
+        assert_eq!(d.api_version.as_deref(), Some("1.3.230"));
+        assert_eq!(
+            d.driver_version.as_deref(),
+            Some("Mesa 22.3.6 (LLVM 15.0.6)")
+        );
+        assert_eq!(d.memory_bytes, Some(4 << 30));
+        assert_eq!(d.features, ["compute-queue", "fp64"]);
+        assert_eq!(d.properties["driver_id"], "MESA_LLVMPIPE");
+        assert_eq!(d.properties["device_type"], "CPU");
+        assert_eq!(d.properties["vendor_id"], "0x10005");
+        assert_eq!(d.properties["conformance_version"], "1.3.1.1");
+        assert_eq!(d.properties["compute_queue_family"], "1");
+        assert_eq!(d.properties["subgroup_size"], "8");
+    }
+
+    #[test]
+    fn a_device_without_compute_is_unusable() {
+        let f = facts(&[vk::QueueFlags::GRAPHICS | vk::QueueFlags::TRANSFER], &[]);
+        let queue = compute_queue_family(&f.queue_families);
+        assert_eq!(queue, None);
+        let d = describe(&f, queue);
+        assert_eq!(d.status, Status::Unusable);
+        assert!(d.reason.is_some());
+        assert!(!d.has_feature("compute-queue"));
+        assert_eq!(d.memory_bytes, None);
+    }
+
+    #[test]
+    fn without_driver_properties_the_raw_version_is_decoded() {
+        let mut f = facts(&[vk::QueueFlags::COMPUTE], &[]);
+        f.driver = None;
+        f.properties.vendor_id = 0x10DE;
+        f.properties.driver_version = (550 << 22) | (54 << 14) | (14 << 6);
+        let d = describe(&f, Some(0));
+        assert_eq!(d.driver_version.as_deref(), Some("550.54.14.0"));
+        assert!(!d.properties.contains_key("driver_id"));
+    }
+
+    #[test]
+    fn host_memory_needs_both_visible_and_coherent() {
+        let mut memory = vk::PhysicalDeviceMemoryProperties {
+            memory_type_count: 3,
+            ..Default::default()
+        };
+        memory.memory_types[0].property_flags = vk::MemoryPropertyFlags::DEVICE_LOCAL;
+        memory.memory_types[1].property_flags = vk::MemoryPropertyFlags::HOST_VISIBLE;
+        memory.memory_types[2].property_flags =
+            vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT;
+        assert_eq!(api::host_coherent_type(&memory, 0b111), Some(2));
+        assert_eq!(api::host_coherent_type(&memory, 0b011), None);
+    }
+
+    fn shader_dir() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backends/vulkan")
+    }
+
+    #[test]
+    fn workgroup_sizes_match_the_shader_sources() {
+        let read = |f: &str| std::fs::read_to_string(shader_dir().join(f)).unwrap();
+        let saxpy = format!("layout(local_size_x = {}) in;", api::SAXPY_GROUP);
+        assert!(read("saxpy.comp").contains(&saxpy));
+        let t = api::SGEMM_TILE;
+        let sgemm = format!("layout(local_size_x = {t}, local_size_y = {t}) in;");
+        assert!(read("sgemm.comp").contains(&sgemm));
+    }
+
+    /// The SPIR-V header's generator word names the compiler's version; everything else must
+    /// match what the committed GLSL compiles to.
+    #[test]
+    fn committed_spirv_is_what_the_glsl_compiles_to() {
+        let out = std::env::temp_dir().join(format!("hwspec-vulkan-spv-{}", std::process::id()));
+        std::fs::create_dir_all(&out).unwrap();
+        for (source, shader) in [
+            ("saxpy.comp", api::Shader::Saxpy),
+            ("sgemm.comp", api::Shader::Sgemm),
+        ] {
+            let spv = out.join(source).with_extension("spv");
+            let status = Command::new("glslangValidator")
+                .args(["-V", "--target-env", "vulkan1.0"])
+                .arg(shader_dir().join(source))
+                .arg("-o")
+                .arg(&spv)
+                .output()
+                .unwrap_or_else(|e| {
+                    panic!("glslangValidator could not run ({e}); install glslang-tools")
+                });
+            assert!(
+                status.status.success(),
+                "{source}: {}",
+                String::from_utf8_lossy(&status.stdout)
+            );
+            let fresh = std::fs::read(&spv).unwrap();
+            let committed = shader.spirv();
+            let without_generator =
+                |b: &[u8]| [&b[..8.min(b.len())], &b[12.min(b.len())..]].concat();
+            assert_eq!(
+                without_generator(committed),
+                without_generator(&fresh),
+                "{source} changed: rebuild with glslangValidator -V --target-env vulkan1.0 {source} -o {}",
+                spv.file_name().unwrap().to_string_lossy()
+            );
+            if let Ok(val) = Command::new("spirv-val")
+                .args(["--target-env", "vulkan1.0"])
+                .arg(&spv)
+                .output()
+            {
+                assert!(
+                    val.status.success(),
+                    "spirv-val rejects {source}: {}",
+                    String::from_utf8_lossy(&val.stderr)
+                );
+            }
+        }
+        let _ = std::fs::remove_dir_all(&out);
+    }
+
+    fn lavapipe(report: &BackendReport) -> &Device {
+        report
+            .devices
+            .iter()
+            .find(|d| d.name.contains("llvmpipe"))
+            .unwrap_or_else(|| {
+                panic!("no llvmpipe device (install mesa-vulkan-drivers): {report:#?}")
+            })
+    }
+
+    #[test]
+    fn standard_validates_lavapipe_as_software() {
+        let mut progress = Recorder::default();
+        let report = VulkanBackend.probe(Level::Standard, &mut progress);
+        assert_eq!(report.status, Status::Validated, "{report:#?}");
+        assert!(report
+            .library
+            .as_deref()
+            .is_some_and(|l| l.contains("libvulkan.so")));
+        assert!(report
+            .runtime_version
+            .as_deref()
+            .is_some_and(|v| v.starts_with("1.")));
+        let device = lavapipe(&report);
+        assert_eq!(device.kind, DeviceKind::Software);
+        assert_eq!(device.status, Status::Validated);
+        assert!(device.has_feature("compute-queue"));
+        let v = device.validation.as_ref().unwrap();
+        assert!(v.passed);
+        assert_eq!(v.kernel, "saxpy");
+        assert_eq!(v.elements, crate::kernels::SAXPY_ELEMENTS as u64);
+        assert!(device.gemm_validation.is_none());
+        assert_eq!(
+            progress.stages,
+            [Stage::Load, Stage::Init, Stage::Enumerate, Stage::Kernel]
+        );
+        assert_eq!(progress.partials.len(), 1);
+        assert_eq!(progress.partials[0].status, Status::Enumerated);
+        assert_eq!(progress.partials[0].devices.len(), report.devices.len());
+    }
+
+    #[test]
+    fn full_also_validates_sgemm() {
+        let report = VulkanBackend.probe(Level::Full, &mut NoProgress);
+        let device = lavapipe(&report);
+        assert_eq!(device.status, Status::Validated, "{device:#?}");
+        let gemm = device.gemm_validation.as_ref().unwrap();
+        assert!(gemm.passed);
+        assert_eq!(gemm.kernel, "sgemm");
+        assert_eq!(
+            gemm.elements,
+            (crate::kernels::SGEMM_N * crate::kernels::SGEMM_N) as u64
+        );
+    }
+
+    #[test]
+    fn quick_only_enumerates() {
+        let report = VulkanBackend.probe(Level::Quick, &mut NoProgress);
+        assert_eq!(report.status, Status::Enumerated);
+        let device = lavapipe(&report);
+        assert_eq!(device.status, Status::Enumerated);
+        assert!(device.validation.is_none());
+        assert!(device.api_version.is_some());
+    }
+
+    /// Set in a child test process: probe, print the report after this marker, and stop.
+    const CHILD: &str = "HWSPEC_VULKAN_TEST_CHILD";
+    const MARKER: &str = "hwspec-vulkan-report:";
+
+    /// Runs the test `name` of this module in a child process with `env`, where it probes and
+    /// prints its report, so environment changes never reach other tests.
+    fn probe_in_child(name: &str, env: &[(&str, &str)]) -> BackendReport {
+        let module = module_path!().split_once("::").unwrap().1;
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                &format!("{module}::{name}"),
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(CHILD, "1")
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let json = stdout
+            .lines()
+            .find_map(|l| l.split_once(MARKER).map(|(_, json)| json))
+            .unwrap_or_else(|| panic!("the child printed no report: {stdout}"));
+        serde_json::from_str(json).unwrap()
+    }
+
+    fn child_probe() -> bool {
+        if std::env::var_os(CHILD).is_none() {
+            return false;
+        }
+        let report = VulkanBackend.probe(Level::Quick, &mut NoProgress);
+        println!("{MARKER}{}", serde_json::to_string(&report).unwrap());
+        true
+    }
+
+    #[test]
+    fn no_driver_manifest_means_absent_with_no_device() {
+        if child_probe() {
+            return;
+        }
+        let nowhere = "/nonexistent/hwspec-test-icd.json";
+        let report = probe_in_child(
+            "no_driver_manifest_means_absent_with_no_device",
+            &[("VK_DRIVER_FILES", nowhere), ("VK_ICD_FILENAMES", nowhere)],
+        );
+        assert_eq!(report.status, Status::Absent, "{report:#?}");
+        assert_eq!(report.reason.unwrap().code, ReasonCode::NoDevice);
+        assert!(report.devices.is_empty());
+        assert!(report.library.is_some());
     }
 }
