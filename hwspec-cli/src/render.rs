@@ -100,10 +100,12 @@ fn reason_line(reason: &Reason) -> String {
 
 fn validation_cell(v: &Validation) -> String {
     let verdict = if v.passed { "ok" } else { "WRONG" };
-    format!(
-        "{} {verdict} ({:.1} ms, max err {:.1e})",
-        v.kernel, v.elapsed_ms, v.max_abs_error
-    )
+    let error = if v.max_abs_error == 0.0 {
+        "exact".to_owned()
+    } else {
+        format!("max err {:.1e}", v.max_abs_error)
+    };
+    format!("{} {verdict} ({:.1} ms, {error})", v.kernel, v.elapsed_ms)
 }
 
 fn gib(bytes: u64) -> String {

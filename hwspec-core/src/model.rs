@@ -157,8 +157,8 @@ pub enum ReasonCode {
     PartialOutput,
     /// The worker process could not be started.
     WorkerFailed,
-    /// The device was not validated because the level asked for enumeration only.
-    NotValidated,
+    /// The device lacks what the validation kernel needs (e.g. a Vulkan compute queue).
+    Unsupported,
     /// The operating system did not provide a fact (e.g. `/proc` unreadable).
     ProbeFailed,
 }
@@ -179,7 +179,7 @@ impl ReasonCode {
             ReasonCode::BadOutput => "bad-output",
             ReasonCode::PartialOutput => "partial-output",
             ReasonCode::WorkerFailed => "worker-failed",
-            ReasonCode::NotValidated => "not-validated",
+            ReasonCode::Unsupported => "unsupported",
             ReasonCode::ProbeFailed => "probe-failed",
         }
     }

@@ -291,7 +291,7 @@ fn describe(facts: &api::DeviceFacts, compute_queue: Option<u32>) -> Device {
     if compute_queue.is_none() {
         device.status = Status::Unusable;
         device.reason = Some(Reason::new(
-            ReasonCode::NoDevice,
+            ReasonCode::Unsupported,
             "the device has no queue family with compute support",
         ));
     }
@@ -622,7 +622,7 @@ mod tests {
         assert_eq!(queue, None);
         let d = describe(&f, queue);
         assert_eq!(d.status, Status::Unusable);
-        assert!(d.reason.is_some());
+        assert_eq!(d.reason.as_ref().unwrap().code, ReasonCode::Unsupported);
         assert!(!d.has_feature("compute-queue"));
         assert_eq!(d.memory_bytes, None);
     }
