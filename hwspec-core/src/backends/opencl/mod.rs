@@ -1,9 +1,58 @@
-//! The opencl backend.
+//! OpenCL through the ICD loader: every device of every platform, with SAXPY (and SGEMM at
+//! level `full`) run on each.
+//!
+//! Three layers (design §8): [`loader`] opens `libOpenCL.so.1`, [`cl`] turns each call into a
+//! `Result` and owns the OpenCL objects, [`validate`] launches the committed kernels. This module
+//! is safe code that turns what they return into a report.
 
-use crate::backend::{Backend, Progress};
-use crate::model::{BackendName, BackendReport, Level, ReasonCode};
+mod cl;
+mod loader;
+mod validate;
 
-/// Probes opencl.
+#[cfg(test)]
+mod tests;
+
+use std::ffi::CStr;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use opencl3::device::{
+    CL_DEVICE_DOUBLE_FP_CONFIG, CL_DEVICE_EXTENSIONS, CL_DEVICE_GLOBAL_MEM_SIZE,
+    CL_DEVICE_IL_VERSION, CL_DEVICE_MAX_CLOCK_FREQUENCY, CL_DEVICE_MAX_COMPUTE_UNITS,
+    CL_DEVICE_MAX_WORK_GROUP_SIZE, CL_DEVICE_NAME, CL_DEVICE_OPENCL_C_VERSION, CL_DEVICE_TYPE,
+    CL_DEVICE_TYPE_ACCELERATOR, CL_DEVICE_TYPE_CPU, CL_DEVICE_TYPE_GPU, CL_DEVICE_VENDOR,
+    CL_DEVICE_VERSION, CL_DRIVER_VERSION,
+};
+use opencl3::error_codes::{
+    CL_PLATFORM_NOT_FOUND_KHR, DLOPEN_FUNCTION_NOT_AVAILABLE, DLOPEN_RUNTIME_LOAD_FAILED,
+};
+use opencl3::platform::platform::{CL_PLATFORM_NAME, CL_PLATFORM_VERSION};
+
+use self::cl::{ClError, DeviceId};
+use self::validate::{Session, SetupError};
+use crate::backend::{Backend, Progress, Stage};
+use crate::kernels::{Saxpy, Sgemm};
+use crate::model::{
+    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
+};
+
+/// PoCL's platform name. Its CPU drivers (pthread, basic, tbb) compile kernels with LLVM for
+/// the host: software, whatever CL_DEVICE_TYPE says. Its CUDA and remote drivers are not.
+const POCL_PLATFORM: &str = "Portable Computing Language";
+
+/// Device-name fragments of the software rasterisers that OpenCL platforms expose (Mesa's
+/// llvmpipe and softpipe under clover and rusticl, Google's SwiftShader).
+const SOFTWARE_DEVICE_NAMES: &[&str] = &["llvmpipe", "softpipe", "swiftshader"];
+
+/// Where ocl-icd and the Khronos loader look for `.icd` files when `OCL_ICD_VENDORS` does not
+/// name a directory.
+const DEFAULT_VENDORS_DIR: &str = "/etc/OpenCL/vendors";
+
+/// Build-log lines kept in a `build-failed` reason: the first error is nearly always in them,
+/// and a whole log can run to megabytes.
+const BUILD_LOG_LINES: usize = 8;
+
+/// Probes OpenCL through the ICD loader.
 #[derive(Debug)]
 pub struct OpenclBackend;
 
@@ -12,11 +61,366 @@ impl Backend for OpenclBackend {
         BackendName::Opencl
     }
 
-    fn probe(&self, _level: Level, _progress: &mut dyn Progress) -> BackendReport {
-        BackendReport::unusable(
+    fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
+        probe_with(loader::OPENCL_LIBRARY, level, progress)
+    }
+}
+
+/// Held for the whole of a probe. ICD loaders and drivers are not safe to initialise from two
+/// threads at once: PoCL 3.1 under ocl-icd reports no device to one thread, or crashes in
+/// `clGetDeviceInfo`, while another is enumerating. A worker probes once, but in-process users
+/// (tests, benches) may probe from several threads.
+static ONE_PROBE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Probes with `library` as the ICD loader's soname; tests name a missing one.
+fn probe_with(library: &CStr, level: Level, progress: &mut dyn Progress) -> BackendReport {
+    // A probe that panicked poisons the lock but leaves no OpenCL state half-made that the
+    // next probe could trip on, so the poison is ignored.
+    let _one_at_a_time = ONE_PROBE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    progress.stage(Stage::Load);
+    if let Err(why) = loader::open_for_good(library) {
+        return BackendReport::absent(
             BackendName::Opencl,
-            ReasonCode::ProbeFailed,
-            "not built yet",
-        )
+            ReasonCode::LibraryNotFound,
+            format!("{} could not be loaded: {why}", library.to_string_lossy()),
+        );
+    }
+    let loaded = crate::sys::loaded_library("libOpenCL.so");
+
+    progress.stage(Stage::Init);
+    let platforms = match cl::platforms() {
+        Ok(platforms) if !platforms.is_empty() => platforms,
+        Ok(_) => {
+            return BackendReport {
+                library: loaded,
+                ..BackendReport::absent(
+                    BackendName::Opencl,
+                    ReasonCode::NoDevice,
+                    format!("the ICD loader lists 0 platforms; {}", icd_files_seen()),
+                )
+            };
+        }
+        Err(error) => {
+            return BackendReport {
+                library: loaded,
+                ..platform_error(error)
+            };
+        }
+    };
+
+    progress.stage(Stage::Enumerate);
+    let (mut report, ids) = enumerate(&platforms);
+    report.library = loaded;
+    if report.devices.is_empty() {
+        return report;
+    }
+    report.settle_status();
+    progress.partial(&report);
+    if level == Level::Quick {
+        return report;
+    }
+
+    progress.stage(Stage::Kernel);
+    let saxpy = Saxpy::standard();
+    let sgemm = (level >= Level::Full).then(Sgemm::standard);
+    for (device, id) in report.devices.iter_mut().zip(ids) {
+        if device.status == Status::Enumerated {
+            validate_device(id, device, &saxpy, sgemm.as_ref());
+        }
+    }
+    report.settle_status();
+    report
+}
+
+/// The report for a failed `clGetPlatformIDs`. No ICD at all is the normal state of a machine
+/// without OpenCL drivers (the loader's -1001), anything else is a broken installation.
+fn platform_error(error: ClError) -> BackendReport {
+    match error.code {
+        CL_PLATFORM_NOT_FOUND_KHR => BackendReport::absent(
+            BackendName::Opencl,
+            ReasonCode::NoDevice,
+            format!("no OpenCL platform: {error}; {}", icd_files_seen()),
+        ),
+        DLOPEN_RUNTIME_LOAD_FAILED | DLOPEN_FUNCTION_NOT_AVAILABLE => BackendReport::unusable(
+            BackendName::Opencl,
+            ReasonCode::LoadFailed,
+            format!("the ICD loader was opened but cl3 could not use it: {error}"),
+        ),
+        _ => BackendReport::unusable(
+            BackendName::Opencl,
+            ReasonCode::DriverError,
+            error.to_string(),
+        ),
+    }
+}
+
+/// Facts about one platform that every one of its devices reports.
+struct PlatformFacts {
+    name: String,
+    version: Option<String>,
+}
+
+/// Lists every device of every platform. The ids come back in the order of `report.devices`.
+/// A platform whose devices cannot be listed becomes a warning, so that one broken ICD does not
+/// hide the others; only when no device is found at all does its error decide the state.
+fn enumerate(platforms: &[cl::Platform]) -> (BackendReport, Vec<DeviceId>) {
+    let mut report = BackendReport::new(BackendName::Opencl, Status::Enumerated, None);
+    let mut ids = Vec::new();
+    let mut names = Vec::new();
+    let mut first_error = None;
+    for (index, platform) in platforms.iter().enumerate() {
+        let facts = PlatformFacts {
+            name: platform
+                .string(CL_PLATFORM_NAME)
+                .unwrap_or_else(|_| format!("platform {index}")),
+            version: platform.string(CL_PLATFORM_VERSION).ok(),
+        };
+        match platform.devices() {
+            Ok(devices) => {
+                for id in devices {
+                    report.devices.push(describe(id, &facts));
+                    ids.push(id);
+                }
+            }
+            Err(error) => {
+                report.warnings.push(format!("{}: {error}", facts.name));
+                first_error.get_or_insert((facts.name.clone(), error));
+            }
+        }
+        names.push(facts.name);
+    }
+    report
+        .properties
+        .insert("platforms".into(), names.join("; "));
+    if report.devices.is_empty() {
+        let reason = match first_error {
+            Some((platform, error)) => Reason::new(
+                ReasonCode::DriverError,
+                format!("listing the devices of {platform} failed: {error}"),
+            ),
+            None => {
+                // Design §7: PoCL hides its devices, silently, when its cache is not writable.
+                let hint = if names.iter().any(|name| name == POCL_PLATFORM) {
+                    " (PoCL lists none when POCL_CACHE_DIR is not writable)"
+                } else {
+                    ""
+                };
+                Reason::new(
+                    ReasonCode::NoDevice,
+                    format!(
+                        "{} platform(s) ({}) list no device{hint}",
+                        names.len(),
+                        names.join(", ")
+                    ),
+                )
+            }
+        };
+        report.status = match reason.code {
+            ReasonCode::NoDevice => Status::Absent,
+            _ => Status::Unusable,
+        };
+        report.reason = Some(reason);
+    }
+    (report, ids)
+}
+
+/// Everything the report says about one device. Identity queries that fail make the device
+/// `unusable`; the other facts are optional and left out when their query fails.
+fn describe(id: DeviceId, platform: &PlatformFacts) -> Device {
+    let identity = || -> Result<(String, String, u64), ClError> {
+        Ok((
+            id.string(CL_DEVICE_NAME)?,
+            id.string(CL_DEVICE_VENDOR)?,
+            id.unsigned(CL_DEVICE_TYPE)?,
+        ))
+    };
+    let (name, vendor, device_type) = match identity() {
+        Ok(identity) => identity,
+        Err(error) => {
+            let mut device = Device::new("unknown device", "unknown", DeviceKind::Other);
+            device.status = Status::Unusable;
+            device.reason = Some(Reason::new(ReasonCode::DriverError, error.to_string()));
+            device
+                .properties
+                .insert("platform".into(), platform.name.clone());
+            return device;
+        }
+    };
+    let kind = classify(device_type, &platform.name, &name);
+    let mut device = Device::new(name, vendor, kind);
+    let version = id.string(CL_DEVICE_VERSION).ok();
+    device.api_version = version.as_deref().and_then(parse_opencl_version);
+    device.driver_version = id.string(CL_DRIVER_VERSION).ok();
+    device.memory_bytes = id.unsigned(CL_DEVICE_GLOBAL_MEM_SIZE).ok();
+    device.features = features(
+        id.unsigned(CL_DEVICE_DOUBLE_FP_CONFIG).ok(),
+        id.string(CL_DEVICE_IL_VERSION).ok().as_deref(),
+        &id.string(CL_DEVICE_EXTENSIONS).unwrap_or_default(),
+    );
+
+    let props = &mut device.properties;
+    props.insert("platform".into(), platform.name.clone());
+    if let Some(platform_version) = &platform.version {
+        props.insert("platform_version".into(), platform_version.clone());
+    }
+    if let Some(version) = version {
+        props.insert("device_version".into(), version);
+    }
+    if let Ok(c_version) = id.string(CL_DEVICE_OPENCL_C_VERSION) {
+        props.insert("opencl_c_version".into(), c_version);
+    }
+    let numbers = [
+        ("compute_units", CL_DEVICE_MAX_COMPUTE_UNITS),
+        ("max_work_group_size", CL_DEVICE_MAX_WORK_GROUP_SIZE),
+        ("max_clock_mhz", CL_DEVICE_MAX_CLOCK_FREQUENCY),
+    ];
+    for (key, param) in numbers {
+        if let Ok(value) = id.unsigned(param) {
+            props.insert(key.into(), value.to_string());
+        }
+    }
+    device
+}
+
+/// Runs the validation problems on one device and records the outcome in `device`.
+fn validate_device(id: DeviceId, device: &mut Device, saxpy: &Saxpy, sgemm: Option<&Sgemm>) {
+    let session = match Session::open(id, sgemm.is_some()) {
+        Ok(session) => session,
+        Err(SetupError::Build(failure)) => {
+            let message = format!(
+                "{}; build log: {}",
+                failure.error,
+                build_log_excerpt(&failure.log)
+            );
+            return fail(device, ReasonCode::BuildFailed, message);
+        }
+        Err(SetupError::Call(error)) => {
+            return fail(device, ReasonCode::LaunchFailed, error.to_string());
+        }
+    };
+    match session.saxpy(saxpy) {
+        Ok(validation) => device.validation = Some(validation),
+        Err(error) => return fail(device, ReasonCode::LaunchFailed, format!("saxpy: {error}")),
+    }
+    if let Some(sgemm) = sgemm {
+        match session.sgemm(sgemm) {
+            Ok(validation) => device.gemm_validation = Some(validation),
+            Err(error) => {
+                return fail(device, ReasonCode::LaunchFailed, format!("sgemm: {error}"));
+            }
+        }
+    }
+    judge_validations(device);
+}
+
+/// Validated only when every validation that ran matched its CPU reference; otherwise failed,
+/// naming the first kernel that did not.
+fn judge_validations(device: &mut Device) {
+    let wrong = [&device.validation, &device.gemm_validation]
+        .into_iter()
+        .flatten()
+        .find(|validation| !validation.passed);
+    match wrong {
+        None => device.status = Status::Validated,
+        Some(validation) => {
+            let message = format!(
+                "{} differs from the CPU reference by up to {} over {} elements",
+                validation.kernel, validation.max_abs_error, validation.elements
+            );
+            fail(device, ReasonCode::WrongResult, message);
+        }
+    }
+}
+
+fn fail(device: &mut Device, code: ReasonCode, message: String) {
+    device.status = Status::Failed;
+    device.reason = Some(Reason::new(code, message));
+}
+
+/// What a device is for scheduling. Software implementations come first: they report
+/// themselves as CPU (PoCL) or even GPU (llvmpipe under rusticl) devices.
+fn classify(device_type: u64, platform_name: &str, device_name: &str) -> DeviceKind {
+    let name = device_name.to_ascii_lowercase();
+    let software_name = SOFTWARE_DEVICE_NAMES
+        .iter()
+        .any(|fragment| name.contains(fragment));
+    let pocl_cpu = platform_name == POCL_PLATFORM && device_type & CL_DEVICE_TYPE_CPU != 0;
+    if software_name || pocl_cpu {
+        DeviceKind::Software
+    } else if device_type & CL_DEVICE_TYPE_GPU != 0 {
+        DeviceKind::Gpu
+    } else if device_type & CL_DEVICE_TYPE_ACCELERATOR != 0 {
+        DeviceKind::Accelerator
+    } else if device_type & CL_DEVICE_TYPE_CPU != 0 {
+        DeviceKind::Cpu
+    } else {
+        DeviceKind::Other
+    }
+}
+
+/// The `X.Y` of a CL_DEVICE_VERSION, which the specification fixes as
+/// `OpenCL<space><major.minor><space><vendor-specific information>`.
+fn parse_opencl_version(version: &str) -> Option<String> {
+    let number = version.strip_prefix("OpenCL ")?.split_whitespace().next()?;
+    let (major, minor) = number.split_once('.')?;
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    (digits(major) && digits(minor)).then(|| format!("{major}.{minor}"))
+}
+
+/// Capability-relevant features. A query that failed counts as "not supported": older devices
+/// reject CL_DEVICE_IL_VERSION, and the extension string is the fallback for both.
+fn features(
+    double_fp_config: Option<u64>,
+    il_version: Option<&str>,
+    extensions: &str,
+) -> Vec<String> {
+    let has_extension = |wanted: &str| extensions.split_whitespace().any(|e| e == wanted);
+    let fp64 = double_fp_config.is_some_and(|config| config != 0) || has_extension("cl_khr_fp64");
+    let spirv =
+        il_version.is_some_and(|il| il.contains("SPIR-V")) || has_extension("cl_khr_il_program");
+    [("fp64", fp64), ("spirv", spirv)]
+        .into_iter()
+        .filter(|(_, present)| *present)
+        .map(|(name, _)| name.to_owned())
+        .collect()
+}
+
+/// The first lines of a build log, on one line, for a reason message.
+fn build_log_excerpt(log: &str) -> String {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take(BUILD_LOG_LINES)
+        .collect();
+    if lines.is_empty() {
+        "(empty)".to_owned()
+    } else {
+        lines.join(" | ")
+    }
+}
+
+/// How many `.icd` files the loader could have found, for `no-device` messages: zero files
+/// means nothing is installed, some files mean the installed ICDs found no device.
+fn icd_files_seen() -> String {
+    let dir = std::env::var_os("OCL_ICD_VENDORS")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_dir())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_VENDORS_DIR));
+    describe_icd_dir(&dir)
+}
+
+fn describe_icd_dir(dir: &Path) -> String {
+    match std::fs::read_dir(dir) {
+        Ok(entries) => {
+            let count = entries
+                .filter_map(Result::ok)
+                .filter(|entry| entry.path().extension().is_some_and(|ext| ext == "icd"))
+                .count();
+            format!("{count} .icd file(s) in {}", dir.display())
+        }
+        Err(error) => format!("{} is unreadable ({error})", dir.display()),
     }
 }

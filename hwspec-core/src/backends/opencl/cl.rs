@@ -1,0 +1,415 @@
+//! Thin wrappers over the cl3 calls the probe makes: each returns a [`ClError`] naming the call,
+//! and every OpenCL object is owned by a handle that releases it on drop.
+//!
+//! opencl3's own object types are not used because their `Drop` implementations `expect()` the
+//! release to succeed: a driver that fails `clRelease*` would panic the worker instead of being
+//! reported. Info queries go through the byte-level `get_*_data` calls for the same reason:
+//! cl3's `InfoType` conversions panic when a driver answers with an unexpected shape.
+
+use std::ffi::{c_void, CStr};
+use std::fmt;
+use std::ptr;
+
+use opencl3::command_queue::{
+    create_command_queue, enqueue_nd_range_kernel, enqueue_read_buffer, enqueue_write_buffer,
+    release_command_queue, CL_BLOCKING,
+};
+use opencl3::context::context::{create_context, release_context};
+use opencl3::device::{get_device_data, get_device_ids, CL_DEVICE_TYPE_ALL};
+use opencl3::error_codes::{error_text, CL_INVALID_VALUE};
+use opencl3::event::release_event;
+use opencl3::kernel::{create_kernel, release_kernel, set_kernel_arg};
+use opencl3::memory::{create_buffer, release_mem_object, CL_MEM_READ_WRITE};
+use opencl3::platform::platform::{get_platform_data, get_platform_ids};
+use opencl3::program::{
+    build_program, create_program_with_source, get_program_build_data, release_program,
+    CL_PROGRAM_BUILD_LOG,
+};
+use opencl3::types::{
+    cl_command_queue, cl_context, cl_device_id, cl_device_info, cl_event, cl_int, cl_kernel,
+    cl_mem, cl_platform_id, cl_platform_info, cl_program, cl_uint,
+};
+
+/// An OpenCL call that did not return `CL_SUCCESS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ClError {
+    /// The C entry point, as people search for it.
+    pub call: &'static str,
+    /// The error number it returned.
+    pub code: cl_int,
+}
+
+impl ClError {
+    fn new(call: &'static str, code: cl_int) -> ClError {
+        ClError { call, code }
+    }
+}
+
+impl fmt::Display for ClError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} returned {} ({})",
+            self.call,
+            self.code,
+            error_text(self.code)
+        )
+    }
+}
+
+fn named<T>(call: &'static str, result: Result<T, cl_int>) -> Result<T, ClError> {
+    result.map_err(|code| ClError::new(call, code))
+}
+
+/// Text of a `char[]` info value: drivers include the terminating NUL, some pad with more.
+pub(super) fn decode_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).trim().to_owned()
+}
+
+/// An unsigned info value (`cl_uint`, `cl_ulong`, `size_t`, bitfields) of the size the driver
+/// wrote; `None` for any other size rather than guessing.
+pub(super) fn decode_unsigned(bytes: &[u8]) -> Option<u64> {
+    match bytes.len() {
+        4 => Some(u64::from(u32::from_ne_bytes(bytes.try_into().ok()?))),
+        8 => Some(u64::from_ne_bytes(bytes.try_into().ok()?)),
+        _ => None,
+    }
+}
+
+/// Every platform the ICD loader offers.
+pub(super) fn platforms() -> Result<Vec<Platform>, ClError> {
+    let ids = named("clGetPlatformIDs", get_platform_ids())?;
+    Ok(ids.into_iter().map(Platform).collect())
+}
+
+/// A platform id; platforms are never released.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Platform(cl_platform_id);
+
+impl Platform {
+    /// A string property such as `CL_PLATFORM_NAME`.
+    pub(super) fn string(self, param: cl_platform_info) -> Result<String, ClError> {
+        let bytes = named("clGetPlatformInfo", get_platform_data(self.0, param))?;
+        Ok(decode_string(&bytes))
+    }
+
+    /// Every device of the platform, of any type. A platform without devices gives an empty
+    /// list (cl3 folds `CL_DEVICE_NOT_FOUND` into it).
+    pub(super) fn devices(self) -> Result<Vec<DeviceId>, ClError> {
+        let ids = named("clGetDeviceIDs", get_device_ids(self.0, CL_DEVICE_TYPE_ALL))?;
+        Ok(ids.into_iter().map(DeviceId).collect())
+    }
+}
+
+/// A root device id; root devices are never released.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DeviceId(cl_device_id);
+
+impl DeviceId {
+    fn data(self, param: cl_device_info) -> Result<Vec<u8>, ClError> {
+        named("clGetDeviceInfo", get_device_data(self.0, param))
+    }
+
+    /// A string property such as `CL_DEVICE_NAME`.
+    pub(super) fn string(self, param: cl_device_info) -> Result<String, ClError> {
+        Ok(decode_string(&self.data(param)?))
+    }
+
+    /// An unsigned property such as `CL_DEVICE_GLOBAL_MEM_SIZE`; a value of unexpected size
+    /// is reported as `CL_INVALID_VALUE`.
+    pub(super) fn unsigned(self, param: cl_device_info) -> Result<u64, ClError> {
+        decode_unsigned(&self.data(param)?)
+            .ok_or_else(|| ClError::new("clGetDeviceInfo", CL_INVALID_VALUE))
+    }
+}
+
+/// A context holding one device, and the device it was made for.
+#[derive(Debug)]
+pub(super) struct Context {
+    raw: cl_context,
+    device: DeviceId,
+}
+
+impl Context {
+    /// A context for `device` alone, so that one device's failure cannot spoil another's.
+    pub(super) fn for_device(device: DeviceId) -> Result<Context, ClError> {
+        let raw = named(
+            "clCreateContext",
+            create_context(&[device.0], ptr::null(), None, ptr::null_mut()),
+        )?;
+        Ok(Context { raw, device })
+    }
+
+    /// An in-order queue on the context's device: each command sees the previous one's writes.
+    pub(super) fn queue(&self) -> Result<Queue, ClError> {
+        // SAFETY: the context and device handles are live (owned by `self`); properties 0
+        // asks for a plain in-order queue, and the returned handle is owned by `Queue`.
+        let raw = unsafe { create_command_queue(self.raw, self.device.0, 0) };
+        Ok(Queue(named("clCreateCommandQueue", raw)?))
+    }
+
+    /// An uninitialised read-write buffer of `len` floats.
+    pub(super) fn buffer(&self, len: usize) -> Result<Buffer, ClError> {
+        let bytes = len.saturating_mul(size_of::<f32>());
+        // SAFETY: no host pointer is passed, so the driver allocates and owns the storage;
+        // the returned handle is owned by `Buffer`, which records its length for later copies.
+        let raw = unsafe { create_buffer(self.raw, CL_MEM_READ_WRITE, bytes, ptr::null_mut()) };
+        Ok(Buffer {
+            raw: named("clCreateBuffer", raw)?,
+            len,
+        })
+    }
+
+    /// A program made from one OpenCL C source, not yet built. One, because cl3 0.13 passes
+    /// its `&[&str]` to the C API as an array of `char *` (a cast of fat pointers): with two
+    /// sources the driver reads the first one's length as the second one's address and crashes.
+    pub(super) fn program(&self, source: &str) -> Result<Program, ClError> {
+        let raw = named(
+            "clCreateProgramWithSource",
+            create_program_with_source(self.raw, &[source]),
+        )?;
+        Ok(Program {
+            raw,
+            device: self.device,
+        })
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        // SAFETY: `raw` was created by `for_device`, is owned by this value alone and is
+        // released exactly once. A failed release only leaks; it is not worth failing a probe.
+        let _ = unsafe { release_context(self.raw) };
+    }
+}
+
+/// Why a program did not build: the failing call and the first part of the device's build log.
+#[derive(Debug)]
+pub(super) struct BuildFailure {
+    pub error: ClError,
+    pub log: String,
+}
+
+/// A program for one device.
+#[derive(Debug)]
+pub(super) struct Program {
+    raw: cl_program,
+    device: DeviceId,
+}
+
+impl Program {
+    /// Compiles the program for its device. The build log is read only on failure.
+    pub(super) fn build(&self) -> Result<(), BuildFailure> {
+        let built = build_program(self.raw, &[self.device.0], c"", None, ptr::null_mut());
+        named("clBuildProgram", built).map_err(|error| BuildFailure {
+            error,
+            log: get_program_build_data(self.raw, self.device.0, CL_PROGRAM_BUILD_LOG)
+                .map(|bytes| decode_string(&bytes))
+                .unwrap_or_default(),
+        })
+    }
+
+    /// The built kernel called `name`.
+    pub(super) fn kernel(&self, name: &CStr) -> Result<Kernel, ClError> {
+        let raw = named("clCreateKernel", create_kernel(self.raw, name))?;
+        Ok(Kernel(raw))
+    }
+}
+
+impl Drop for Program {
+    fn drop(&mut self) {
+        // SAFETY: `raw` was created by `Context::program`, is owned by this value alone and is
+        // released exactly once; kernels made from it hold their own reference.
+        let _ = unsafe { release_program(self.raw) };
+    }
+}
+
+/// A kernel argument.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Arg<'a> {
+    Buffer(&'a Buffer),
+    F32(f32),
+    U32(cl_uint),
+}
+
+/// A kernel and its arguments.
+#[derive(Debug)]
+pub(super) struct Kernel(cl_kernel);
+
+impl Kernel {
+    /// Sets the arguments in order. The driver checks each size against the kernel's
+    /// signature, so a mismatch is an error, not a misread.
+    pub(super) fn set_args(&self, args: &[Arg<'_>]) -> Result<(), ClError> {
+        for (index, arg) in (0..).zip(args) {
+            let (size, value): (usize, *const c_void) = match arg {
+                Arg::Buffer(buffer) => (size_of::<cl_mem>(), (&raw const buffer.raw).cast()),
+                Arg::F32(value) => (size_of::<f32>(), (value as *const f32).cast()),
+                Arg::U32(value) => (size_of::<cl_uint>(), (value as *const cl_uint).cast()),
+            };
+            // SAFETY: `value` points to `size` readable bytes that live for the duration of the
+            // call, which copies them; a buffer argument is a live `cl_mem` owned by `Buffer`.
+            let set = unsafe { set_kernel_arg(self.0, index, size, value) };
+            named("clSetKernelArg", set)?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Kernel {
+    fn drop(&mut self) {
+        // SAFETY: `raw` was created by `Program::kernel`, is owned by this value alone and is
+        // released exactly once.
+        let _ = unsafe { release_kernel(self.0) };
+    }
+}
+
+/// A device buffer of `len` floats.
+#[derive(Debug)]
+pub(super) struct Buffer {
+    raw: cl_mem,
+    len: usize,
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        // SAFETY: `raw` was created by `Context::buffer`, is owned by this value alone and is
+        // released exactly once; the driver keeps it alive while queued commands still use it.
+        let _ = unsafe { release_mem_object(self.raw) };
+    }
+}
+
+/// An in-order command queue.
+#[derive(Debug)]
+pub(super) struct Queue(cl_command_queue);
+
+impl Queue {
+    /// Copies `data` to the start of `buffer`, returning once the copy is complete.
+    pub(super) fn write(&self, buffer: &Buffer, data: &[f32]) -> Result<(), ClError> {
+        if data.len() > buffer.len {
+            return Err(ClError::new("clEnqueueWriteBuffer", CL_INVALID_VALUE));
+        }
+        // SAFETY: the write is blocking, so the driver is done reading `data` (which covers
+        // `size_of_val(data)` bytes) before the call returns; the buffer holds at least as many.
+        let event = unsafe {
+            enqueue_write_buffer(
+                self.0,
+                buffer.raw,
+                CL_BLOCKING,
+                0,
+                size_of_val(data),
+                data.as_ptr().cast(),
+                0,
+                ptr::null(),
+            )
+        };
+        release(named("clEnqueueWriteBuffer", event)?);
+        Ok(())
+    }
+
+    /// Copies the start of `buffer` into `out`, returning once the copy is complete. The queue
+    /// is in order, so the copy sees every kernel enqueued before it.
+    pub(super) fn read(&self, buffer: &Buffer, out: &mut [f32]) -> Result<(), ClError> {
+        if out.len() > buffer.len {
+            return Err(ClError::new("clEnqueueReadBuffer", CL_INVALID_VALUE));
+        }
+        // SAFETY: the read is blocking, so the driver is done writing into `out` (which covers
+        // `size_of_val(out)` writable bytes, any bit pattern being a valid f32) before the call
+        // returns; the buffer holds at least as many bytes.
+        let event = unsafe {
+            enqueue_read_buffer(
+                self.0,
+                buffer.raw,
+                CL_BLOCKING,
+                0,
+                size_of_val(out),
+                out.as_mut_ptr().cast(),
+                0,
+                ptr::null(),
+            )
+        };
+        release(named("clEnqueueReadBuffer", event)?);
+        Ok(())
+    }
+
+    /// Enqueues `kernel` over `global` work items (one entry per dimension), letting the driver
+    /// choose the work-group size.
+    ///
+    /// # Safety
+    ///
+    /// The kernel's arguments must be set, and for every work item of `global` the kernel may
+    /// only access its buffer arguments within their lengths: on a CPU device (PoCL) device
+    /// memory is this process's memory, so an out-of-bounds kernel corrupts the probe itself.
+    pub(super) unsafe fn launch(&self, kernel: &Kernel, global: &[usize]) -> Result<(), ClError> {
+        let dimensions = cl_uint::try_from(global.len())
+            .map_err(|_| ClError::new("clEnqueueNDRangeKernel", CL_INVALID_VALUE))?;
+        // SAFETY: queue and kernel are live handles owned by `self` and `kernel`; `global`
+        // holds `dimensions` sizes and is only read during the call; memory safety of the
+        // kernel's own accesses is the caller's contract above.
+        let event = unsafe {
+            enqueue_nd_range_kernel(
+                self.0,
+                kernel.0,
+                dimensions,
+                ptr::null(),
+                global.as_ptr(),
+                ptr::null(),
+                0,
+                ptr::null(),
+            )
+        };
+        release(named("clEnqueueNDRangeKernel", event)?);
+        Ok(())
+    }
+}
+
+impl Drop for Queue {
+    fn drop(&mut self) {
+        // SAFETY: `raw` was created by `Context::queue`, is owned by this value alone and is
+        // released exactly once; releasing waits for nothing the probe still needs, since every
+        // result was read with a blocking copy.
+        let _ = unsafe { release_command_queue(self.0) };
+    }
+}
+
+/// Drops the event an enqueue returned: the probe synchronises with blocking copies instead.
+fn release(event: cl_event) {
+    if !event.is_null() {
+        // SAFETY: `event` was just returned by an enqueue call, nobody else holds it, and it is
+        // released exactly once.
+        let _ = unsafe { release_event(event) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_stop_at_the_first_nul_and_are_trimmed() {
+        assert_eq!(
+            decode_string(b"Portable Computing Language\0"),
+            "Portable Computing Language"
+        );
+        assert_eq!(decode_string(b"3.1+debian \0\0\0garbage"), "3.1+debian");
+        assert_eq!(decode_string(b"no terminator"), "no terminator");
+        assert_eq!(decode_string(b""), "");
+    }
+
+    #[test]
+    fn unsigned_values_follow_the_size_the_driver_wrote() {
+        assert_eq!(decode_unsigned(&7u32.to_ne_bytes()), Some(7));
+        assert_eq!(decode_unsigned(&(1u64 << 40).to_ne_bytes()), Some(1 << 40));
+        assert_eq!(decode_unsigned(&[1, 2]), None);
+        assert_eq!(decode_unsigned(&[]), None);
+    }
+
+    #[test]
+    fn errors_name_the_call_the_number_and_the_constant() {
+        let error = ClError::new("clGetPlatformIDs", -1001);
+        assert_eq!(
+            error.to_string(),
+            "clGetPlatformIDs returned -1001 (CL_PLATFORM_NOT_FOUND_KHR)"
+        );
+    }
+}

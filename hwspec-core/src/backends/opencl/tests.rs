@@ -1,0 +1,409 @@
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use super::*;
+use crate::backend::NoProgress;
+use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
+
+const CL_DEVICE_TYPE_DEFAULT: u64 = 1;
+
+#[test]
+fn api_version_is_the_number_after_opencl() {
+    let pocl = "OpenCL 3.0 PoCL HSTR: pthread-x86_64-pc-linux-gnu-skylake-avx512";
+    assert_eq!(parse_opencl_version(pocl).as_deref(), Some("3.0"));
+    assert_eq!(
+        parse_opencl_version("OpenCL 1.2 CUDA").as_deref(),
+        Some("1.2")
+    );
+    assert_eq!(parse_opencl_version("OpenCL 2.1 ").as_deref(), Some("2.1"));
+    assert_eq!(parse_opencl_version("OpenCL C 1.2 PoCL"), None);
+    assert_eq!(parse_opencl_version("3.0 PoCL"), None);
+    assert_eq!(parse_opencl_version("OpenCL 3"), None);
+    assert_eq!(parse_opencl_version(""), None);
+}
+
+#[test]
+fn software_implementations_are_software_whatever_type_they_claim() {
+    let pocl_cpu = classify(CL_DEVICE_TYPE_CPU, POCL_PLATFORM, "pthread-skylake-avx512");
+    assert_eq!(pocl_cpu, DeviceKind::Software);
+    let rusticl = classify(
+        CL_DEVICE_TYPE_GPU,
+        "rusticl",
+        "llvmpipe (LLVM 15.0.6, 256 bits)",
+    );
+    assert_eq!(rusticl, DeviceKind::Software);
+    let clover = classify(CL_DEVICE_TYPE_CPU, "Clover", "LLVMpipe");
+    assert_eq!(clover, DeviceKind::Software);
+    let swiftshader = classify(CL_DEVICE_TYPE_GPU, "SwiftShader", "SwiftShader Device");
+    assert_eq!(swiftshader, DeviceKind::Software);
+}
+
+#[test]
+fn hardware_kinds_follow_the_device_type() {
+    // PoCL's CUDA driver runs kernels on a real NVIDIA GPU.
+    let pocl_cuda = classify(CL_DEVICE_TYPE_GPU, POCL_PLATFORM, "NVIDIA GeForce RTX 3090");
+    assert_eq!(pocl_cuda, DeviceKind::Gpu);
+    let nvidia = classify(
+        CL_DEVICE_TYPE_GPU | CL_DEVICE_TYPE_DEFAULT,
+        "NVIDIA CUDA",
+        "NVIDIA H100 80GB HBM3",
+    );
+    assert_eq!(nvidia, DeviceKind::Gpu);
+    let intel_cpu = classify(CL_DEVICE_TYPE_CPU, "Intel(R) OpenCL", "Intel(R) Xeon(R)");
+    assert_eq!(intel_cpu, DeviceKind::Cpu);
+    let fpga = classify(CL_DEVICE_TYPE_ACCELERATOR, "Intel(R) FPGA SDK", "agilex");
+    assert_eq!(fpga, DeviceKind::Accelerator);
+    assert_eq!(
+        classify(CL_DEVICE_TYPE_DEFAULT, "Odd", "thing"),
+        DeviceKind::Other
+    );
+}
+
+#[test]
+fn features_come_from_queries_or_the_extension_list() {
+    assert_eq!(features(Some(0x3f), None, ""), ["fp64"]);
+    assert_eq!(
+        features(Some(0), None, "cl_khr_int64 cl_khr_fp64"),
+        ["fp64"]
+    );
+    assert_eq!(features(None, Some("SPIR-V_1.2 SPIR-V_1.0"), ""), ["spirv"]);
+    assert_eq!(features(None, None, "cl_khr_il_program"), ["spirv"]);
+    assert_eq!(
+        features(Some(1), Some("SPIR-V_1.0"), "cl_khr_fp64"),
+        ["fp64", "spirv"]
+    );
+    let none: [&str; 0] = [];
+    assert_eq!(
+        features(Some(0), Some(""), "cl_khr_fp64_suffix cl_khr_fp16"),
+        none
+    );
+    assert_eq!(features(None, None, ""), none);
+}
+
+#[test]
+fn build_log_excerpts_keep_the_first_non_empty_lines() {
+    let log = "\n<source>:3:5: error: use of undeclared identifier 'z'\n   z = 1;\n\n   ^\n";
+    assert_eq!(
+        build_log_excerpt(log),
+        "<source>:3:5: error: use of undeclared identifier 'z' | z = 1; | ^"
+    );
+    let long: String = (0..100).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(
+        build_log_excerpt(&long).matches(" | ").count(),
+        BUILD_LOG_LINES - 1
+    );
+    assert_eq!(build_log_excerpt("  \n"), "(empty)");
+}
+
+#[test]
+fn platform_errors_separate_no_icd_from_a_broken_one() {
+    let none = platform_error(ClError {
+        call: "clGetPlatformIDs",
+        code: CL_PLATFORM_NOT_FOUND_KHR,
+    });
+    assert_eq!(none.status, Status::Absent);
+    assert_eq!(none.reason.unwrap().code, ReasonCode::NoDevice);
+
+    let broken = platform_error(ClError {
+        call: "clGetPlatformIDs",
+        code: -5,
+    });
+    assert_eq!(broken.status, Status::Unusable);
+    let reason = broken.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::DriverError);
+    assert!(reason.message.contains("-5"), "{}", reason.message);
+    assert!(
+        reason.message.contains("CL_OUT_OF_RESOURCES"),
+        "{}",
+        reason.message
+    );
+
+    let stripped = platform_error(ClError {
+        call: "clGetPlatformIDs",
+        code: DLOPEN_FUNCTION_NOT_AVAILABLE,
+    });
+    assert_eq!(stripped.reason.unwrap().code, ReasonCode::LoadFailed);
+}
+
+fn validation(kernel: &str, passed: bool, max_abs_error: f64) -> crate::model::Validation {
+    crate::model::Validation {
+        kernel: kernel.into(),
+        passed,
+        max_abs_error,
+        elapsed_ms: 1.0,
+        elements: 16,
+    }
+}
+
+#[test]
+fn a_device_is_validated_only_when_every_kernel_passed() {
+    let mut device = Device::new("d", "v", DeviceKind::Gpu);
+    device.validation = Some(validation("saxpy", true, 0.0));
+    judge_validations(&mut device);
+    assert_eq!(device.status, Status::Validated);
+    assert!(device.reason.is_none());
+
+    device.gemm_validation = Some(validation("sgemm", false, 0.75));
+    judge_validations(&mut device);
+    assert_eq!(device.status, Status::Failed);
+    let reason = device.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::WrongResult);
+    assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
+    assert!(reason.message.contains("0.75"), "{}", reason.message);
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("hwspec-opencl-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn icd_directories_are_counted_by_extension() {
+    let dir = TempDir::new("count");
+    for file in ["pocl.icd", "nvidia.icd", "README"] {
+        std::fs::write(dir.0.join(file), "libx.so\n").unwrap();
+    }
+    let seen = describe_icd_dir(&dir.0);
+    assert_eq!(seen, format!("2 .icd file(s) in {}", dir.0.display()));
+    let missing = describe_icd_dir(&dir.0.join("nonexistent"));
+    assert!(missing.contains("unreadable"), "{missing}");
+}
+
+#[test]
+fn a_missing_loader_is_absent_and_named() {
+    let report = probe_with(
+        c"libhwspec-no-such-opencl.so.1",
+        Level::Standard,
+        &mut NoProgress,
+    );
+    assert_eq!(report.status, Status::Absent);
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
+    assert!(
+        reason.message.contains("libhwspec-no-such-opencl.so.1"),
+        "{}",
+        reason.message
+    );
+    assert!(report.devices.is_empty());
+}
+
+#[test]
+fn the_real_loader_is_named_libopencl_so_1() {
+    assert_eq!(loader::OPENCL_LIBRARY, c"libOpenCL.so.1");
+}
+
+/// Keeps what a probe reports as it goes.
+#[derive(Default)]
+struct Recorder {
+    stages: Vec<Stage>,
+    partials: Vec<BackendReport>,
+}
+
+impl Progress for Recorder {
+    fn stage(&mut self, stage: Stage) {
+        self.stages.push(stage);
+    }
+    fn partial(&mut self, report: &BackendReport) {
+        self.partials.push(report.clone());
+    }
+}
+
+fn pocl_device(report: &BackendReport) -> &Device {
+    report
+        .devices
+        .iter()
+        .find(|d| d.properties.get("platform").map(String::as_str) == Some(POCL_PLATFORM))
+        .unwrap_or_else(|| {
+            panic!("no PoCL device (install pocl-opencl-icd and ocl-icd-libopencl1): {report:#?}")
+        })
+}
+
+#[test]
+fn standard_validates_the_pocl_device_as_software() {
+    let mut progress = Recorder::default();
+    let start = Instant::now();
+    let report = OpenclBackend.probe(Level::Standard, &mut progress);
+    println!("OpenCL probe at level standard took {:?}", start.elapsed());
+
+    assert_eq!(report.status, Status::Validated, "{report:#?}");
+    assert!(report.reason.is_none());
+    let library = report.library.as_deref().unwrap_or_default();
+    assert!(library.contains("libOpenCL.so"), "library {library:?}");
+    assert!(report.properties["platforms"].contains(POCL_PLATFORM));
+
+    let device = pocl_device(&report);
+    assert_eq!(device.kind, DeviceKind::Software);
+    assert_eq!(device.status, Status::Validated);
+    let api = device.api_version.as_deref().expect("api_version");
+    let major: u32 = api.split('.').next().unwrap().parse().unwrap();
+    assert!((1..=3).contains(&major), "api_version {api}");
+    assert!(device.driver_version.is_some());
+    assert!(device.memory_bytes.unwrap_or(0) > 0);
+    assert!(device.properties.contains_key("compute_units"));
+    if cfg!(target_arch = "x86_64") {
+        assert!(device.has_feature("fp64"), "{:?}", device.features);
+    }
+    let saxpy = device.validation.as_ref().expect("saxpy validation");
+    assert!(saxpy.passed);
+    assert_eq!(saxpy.kernel, "saxpy");
+    assert_eq!(saxpy.elements, SAXPY_ELEMENTS as u64);
+    assert_eq!(saxpy.max_abs_error, 0.0);
+    assert!(device.gemm_validation.is_none());
+
+    assert_eq!(
+        progress.stages,
+        [Stage::Load, Stage::Init, Stage::Enumerate, Stage::Kernel]
+    );
+    let [partial] = progress.partials.as_slice() else {
+        panic!(
+            "expected one partial report, got {}",
+            progress.partials.len()
+        );
+    };
+    assert_eq!(partial.status, Status::Enumerated);
+    assert_eq!(partial.devices.len(), report.devices.len());
+    assert!(partial.devices.iter().all(|d| d.validation.is_none()));
+}
+
+#[test]
+fn full_also_validates_sgemm() {
+    let report = OpenclBackend.probe(Level::Full, &mut NoProgress);
+    let device = pocl_device(&report);
+    assert_eq!(device.status, Status::Validated, "{device:#?}");
+    assert!(device.validation.as_ref().expect("saxpy").passed);
+    let gemm = device.gemm_validation.as_ref().expect("sgemm validation");
+    assert!(gemm.passed);
+    assert_eq!(gemm.kernel, "sgemm");
+    assert_eq!(gemm.elements, (SGEMM_N * SGEMM_N) as u64);
+}
+
+#[test]
+fn quick_enumerates_without_running_kernels() {
+    let mut progress = Recorder::default();
+    let report = OpenclBackend.probe(Level::Quick, &mut progress);
+    assert_eq!(report.status, Status::Enumerated);
+    let device = pocl_device(&report);
+    assert_eq!(device.status, Status::Enumerated);
+    assert_eq!(device.kind, DeviceKind::Software);
+    assert!(device.validation.is_none());
+    assert!(device.gemm_validation.is_none());
+    assert_eq!(
+        progress.stages,
+        [Stage::Load, Stage::Init, Stage::Enumerate]
+    );
+    assert_eq!(progress.partials.len(), 1);
+}
+
+#[test]
+fn a_kernel_that_does_not_compile_reports_its_build_log() {
+    let _one_at_a_time = ONE_PROBE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let platform = cl::platforms()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.string(CL_PLATFORM_NAME).as_deref() == Ok(POCL_PLATFORM))
+        .expect("a PoCL platform");
+    let device = platform.devices().unwrap()[0];
+    let context = cl::Context::for_device(device).unwrap();
+    let program = context
+        .program("__kernel void broken(__global float *x) { x[0] = undeclared_name; }")
+        .unwrap();
+    let failure = program.build().unwrap_err();
+    assert_eq!(failure.error.call, "clBuildProgram");
+    assert_eq!(
+        failure.error.code,
+        opencl3::error_codes::CL_BUILD_PROGRAM_FAILURE
+    );
+    assert!(
+        build_log_excerpt(&failure.log).contains("undeclared_name"),
+        "{}",
+        failure.log
+    );
+}
+
+/// Set in a child test process: the vendors directory has been chosen, probe and print.
+const CHILD_ENV: &str = "HWSPEC_TEST_OPENCL_CHILD_PROBE";
+const REPORT_MARKER: &str = "hwspec-child-report:";
+
+/// Only does something when started by [`probe_in_child`]. The ICD loader reads
+/// `OCL_ICD_VENDORS` once per process, so each environment needs a fresh process.
+#[test]
+fn child_probe_entry() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let report = OpenclBackend.probe(Level::Quick, &mut NoProgress);
+    println!("{REPORT_MARKER}{}", serde_json::to_string(&report).unwrap());
+}
+
+/// Runs [`child_probe_entry`] in a new process of this test binary with the ICD loader
+/// pointed at `vendors`.
+fn probe_in_child(vendors: &Path) -> BackendReport {
+    let (_, module) = module_path!().split_once("::").unwrap();
+    let test = format!("{module}::child_probe_entry");
+    let output = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .env("OCL_ICD_VENDORS", vendors)
+        .env_remove("OCL_ICD_FILENAMES")
+        .env_remove("OPENCL_DYLIB_PATH")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let json = stdout
+        .lines()
+        .find_map(|line| line.split_once(REPORT_MARKER).map(|(_, json)| json))
+        .unwrap_or_else(|| {
+            panic!(
+                "child printed no report; stdout:\n{stdout}\nstderr:\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        });
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn an_empty_vendors_directory_is_absent_with_no_device() {
+    let vendors = TempDir::new("empty-vendors");
+    let report = probe_in_child(&vendors.0);
+    assert_eq!(report.status, Status::Absent, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::NoDevice);
+    assert!(
+        reason.message.contains("0 .icd file(s)"),
+        "{}",
+        reason.message
+    );
+    assert!(report.library.is_some());
+    assert!(report.devices.is_empty());
+}
+
+#[test]
+fn an_icd_whose_library_is_missing_is_absent_and_counted() {
+    let vendors = TempDir::new("dangling-icd");
+    std::fs::write(vendors.0.join("dangling.icd"), "libhwspec-no-such-icd.so\n").unwrap();
+    let report = probe_in_child(&vendors.0);
+    assert_eq!(report.status, Status::Absent, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::NoDevice);
+    assert!(
+        reason.message.contains("1 .icd file(s)"),
+        "{}",
+        reason.message
+    );
+}
