@@ -5,12 +5,19 @@
 //! most of a probe's time. PoCL also reports zero devices, silently, when its cache directory is
 //! not writable: workers must always be given one that is.
 
-use std::fs::{self, DirBuilder};
-use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::fs::{self, DirBuilder, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use crate::sys;
+
+/// The variable through which a worker learns the driver-cache directory its parent chose,
+/// for caches hwspec keeps itself (compiled OpenCL programs, Vulkan pipeline caches).
+pub const DRIVER_CACHE_ENV: &str = "HWSPEC_DRIVER_CACHE";
+
+/// Largest cache file read back; hwspec's own entries are a few hundred KiB at most.
+const MAX_ENTRY_BYTES: u64 = 64 << 20;
 
 /// Where driver caches go by default: `/var/cache/hwspec/driver-cache` for root,
 /// `$XDG_CACHE_HOME/hwspec/driver-cache` (or `~/.cache/...`) otherwise.
@@ -65,6 +72,66 @@ fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     fs::remove_file(&probe)
 }
 
+/// The driver-cache directory named by [`DRIVER_CACHE_ENV`], inside a worker.
+pub fn driver_cache_from_env() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os(DRIVER_CACHE_ENV)?);
+    dir.is_absolute().then_some(dir)
+}
+
+/// A 64-bit FNV-1a hash of `parts`, each followed by a separator byte, for naming cache
+/// entries after what they depend on. Stable across builds and platforms, unlike std's hasher.
+pub fn stable_hash(parts: &[&[u8]]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for byte in part.iter().chain(&[0xff]) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    hash
+}
+
+/// Reads the cache entry `name` in `dir`: a regular file (never a symlink) owned by this user.
+/// `None` when it is missing, unreadable, foreign or implausibly large; a cache miss is normal.
+pub fn read_entry(dir: &Path, name: &str) -> Option<Vec<u8>> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(dir.join(name))
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.uid() != sys::effective_uid() || meta.len() > MAX_ENTRY_BYTES {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
+    file.read_to_end(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+/// Writes the cache entry `name` in `dir` atomically: a new private (0600) temp file in the
+/// same directory, then a rename over the old entry, so a reader sees the old or the new
+/// entry whole, and a symlink planted at the name is replaced rather than followed.
+pub fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&temp)
+        .and_then(|mut file| file.write_all(bytes))
+        .and_then(|()| fs::rename(&temp, dir.join(name)));
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
+}
+
+/// Removes the cache entry `name` in `dir`, e.g. one the driver no longer accepts.
+pub fn remove_entry(dir: &Path, name: &str) {
+    let _ = fs::remove_file(dir.join(name));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -74,6 +141,47 @@ mod tests {
             std::env::temp_dir().join(format!("hwspec-cache-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    #[test]
+    fn entries_round_trip_privately() {
+        let dir = scratch("entries");
+        fs::create_dir_all(&dir).unwrap();
+        assert_eq!(read_entry(&dir, "a.bin"), None);
+        write_entry(&dir, "a.bin", b"first").unwrap();
+        write_entry(&dir, "a.bin", b"second").unwrap();
+        assert_eq!(read_entry(&dir, "a.bin").as_deref(), Some(&b"second"[..]));
+        assert_eq!(
+            fs::metadata(dir.join("a.bin")).unwrap().mode() & 0o777,
+            0o600
+        );
+        remove_entry(&dir, "a.bin");
+        assert_eq!(read_entry(&dir, "a.bin"), None);
+        assert_eq!(
+            fs::read_dir(&dir).unwrap().count(),
+            0,
+            "no temp file left behind"
+        );
+    }
+
+    #[test]
+    fn a_symlinked_entry_is_neither_read_nor_followed() {
+        let dir = scratch("entry-symlink");
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join("target"), b"secret").unwrap();
+        std::os::unix::fs::symlink(dir.join("target"), dir.join("e.bin")).unwrap();
+        assert_eq!(read_entry(&dir, "e.bin"), None);
+        write_entry(&dir, "e.bin", b"new").unwrap();
+        assert_eq!(fs::read(dir.join("target")).unwrap(), b"secret");
+        assert_eq!(read_entry(&dir, "e.bin").as_deref(), Some(&b"new"[..]));
+    }
+
+    #[test]
+    fn stable_hash_separates_parts_and_does_not_change() {
+        assert_eq!(stable_hash(&[b"abc"]), stable_hash(&[b"abc"]));
+        assert_ne!(stable_hash(&[b"ab", b"c"]), stable_hash(&[b"a", b"bc"]));
+        assert_eq!(stable_hash(&[]), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(stable_hash(&[b"a"]), 0x89bc907b544c769);
     }
 
     #[test]

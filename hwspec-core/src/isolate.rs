@@ -171,6 +171,7 @@ impl WorkerEnvironment {
             set("MESA_SHADER_CACHE_DIR", dir.join("mesa").into_os_string());
             set("MESA_GLSL_CACHE_DIR", dir.join("mesa").into_os_string());
             set("XDG_CACHE_HOME", dir.as_os_str().to_owned());
+            set(cache::DRIVER_CACHE_ENV, dir.as_os_str().to_owned());
         }
         set("LC_ALL", "C".into());
         // Implicit layers (overlays, capture tools) are not part of the device and are a known
@@ -618,6 +619,7 @@ mod tests {
         assert!(get(&env, "SECRET_TOKEN").is_none());
         assert!(get(&env, "PYTHONPATH").is_none());
         assert_eq!(get(&env, "POCL_CACHE_DIR").unwrap(), "/c/pocl");
+        assert_eq!(get(&env, cache::DRIVER_CACHE_ENV).unwrap(), "/c");
         assert_eq!(get(&env, "VK_LOADER_LAYERS_DISABLE").unwrap(), "~implicit~");
         assert_eq!(env.reported["CUDA_VISIBLE_DEVICES"], "0");
         assert!(!env.reported.contains_key("PATH"));

@@ -10,6 +10,7 @@ use std::ffi::{c_void, CStr};
 use std::fmt;
 use std::ptr;
 
+use cl3::info_type::InfoType;
 use opencl3::command_queue::{
     create_command_queue, enqueue_nd_range_kernel, enqueue_read_buffer, enqueue_write_buffer,
     release_command_queue, CL_BLOCKING,
@@ -22,13 +23,17 @@ use opencl3::kernel::{create_kernel, release_kernel, set_kernel_arg};
 use opencl3::memory::{create_buffer, release_mem_object, CL_MEM_READ_WRITE};
 use opencl3::platform::platform::{get_platform_data, get_platform_ids};
 use opencl3::program::{
-    build_program, create_program_with_source, get_program_build_data, release_program,
-    CL_PROGRAM_BUILD_LOG,
+    build_program, create_program_with_binary, create_program_with_source, get_program_build_data,
+    get_program_data, get_program_info, release_program, CL_PROGRAM_BINARIES,
+    CL_PROGRAM_BINARY_SIZES, CL_PROGRAM_BUILD_LOG,
 };
 use opencl3::types::{
     cl_command_queue, cl_context, cl_device_id, cl_device_info, cl_event, cl_int, cl_kernel,
     cl_mem, cl_platform_id, cl_platform_info, cl_program, cl_uint,
 };
+
+/// Largest program binary kept; PoCL's SAXPY+SGEMM bundle is a few KiB.
+const MAX_BINARY_BYTES: u64 = 16 << 20;
 
 /// An OpenCL call that did not return `CL_SUCCESS`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +179,18 @@ impl Context {
             device: self.device,
         })
     }
+
+    /// A program made from a binary this device's driver produced earlier (see
+    /// [`Program::binary`]), not yet built. Drivers check the binary and refuse one that is
+    /// not theirs.
+    pub(super) fn program_from_binary(&self, binary: &[u8]) -> Result<Program, ClError> {
+        // SAFETY: the one device passed is the device this context was created for.
+        let raw = unsafe { create_program_with_binary(self.raw, &[self.device.0], &[binary]) };
+        Ok(Program {
+            raw: named("clCreateProgramWithBinary", raw)?,
+            device: self.device,
+        })
+    }
 }
 
 impl Drop for Context {
@@ -208,6 +225,22 @@ impl Program {
                 .map(|bytes| decode_string(&bytes))
                 .unwrap_or_default(),
         })
+    }
+
+    /// The device binary of a built program, for [`Context::program_from_binary`] next time.
+    /// `None` when the driver offers none or one larger than [`MAX_BINARY_BYTES`].
+    pub(super) fn binary(&self) -> Option<Vec<u8>> {
+        // cl3 allocates whatever sizes the driver states before copying, so the sizes are
+        // checked here first, through the byte-level query.
+        let sizes = get_program_data(self.raw, CL_PROGRAM_BINARY_SIZES).ok()?;
+        let size = decode_unsigned(&sizes)?;
+        if size == 0 || size > MAX_BINARY_BYTES {
+            return None;
+        }
+        match get_program_info(self.raw, CL_PROGRAM_BINARIES) {
+            Ok(InfoType::VecVecUchar(mut binaries)) if binaries.len() == 1 => binaries.pop(),
+            _ => None,
+        }
     }
 
     /// The built kernel called `name`.

@@ -13,6 +13,7 @@ mod validate;
 mod tests;
 
 use std::ffi::CStr;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -31,6 +32,7 @@ use opencl3::platform::platform::{CL_PLATFORM_NAME, CL_PLATFORM_VERSION};
 use self::cl::{ClError, DeviceId};
 use self::validate::{Session, SetupError};
 use crate::backend::{Backend, Progress, Stage};
+use crate::cache;
 use crate::kernels::{Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
@@ -285,8 +287,50 @@ fn describe(id: DeviceId, platform: &PlatformFacts) -> Device {
 }
 
 /// Runs the validation problems on one device and records the outcome in `device`.
+///
+/// Compiling from source costs PoCL about 20 ms even when its own cache is warm (it runs
+/// clang's preprocessor over its OpenCL headers to compute the cache key), so the device binary
+/// of a validated build is kept in hwspec's driver cache, keyed by the source and everything
+/// that identifies the driver, and loaded with `clCreateProgramWithBinary` next time. The cached
+/// binary is only a faster way to the same kernel: if the driver refuses it or the kernels
+/// built from it fail in any way, it is discarded and the device is judged from source.
 fn validate_device(id: DeviceId, device: &mut Device, saxpy: &Saxpy, sgemm: Option<&Sgemm>) {
-    let session = match Session::open(id, sgemm.is_some()) {
+    let cache = BinaryCache::for_device(device, sgemm.is_some());
+    if let Some(binary) = cache.as_ref().and_then(BinaryCache::load) {
+        let mut attempt = device.clone();
+        if run_validations(id, &mut attempt, saxpy, sgemm, Some(&binary)).is_some() {
+            attempt.properties.insert(
+                "program".into(),
+                "binary cached from an earlier build".into(),
+            );
+            *device = attempt;
+            return;
+        }
+        if let Some(cache) = &cache {
+            cache.discard();
+        }
+    }
+    let session = run_validations(id, device, saxpy, sgemm, None);
+    device
+        .properties
+        .insert("program".into(), "built from source".into());
+    if let (Some(session), Some(cache)) = (session, &cache) {
+        if let Some(binary) = session.binary() {
+            cache.store(&binary);
+        }
+    }
+}
+
+/// Opens a session (from `binary` when given) and runs the problems on it, recording the
+/// outcome in `device`. Returns the session when the device was validated.
+fn run_validations(
+    id: DeviceId,
+    device: &mut Device,
+    saxpy: &Saxpy,
+    sgemm: Option<&Sgemm>,
+    binary: Option<&[u8]>,
+) -> Option<Session> {
+    let session = match Session::open(id, sgemm.is_some(), binary) {
         Ok(session) => session,
         Err(SetupError::Build(failure)) => {
             let message = format!(
@@ -294,25 +338,74 @@ fn validate_device(id: DeviceId, device: &mut Device, saxpy: &Saxpy, sgemm: Opti
                 failure.error,
                 build_log_excerpt(&failure.log)
             );
-            return fail(device, ReasonCode::BuildFailed, message);
+            fail(device, ReasonCode::BuildFailed, message);
+            return None;
         }
         Err(SetupError::Call(error)) => {
-            return fail(device, ReasonCode::LaunchFailed, error.to_string());
+            fail(device, ReasonCode::LaunchFailed, error.to_string());
+            return None;
         }
     };
     match session.saxpy(saxpy) {
         Ok(validation) => device.validation = Some(validation),
-        Err(error) => return fail(device, ReasonCode::LaunchFailed, format!("saxpy: {error}")),
+        Err(error) => {
+            fail(device, ReasonCode::LaunchFailed, format!("saxpy: {error}"));
+            return None;
+        }
     }
     if let Some(sgemm) = sgemm {
         match session.sgemm(sgemm) {
             Ok(validation) => device.gemm_validation = Some(validation),
             Err(error) => {
-                return fail(device, ReasonCode::LaunchFailed, format!("sgemm: {error}"));
+                fail(device, ReasonCode::LaunchFailed, format!("sgemm: {error}"));
+                return None;
             }
         }
     }
     judge_validations(device);
+    (device.status == Status::Validated).then_some(session)
+}
+
+/// Where the program binary for one device and one source set lives in the driver cache.
+struct BinaryCache {
+    dir: PathBuf,
+    name: String,
+}
+
+impl BinaryCache {
+    /// The entry for `device`, or `None` when the worker was given no driver cache.
+    fn for_device(device: &Device, with_sgemm: bool) -> Option<BinaryCache> {
+        let dir = cache::driver_cache_from_env()?.join("opencl");
+        let prop = |key: &str| device.properties.get(key).map_or("", String::as_str);
+        let key = cache::stable_hash(&[
+            validate::source(with_sgemm).as_bytes(),
+            prop("platform").as_bytes(),
+            prop("platform_version").as_bytes(),
+            device.name.as_bytes(),
+            device.vendor.as_bytes(),
+            prop("device_version").as_bytes(),
+            device.driver_version.as_deref().unwrap_or("").as_bytes(),
+        ]);
+        Some(BinaryCache {
+            dir,
+            name: format!("program-{key:016x}.bin"),
+        })
+    }
+
+    fn load(&self) -> Option<Vec<u8>> {
+        cache::read_entry(&self.dir, &self.name)
+    }
+
+    /// Keeps `binary`; a cache that cannot be written only costs the next probe time.
+    fn store(&self, binary: &[u8]) {
+        if fs::create_dir_all(&self.dir).is_ok() {
+            let _ = cache::write_entry(&self.dir, &self.name, binary);
+        }
+    }
+
+    fn discard(&self) {
+        cache::remove_entry(&self.dir, &self.name);
+    }
 }
 
 /// Validated only when every validation that ran matched its CPU reference; otherwise failed,

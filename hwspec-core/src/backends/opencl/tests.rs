@@ -338,6 +338,7 @@ fn a_kernel_that_does_not_compile_reports_its_build_log() {
 
 /// Set in a child test process: the vendors directory has been chosen, probe and print.
 const CHILD_ENV: &str = "HWSPEC_TEST_OPENCL_CHILD_PROBE";
+const CHILD_LEVEL_ENV: &str = "HWSPEC_TEST_OPENCL_CHILD_LEVEL";
 const REPORT_MARKER: &str = "hwspec-child-report:";
 
 /// Only does something when started by [`probe_in_child`]. The ICD loader reads
@@ -347,19 +348,29 @@ fn child_probe_entry() {
     if std::env::var_os(CHILD_ENV).is_none() {
         return;
     }
-    let report = OpenclBackend.probe(Level::Quick, &mut NoProgress);
+    let level = std::env::var(CHILD_LEVEL_ENV)
+        .ok()
+        .and_then(|l| Level::parse(&l))
+        .unwrap_or(Level::Quick);
+    let report = OpenclBackend.probe(level, &mut NoProgress);
     println!("{REPORT_MARKER}{}", serde_json::to_string(&report).unwrap());
 }
 
-/// Runs [`child_probe_entry`] in a new process of this test binary with the ICD loader
-/// pointed at `vendors`.
+/// Runs [`child_probe_entry`] at level quick in a new process of this test binary with the
+/// ICD loader pointed at `vendors`.
 fn probe_in_child(vendors: &Path) -> BackendReport {
+    probe_in_child_with(&[("OCL_ICD_VENDORS", vendors.as_os_str())], Level::Quick)
+}
+
+/// Runs [`child_probe_entry`] at `level` in a new process of this test binary with `env`.
+fn probe_in_child_with(env: &[(&str, &std::ffi::OsStr)], level: Level) -> BackendReport {
     let (_, module) = module_path!().split_once("::").unwrap();
     let test = format!("{module}::child_probe_entry");
     let output = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", &test, "--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, "1")
-        .env("OCL_ICD_VENDORS", vendors)
+        .env(CHILD_LEVEL_ENV, level.as_str())
+        .envs(env.iter().copied())
         .env_remove("OCL_ICD_FILENAMES")
         .env_remove("OPENCL_DYLIB_PATH")
         .output()
@@ -406,4 +417,31 @@ fn an_icd_whose_library_is_missing_is_absent_and_counted() {
         "{}",
         reason.message
     );
+}
+
+#[test]
+fn a_validated_build_is_cached_and_a_bad_cache_entry_falls_back_to_source() {
+    let cache_dir = TempDir::new("binary-cache");
+    let env = [(crate::cache::DRIVER_CACHE_ENV, cache_dir.0.as_os_str())];
+    let program = |report: &BackendReport| {
+        let device = pocl_device(report);
+        assert_eq!(device.status, Status::Validated, "{device:#?}");
+        device.properties["program"].clone()
+    };
+
+    let first = probe_in_child_with(&env, Level::Standard);
+    assert_eq!(program(&first), "built from source");
+    let entries: Vec<_> = std::fs::read_dir(cache_dir.0.join("opencl"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+
+    let second = probe_in_child_with(&env, Level::Standard);
+    assert_eq!(program(&second), "binary cached from an earlier build");
+
+    std::fs::write(&entries[0], b"not a program binary").unwrap();
+    let third = probe_in_child_with(&env, Level::Standard);
+    assert_eq!(program(&third), "built from source");
+    assert_ne!(std::fs::read(&entries[0]).unwrap(), b"not a program binary");
 }

@@ -13,6 +13,15 @@ use crate::model::Validation;
 const SAXPY_SOURCE: &str = include_str!("saxpy.cl");
 const SAXPY_AND_SGEMM_SOURCE: &str = concat!(include_str!("saxpy.cl"), include_str!("sgemm.cl"));
 
+/// The OpenCL C source of the program for a level with or without SGEMM.
+pub(super) fn source(with_sgemm: bool) -> &'static str {
+    if with_sgemm {
+        SAXPY_AND_SGEMM_SOURCE
+    } else {
+        SAXPY_SOURCE
+    }
+}
+
 /// Why a device could not be set up to run the kernels.
 #[derive(Debug)]
 pub(super) enum SetupError {
@@ -32,23 +41,32 @@ pub(super) struct Session {
 
 impl Session {
     /// Builds the SAXPY kernel, and the SGEMM kernel too when `with_sgemm`, in one program so
-    /// the device compiles once. Each level has its own source set, so PoCL's kernel cache
-    /// keeps one entry per level and `standard` never pays for compiling SGEMM.
-    pub(super) fn open(device: DeviceId, with_sgemm: bool) -> Result<Session, SetupError> {
+    /// the device compiles once: from `binary` when given (a binary this driver made from the
+    /// same source earlier), else from source. Each level has its own source set, so
+    /// `standard` never pays for compiling SGEMM.
+    pub(super) fn open(
+        device: DeviceId,
+        with_sgemm: bool,
+        binary: Option<&[u8]>,
+    ) -> Result<Session, SetupError> {
         let context = Context::for_device(device).map_err(SetupError::Call)?;
         let queue = context.queue().map_err(SetupError::Call)?;
-        let source = if with_sgemm {
-            SAXPY_AND_SGEMM_SOURCE
-        } else {
-            SAXPY_SOURCE
-        };
-        let program = context.program(source).map_err(SetupError::Call)?;
+        let program = match binary {
+            Some(binary) => context.program_from_binary(binary),
+            None => context.program(source(with_sgemm)),
+        }
+        .map_err(SetupError::Call)?;
         program.build().map_err(SetupError::Build)?;
         Ok(Session {
             context,
             queue,
             program,
         })
+    }
+
+    /// The device binary of the built program, to be cached.
+    pub(super) fn binary(&self) -> Option<Vec<u8>> {
+        self.program.binary()
     }
 
     /// Runs `problem` and compares with its CPU reference; the time covers the copies to the
