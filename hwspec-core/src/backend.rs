@@ -75,5 +75,8 @@ pub fn backend(name: BackendName) -> &'static dyn Backend {
         BackendName::Cpu => &backends::cpu::CpuBackend,
         BackendName::Opencl => &backends::opencl::OpenclBackend,
         BackendName::Vulkan => &backends::vulkan::VulkanBackend,
+        BackendName::Cuda => &backends::cuda::CudaBackend,
+        BackendName::Hip => &backends::hip::HipBackend,
+        BackendName::LevelZero => &backends::level_zero::LevelZeroBackend,
     }
 }

@@ -50,6 +50,39 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
         caps.push(Capability::flag("opencl-fp64"));
     }
 
+    // The CUDA, ROCm and Level Zero versions belong to the runtime, not to a device: they are
+    // present with the runtime's version once any of its devices is proven.
+    let runtime_version = |name: BackendName| {
+        backends
+            .iter()
+            .find(|b| b.name == name)
+            .and_then(|b| b.runtime_version.as_deref())
+            .and_then(major_minor)
+    };
+    for (backend, cap) in [
+        (BackendName::Cuda, "cuda"),
+        (BackendName::Hip, "rocm"),
+        (BackendName::LevelZero, "level-zero"),
+    ] {
+        if proven_devices(backend).next().is_some() {
+            caps.push(match runtime_version(backend) {
+                Some(version) => Capability::versioned(cap, version),
+                None => Capability::flag(cap),
+            });
+        }
+    }
+    for arch in proven_devices(BackendName::Cuda).filter_map(|d| d.arch.as_deref()) {
+        caps.push(Capability::versioned("cuda-arch", arch));
+    }
+    for arch in proven_devices(BackendName::Hip).filter_map(|d| d.arch.as_deref()) {
+        caps.push(Capability::flag(format!("rocm-{arch}")));
+    }
+    let level_zero_gpu = proven_devices(BackendName::LevelZero).any(|d| d.kind == DeviceKind::Gpu);
+    let opencl_spirv = proven_devices(BackendName::Opencl).any(|d| d.has_feature("spirv"));
+    if level_zero_gpu || opencl_spirv {
+        caps.push(Capability::flag("sycl"));
+    }
+
     // The same physical GPU shows up once per API, so GPUs are counted per backend and the
     // largest count is taken: a machine with two GPUs that Vulkan and OpenCL both see has two.
     let gpus_per_backend = backends.iter().map(|b| {
@@ -247,6 +280,93 @@ mod tests {
             names(&reduce(Level::Standard, &reports)),
             ["cpu", "x86-64-v2", "x86-64-v3"]
         );
+    }
+
+    fn with_runtime(mut b: BackendReport, version: &str) -> BackendReport {
+        b.runtime_version = Some(version.to_owned());
+        b
+    }
+
+    #[test]
+    fn cuda_gives_the_driver_version_and_one_arch_per_distinct_device() {
+        let gpu = |arch: &str| {
+            let mut d = device(DeviceKind::Gpu, Status::Validated, "12.8");
+            d.arch = Some(arch.to_owned());
+            d.memory_bytes = Some(80 << 30);
+            d
+        };
+        let mut failed = gpu("7.5");
+        failed.status = Status::Failed;
+        let reports = [with_runtime(
+            backend(
+                BackendName::Cuda,
+                vec![gpu("9.0"), gpu("9.0"), gpu("8.6"), failed],
+            ),
+            "12.8",
+        )];
+        assert_eq!(
+            names(&reduce(Level::Standard, &reports)),
+            [
+                "cpu",
+                "cuda (= 12.8)",
+                "cuda-arch (= 8.6)",
+                "cuda-arch (= 9.0)",
+                "gpu",
+                "gpu-count (= 3)",
+                "gpu-memory (= 80)"
+            ]
+        );
+    }
+
+    #[test]
+    fn rocm_gives_the_runtime_version_and_gfx_targets() {
+        let mut d = device(DeviceKind::Gpu, Status::Validated, "5.2");
+        d.arch = Some("gfx90a".into());
+        let reports = [with_runtime(
+            backend(BackendName::Hip, vec![d]),
+            "5.2.21153",
+        )];
+        let caps = names(&reduce(Level::Standard, &reports));
+        assert!(caps.contains(&"rocm (= 5.2)".to_owned()), "{caps:?}");
+        assert!(caps.contains(&"rocm-gfx90a".to_owned()), "{caps:?}");
+    }
+
+    #[test]
+    fn a_runtime_without_a_proven_device_gives_nothing() {
+        let absent = with_runtime(
+            BackendReport::absent(BackendName::Hip, crate::model::ReasonCode::NoDevice, "none"),
+            "5.2.21153",
+        );
+        assert_eq!(names(&reduce(Level::Standard, &[absent])), ["cpu"]);
+    }
+
+    #[test]
+    fn sycl_comes_from_a_level_zero_gpu_or_spirv_opencl() {
+        let l0 = with_runtime(
+            backend(
+                BackendName::LevelZero,
+                vec![device(DeviceKind::Gpu, Status::Validated, "1.3")],
+            ),
+            "1.3",
+        );
+        let caps = names(&reduce(Level::Standard, &[l0]));
+        assert!(caps.contains(&"level-zero (= 1.3)".to_owned()), "{caps:?}");
+        assert!(caps.contains(&"sycl".to_owned()), "{caps:?}");
+
+        let mut spirv = device(DeviceKind::Software, Status::Validated, "3.0");
+        spirv.features.push("spirv".into());
+        let caps = names(&reduce(
+            Level::Standard,
+            &[backend(BackendName::Opencl, vec![spirv])],
+        ));
+        assert!(caps.contains(&"sycl".to_owned()), "{caps:?}");
+
+        let plain = device(DeviceKind::Software, Status::Validated, "3.0");
+        let caps = names(&reduce(
+            Level::Standard,
+            &[backend(BackendName::Opencl, vec![plain])],
+        ));
+        assert!(!caps.contains(&"sycl".to_owned()), "{caps:?}");
     }
 
     #[test]

@@ -65,12 +65,24 @@ pub enum BackendName {
     Opencl,
     /// Vulkan through the loader (`libvulkan.so.1`).
     Vulkan,
+    /// NVIDIA CUDA through the driver API (`libcuda.so.1`).
+    Cuda,
+    /// AMD ROCm through the HIP runtime (`libamdhip64.so.N`).
+    Hip,
+    /// Intel oneAPI Level Zero through its loader (`libze_loader.so.1`).
+    LevelZero,
 }
 
 impl BackendName {
     /// Every backend, in report order.
-    pub const ALL: &'static [BackendName] =
-        &[BackendName::Cpu, BackendName::Opencl, BackendName::Vulkan];
+    pub const ALL: &'static [BackendName] = &[
+        BackendName::Cpu,
+        BackendName::Opencl,
+        BackendName::Vulkan,
+        BackendName::Cuda,
+        BackendName::Hip,
+        BackendName::LevelZero,
+    ];
 
     /// The name used on the command line and in JSON.
     pub fn as_str(self) -> &'static str {
@@ -78,6 +90,9 @@ impl BackendName {
             BackendName::Cpu => "cpu",
             BackendName::Opencl => "opencl",
             BackendName::Vulkan => "vulkan",
+            BackendName::Cuda => "cuda",
+            BackendName::Hip => "hip",
+            BackendName::LevelZero => "level_zero",
         }
     }
 
@@ -161,6 +176,18 @@ pub enum ReasonCode {
     Unsupported,
     /// The operating system did not provide a fact (e.g. `/proc` unreadable).
     ProbeFailed,
+    /// The library found is a build-time stub, not a driver (CUDA error 34).
+    StubLibrary,
+    /// The user-space driver and the kernel module differ in version: a reboot is needed.
+    DriverMismatch,
+    /// A forward-compatibility library was refused (CUDA errors 803, 804).
+    CompatRefused,
+    /// A device node the runtime needs is missing; the message names it.
+    MissingDeviceNode,
+    /// A device node exists but this user may not open it; the message names node and group.
+    PermissionDenied,
+    /// An environment variable hides the devices; the message names it.
+    HiddenByEnv,
 }
 
 impl ReasonCode {
@@ -181,6 +208,12 @@ impl ReasonCode {
             ReasonCode::WorkerFailed => "worker-failed",
             ReasonCode::Unsupported => "unsupported",
             ReasonCode::ProbeFailed => "probe-failed",
+            ReasonCode::StubLibrary => "stub-library",
+            ReasonCode::DriverMismatch => "driver-mismatch",
+            ReasonCode::CompatRefused => "compat-refused",
+            ReasonCode::MissingDeviceNode => "missing-device-node",
+            ReasonCode::PermissionDenied => "permission-denied",
+            ReasonCode::HiddenByEnv => "hidden-by-env",
         }
     }
 }
@@ -279,6 +312,10 @@ pub struct Device {
     pub driver_version: Option<String>,
     /// Device memory (global memory / largest device-local heap) in bytes.
     pub memory_bytes: Option<u64>,
+    /// The architecture as the capability vocabulary names it: the CUDA compute capability
+    /// (`9.0`) or the AMD gfx target (`gfx90a`); `null` for other backends.
+    #[serde(default)]
+    pub arch: Option<String>,
     /// The SAXPY validation, or `null` when no kernel ran.
     pub validation: Option<Validation>,
     /// The SGEMM validation at level `full`, otherwise `null`.
@@ -304,6 +341,7 @@ impl Device {
             api_version: None,
             driver_version: None,
             memory_bytes: None,
+            arch: None,
             validation: None,
             gemm_validation: None,
             features: Vec::new(),
