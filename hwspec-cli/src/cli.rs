@@ -8,9 +8,9 @@ use hwspec_core::{BackendName, Level};
 
 /// Which accelerators can this machine really use?
 ///
-/// hwspec loads each GPU/compute runtime (OpenCL, Vulkan) in an isolated worker process,
-/// lists its devices, runs a small validation kernel on each and compares the result with the
-/// CPU, then prints what was proven as a set of capabilities.
+/// hwspec loads each GPU/compute runtime (OpenCL, Vulkan, CUDA, ROCm/HIP, Level Zero) in an
+/// isolated worker process, lists its devices, runs a small validation kernel on each and
+/// compares the result with the CPU, then prints what was proven as a set of capabilities.
 #[derive(Debug, Parser)]
 #[command(name = "hwspec", version, about, long_about, max_term_width = 100)]
 #[command(

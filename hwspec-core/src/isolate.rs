@@ -170,6 +170,7 @@ impl WorkerEnvironment {
             set("POCL_CACHE_DIR", dir.join("pocl").into_os_string());
             set("MESA_SHADER_CACHE_DIR", dir.join("mesa").into_os_string());
             set("MESA_GLSL_CACHE_DIR", dir.join("mesa").into_os_string());
+            set("CUDA_CACHE_PATH", dir.join("cuda").into_os_string());
             set("XDG_CACHE_HOME", dir.as_os_str().to_owned());
             set(cache::DRIVER_CACHE_ENV, dir.as_os_str().to_owned());
         }
