@@ -60,6 +60,26 @@ impl Progress for NoProgress {
     fn partial(&mut self, _report: &BackendReport) {}
 }
 
+/// A [`Progress`] that keeps every stage and partial report, for running a backend in-process
+/// and looking at how it got where it did.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// Stages entered, in order.
+    pub stages: Vec<Stage>,
+    /// Partial reports, in order.
+    pub partials: Vec<BackendReport>,
+}
+
+impl Progress for Recorder {
+    fn stage(&mut self, stage: Stage) {
+        self.stages.push(stage);
+    }
+
+    fn partial(&mut self, report: &BackendReport) {
+        self.partials.push(report.clone());
+    }
+}
+
 /// One runtime that hwspec can probe.
 pub trait Backend {
     /// Which backend this is.

@@ -3,7 +3,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use super::*;
-use crate::backend::NoProgress;
+use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
 
 const CL_DEVICE_TYPE_DEFAULT: u64 = 1;
@@ -204,22 +204,6 @@ fn a_missing_loader_is_absent_and_named() {
 #[test]
 fn the_real_loader_is_named_libopencl_so_1() {
     assert_eq!(loader::OPENCL_LIBRARY, c"libOpenCL.so.1");
-}
-
-/// Keeps what a probe reports as it goes.
-#[derive(Default)]
-struct Recorder {
-    stages: Vec<Stage>,
-    partials: Vec<BackendReport>,
-}
-
-impl Progress for Recorder {
-    fn stage(&mut self, stage: Stage) {
-        self.stages.push(stage);
-    }
-    fn partial(&mut self, report: &BackendReport) {
-        self.partials.push(report.clone());
-    }
 }
 
 fn pocl_device(report: &BackendReport) -> &Device {

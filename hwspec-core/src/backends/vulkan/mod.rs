@@ -420,22 +420,7 @@ mod tests {
     use std::process::Command;
 
     use super::*;
-    use crate::backend::NoProgress;
-
-    #[derive(Default)]
-    struct Recorder {
-        stages: Vec<Stage>,
-        partials: Vec<BackendReport>,
-    }
-
-    impl Progress for Recorder {
-        fn stage(&mut self, stage: Stage) {
-            self.stages.push(stage);
-        }
-        fn partial(&mut self, report: &BackendReport) {
-            self.partials.push(report.clone());
-        }
-    }
+    use crate::backend::{NoProgress, Recorder};
 
     #[test]
     fn vendor_ids_map_to_names() {
