@@ -383,12 +383,13 @@ fn run_saxpy(device: &api::Device<'_>, problem: &Saxpy) -> Result<Validation, Ke
     let launch = |e| KernelFailure::launch("saxpy", e);
     let start = Instant::now();
     let x = device.buffer(&problem.x).map_err(launch)?;
-    let y = device.buffer(&problem.y).map_err(launch)?;
+    let mut y = device.buffer(&problem.y).map_err(launch)?;
     device
-        .run_saxpy(&pipeline, problem.a, &x, &y, FENCE_TIMEOUT)
+        .run_saxpy(&pipeline, problem.a, &x, &mut y, FENCE_TIMEOUT)
         .map_err(launch)?;
-    let got = y.read().map_err(launch)?;
-    Ok(problem.check(&got, start.elapsed()))
+    let elapsed = start.elapsed();
+    let got = y.contents().map_err(launch)?;
+    Ok(problem.check(got, elapsed))
 }
 
 fn run_sgemm(device: &api::Device<'_>, problem: &Sgemm) -> Result<Validation, KernelFailure> {
@@ -404,14 +405,15 @@ fn run_sgemm(device: &api::Device<'_>, problem: &Sgemm) -> Result<Validation, Ke
     let start = Instant::now();
     let a = device.buffer(&problem.a).map_err(launch)?;
     let b = device.buffer(&problem.b).map_err(launch)?;
-    let c = device
+    let mut c = device
         .buffer(&vec![0.0; problem.n * problem.n])
         .map_err(launch)?;
     device
-        .run_sgemm(&pipeline, n, [&a, &b, &c], FENCE_TIMEOUT)
+        .run_sgemm(&pipeline, n, [&a, &b], &mut c, FENCE_TIMEOUT)
         .map_err(launch)?;
-    let got = c.read().map_err(launch)?;
-    Ok(problem.check(&got, start.elapsed()))
+    let elapsed = start.elapsed();
+    let got = c.contents().map_err(launch)?;
+    Ok(problem.check(got, elapsed))
 }
 
 #[cfg(test)]
@@ -650,6 +652,26 @@ mod tests {
             vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT;
         assert_eq!(api::host_coherent_type(&memory, 0b111), Some(2));
         assert_eq!(api::host_coherent_type(&memory, 0b011), None);
+    }
+
+    #[test]
+    fn host_memory_prefers_cached_when_allowed() {
+        use vk::MemoryPropertyFlags as F;
+        let mut memory = vk::PhysicalDeviceMemoryProperties {
+            memory_type_count: 3,
+            ..Default::default()
+        };
+        memory.memory_types[0].property_flags =
+            F::DEVICE_LOCAL | F::HOST_VISIBLE | F::HOST_COHERENT;
+        memory.memory_types[1].property_flags = F::HOST_VISIBLE | F::HOST_COHERENT;
+        memory.memory_types[2].property_flags = F::HOST_VISIBLE | F::HOST_COHERENT | F::HOST_CACHED;
+        assert_eq!(api::host_coherent_type(&memory, 0b111), Some(2));
+        // A cached type the buffer may not use is no choice; the first coherent one is.
+        assert_eq!(api::host_coherent_type(&memory, 0b011), Some(0));
+        assert_eq!(api::host_coherent_type(&memory, 0b010), Some(1));
+        // Cached but not coherent would need flushes: never picked.
+        memory.memory_types[2].property_flags = F::HOST_VISIBLE | F::HOST_CACHED;
+        assert_eq!(api::host_coherent_type(&memory, 0b111), Some(0));
     }
 
     fn shader_dir() -> PathBuf {
