@@ -454,18 +454,23 @@ impl Drop for Device<'_> {
     }
 }
 
-/// Picks a memory type the host can map without flushing, among those `type_bits` allows.
+/// Picks a memory type the host can map without flushing, among those `type_bits` allows,
+/// preferring one that is also host-cached: the result is compared element by element straight
+/// from the mapping, and reading uncached (write-combined) memory that way is many times slower.
 pub(super) fn host_coherent_type(
     memory: &vk::PhysicalDeviceMemoryProperties,
     type_bits: u32,
 ) -> Option<u32> {
-    let wanted = vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT;
-    memory
-        .memory_types_as_slice()
-        .iter()
-        .enumerate()
-        .find(|(i, t)| type_bits & (1 << i) != 0 && t.property_flags.contains(wanted))
-        .map(|(i, _)| i as u32)
+    let coherent = vk::MemoryPropertyFlags::HOST_VISIBLE | vk::MemoryPropertyFlags::HOST_COHERENT;
+    let first_with = |wanted: vk::MemoryPropertyFlags| {
+        memory
+            .memory_types_as_slice()
+            .iter()
+            .enumerate()
+            .find(|(i, t)| type_bits & (1 << i) != 0 && t.property_flags.contains(wanted))
+            .map(|(i, _)| i as u32)
+    };
+    first_with(coherent | vk::MemoryPropertyFlags::HOST_CACHED).or_else(|| first_with(coherent))
 }
 
 /// The compute shaders this backend runs, compiled from the `.comp` files beside this module.
@@ -591,19 +596,23 @@ impl Drop for Buffer<'_> {
 }
 
 impl Buffer<'_> {
-    /// The buffer's contents. Fails on a lost device, whose work may still be writing it.
-    pub(super) fn read(&self) -> Result<Vec<f32>, VkError> {
+    /// The buffer's contents, read in place from the mapping rather than copied out: the
+    /// comparison with the CPU reference is the only reader. Fails on a lost device, whose
+    /// work may still be writing it.
+    pub(super) fn contents(&self) -> Result<&[f32], VkError> {
         if self.device.lost.get() {
             return Err(VkError::Invalid(
                 "the device was lost; its buffers cannot be read",
             ));
         }
-        let mut out = vec![0.0f32; self.len];
-        // SAFETY: `mapped` points at `len` f32s of coherent memory mapped for the buffer's
-        // life (map alignment is at least 64 bytes); no device work is pending on a device
-        // that is not lost, since every dispatch waits for its fence.
-        unsafe { std::ptr::copy_nonoverlapping(self.mapped, out.as_mut_ptr(), self.len) };
-        Ok(out)
+        // SAFETY: `mapped` points at `len` f32s (any bit pattern is a valid f32) of coherent
+        // memory mapped for the buffer's life and aligned to minMemoryMapAlignment (>= 64).
+        // No device work is pending on a device that is not lost, since every dispatch waits
+        // for its fence; and no dispatch can write the buffer while the slice lives, because
+        // the buffers a shader writes are taken by `&mut` (`run_saxpy`'s `y`, `run_sgemm`'s
+        // `c`), which the borrow of `self` excludes. Read-only inputs may be viewed during a
+        // dispatch, as the device only reads them too.
+        Ok(unsafe { std::slice::from_raw_parts(self.mapped, self.len) })
     }
 }
 
@@ -788,13 +797,14 @@ impl<'i> Device<'i> {
         Ok(pipeline)
     }
 
-    /// Runs `saxpy.comp` on `x` and `y` (of equal length), waiting at most `timeout`.
+    /// Runs `saxpy.comp` on `x` and `y` (of equal length), waiting at most `timeout`. `y` is
+    /// written, so it is borrowed mutably: no view of it from [`Buffer::contents`] may live.
     pub(super) fn run_saxpy(
         &self,
         pipeline: &Pipeline<'_>,
         a: f32,
         x: &Buffer<'_>,
-        y: &Buffer<'_>,
+        y: &mut Buffer<'_>,
         timeout: Duration,
     ) -> Result<(), VkError> {
         if pipeline.shader != Shader::Saxpy {
@@ -811,17 +821,20 @@ impl<'i> Device<'i> {
         let mut push = [0u8; 8];
         push[..4].copy_from_slice(&a.to_ne_bytes());
         push[4..].copy_from_slice(&n.to_ne_bytes());
-        self.dispatch(pipeline, &[x, y], &push, [groups, 1, 1], timeout)
+        self.dispatch(pipeline, &[x, &*y], &push, [groups, 1, 1], timeout)
     }
 
-    /// Runs `sgemm.comp`: `c = a × b` for `n × n` matrices, waiting at most `timeout`.
+    /// Runs `sgemm.comp`: `c = a × b` for `n × n` matrices, waiting at most `timeout`; `c`
+    /// is written, hence `&mut` as for `run_saxpy`'s `y`.
     pub(super) fn run_sgemm(
         &self,
         pipeline: &Pipeline<'_>,
         n: u32,
-        [a, b, c]: [&Buffer<'_>; 3],
+        [a, b]: [&Buffer<'_>; 2],
+        c: &mut Buffer<'_>,
         timeout: Duration,
     ) -> Result<(), VkError> {
+        let c = &*c;
         if pipeline.shader != Shader::Sgemm {
             return Err(VkError::Invalid("run_sgemm needs the SGEMM pipeline"));
         }
