@@ -121,6 +121,17 @@ fn quarter(i: usize) -> f32 {
 /// Compares `got` with `want` element by element. A length mismatch or a non-finite element
 /// fails the check (its error is reported as infinite).
 pub fn compare(kernel: &str, want: &[f32], got: &[f32], elapsed: Duration) -> Validation {
+    // The inputs make a correct device match exactly, so the common case is one slice
+    // comparison instead of a million tolerance checks.
+    if want == got {
+        return Validation {
+            kernel: kernel.to_owned(),
+            passed: true,
+            max_abs_error: 0.0,
+            elapsed_ms: elapsed.as_secs_f64() * 1e3,
+            elements: want.len() as u64,
+        };
+    }
     let mut max_abs_error = 0.0f64;
     let mut passed = want.len() == got.len();
     for (w, g) in want.iter().zip(got) {
