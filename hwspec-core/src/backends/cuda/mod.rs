@@ -15,6 +15,8 @@ mod evidence;
 mod loader;
 mod validate;
 
+#[cfg(test)]
+mod tests;
 
 use cudarc::driver::sys::{CUdevice, CUdevice_attribute};
 
