@@ -1,9 +1,35 @@
-//! The cuda backend.
+//! NVIDIA CUDA through the driver API (`libcuda.so.1`): every device, with SAXPY (and SGEMM at
+//! level `full`) run from committed PTX on each.
+//!
+//! Three layers (design §8): [`loader`] finds libcuda and resolves every entry point before
+//! one is called, [`driver`] turns each call into a `Result` and owns contexts, modules and
+//! memory, [`validate`] launches the kernels. [`evidence`] reads the kernel driver's facts
+//! before `cuInit`, and [`diagnose`] turns a failure and those facts into a reason. This module
+//! is safe code that assembles the report.
+//!
+//! The JIT cache follows `CUDA_CACHE_PATH`, which the parent sets in the worker's environment.
 
-use crate::backend::{Backend, Progress};
-use crate::model::{BackendName, BackendReport, Level, ReasonCode};
+mod diagnose;
+mod driver;
+mod evidence;
+mod loader;
+mod validate;
 
-/// Probes cuda.
+#[cfg(test)]
+mod tests;
+
+use cudarc::driver::sys::{CUdevice, CUdevice_attribute};
+
+use self::diagnose::{Library, VISIBLE_DEVICES_ENV};
+use self::driver::{CuError, Driver};
+use self::evidence::Evidence;
+use crate::backend::{Backend, Progress, Stage};
+use crate::kernels::{Saxpy, Sgemm};
+use crate::model::{
+    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
+};
+
+/// Probes CUDA through the driver API.
 #[derive(Debug)]
 pub struct CudaBackend;
 
@@ -12,7 +38,210 @@ impl Backend for CudaBackend {
         BackendName::Cuda
     }
 
-    fn probe(&self, _level: Level, _progress: &mut dyn Progress) -> BackendReport {
-        BackendReport::unusable(BackendName::Cuda, ReasonCode::ProbeFailed, "not built yet")
+    fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
+        probe_with(&loader::default_candidates(), level, progress)
     }
+}
+
+/// Probes with `candidates` as the libcuda names to try; tests name missing ones.
+fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) -> BackendReport {
+    let evidence = Evidence::gather();
+    let visible_devices = std::env::var(VISIBLE_DEVICES_ENV).ok();
+    let with_evidence = |mut report: BackendReport| {
+        for (key, value) in evidence.properties() {
+            report.properties.insert(key.to_owned(), value);
+        }
+        report
+    };
+
+    progress.stage(Stage::Load);
+    let (handle, opened) = match loader::open(candidates) {
+        Ok(opened) => opened,
+        Err(refusals) => {
+            let driver_hint = match evidence.module_version() {
+                Some(version) => format!(" although the nvidia kernel module {version} is loaded"),
+                None => String::new(),
+            };
+            return with_evidence(BackendReport::absent(
+                BackendName::Cuda,
+                ReasonCode::LibraryNotFound,
+                format!(
+                    "libcuda is not installed{driver_hint}: {}",
+                    refusals.join("; ")
+                ),
+            ));
+        }
+    };
+    let library = Library::new(crate::sys::loaded_library("libcuda.so").unwrap_or(opened));
+    let with_library = |report: BackendReport| {
+        let mut report = with_evidence(report);
+        report.library = Some(library.path.clone());
+        if let Some(version) = &library.version {
+            report
+                .properties
+                .insert("libcuda_version".into(), version.clone());
+        }
+        report
+    };
+    let api = match loader::Api::resolve(handle) {
+        Ok(api) => api,
+        Err(missing) => {
+            return with_library(BackendReport::unusable(
+                BackendName::Cuda,
+                ReasonCode::LoadFailed,
+                format!("{} lacks {}", library.path, missing.join(", ")),
+            ));
+        }
+    };
+    let driver = Driver::new(api);
+
+    progress.stage(Stage::Init);
+    if let Err(error) = driver.init() {
+        let (status, reason) =
+            diagnose::init_failure(&error, &library, &evidence, visible_devices.as_deref());
+        return with_library(BackendReport::new(BackendName::Cuda, status, Some(reason)));
+    }
+    let cuda_version = match driver.version() {
+        Ok(encoded) => diagnose::cuda_version(encoded),
+        Err(error) => {
+            return with_library(BackendReport::unusable(
+                BackendName::Cuda,
+                ReasonCode::DriverError,
+                error.to_string(),
+            ));
+        }
+    };
+
+    progress.stage(Stage::Enumerate);
+    let mut report = with_library(BackendReport::new(
+        BackendName::Cuda,
+        Status::Enumerated,
+        None,
+    ));
+    report.runtime_version = Some(cuda_version.clone());
+    let ids = match driver.devices() {
+        Ok(ids) if ids.is_empty() => {
+            let (status, reason) = diagnose::no_devices(
+                &evidence,
+                visible_devices.as_deref(),
+                "cuDeviceGetCount gave 0",
+            );
+            report.status = status;
+            report.reason = Some(reason);
+            return report;
+        }
+        Ok(ids) => ids,
+        Err(error) => {
+            report.status = Status::Unusable;
+            report.reason = Some(Reason::new(ReasonCode::DriverError, error.to_string()));
+            return report;
+        }
+    };
+    let driver_version = library
+        .version
+        .clone()
+        .or_else(|| evidence.module_version().map(str::to_owned));
+    for &id in &ids {
+        let mut device = describe(&driver, id);
+        device.api_version = Some(cuda_version.clone());
+        device.driver_version.clone_from(&driver_version);
+        report.devices.push(device);
+    }
+    report.settle_status();
+    progress.partial(&report);
+    if level == Level::Quick {
+        return report;
+    }
+
+    progress.stage(Stage::Kernel);
+    let saxpy = Saxpy::standard();
+    let sgemm = (level >= Level::Full).then(Sgemm::standard);
+    for (device, &id) in report.devices.iter_mut().zip(&ids) {
+        if device.status != Status::Enumerated {
+            continue;
+        }
+        match validate::run(&driver, id, &saxpy, sgemm.as_ref()) {
+            Ok((saxpy, sgemm)) => {
+                device.validation = Some(saxpy);
+                device.gemm_validation = sgemm;
+                judge_validations(device);
+            }
+            Err((code, message)) => fail(device, code, message),
+        }
+    }
+    report.settle_status();
+    report
+}
+
+/// Everything the report says about one device. A failed identity query (name, compute
+/// capability) makes the device `unusable`; the other facts are left out when theirs fail.
+fn describe(driver: &Driver, id: CUdevice) -> Device {
+    let attribute = |attribute| driver.attribute(id, attribute);
+    let identity = || -> Result<(String, i32, i32), CuError> {
+        Ok((
+            driver.name(id)?,
+            attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?,
+            attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?,
+        ))
+    };
+    let (name, major, minor) = match identity() {
+        Ok(identity) => identity,
+        Err(error) => {
+            let mut device = Device::new(format!("CUDA device {id}"), "NVIDIA", DeviceKind::Gpu);
+            fail(&mut device, ReasonCode::DriverError, error.to_string());
+            device.status = Status::Unusable;
+            return device;
+        }
+    };
+    let mut device = Device::new(name, "NVIDIA", DeviceKind::Gpu);
+    device.arch = Some(format!("{major}.{minor}"));
+    device.memory_bytes = driver.total_memory(id).ok();
+
+    let gpu_uuid = driver.uuid(id).ok();
+    let instance_uuid = driver.uuid_v2(id).and_then(Result::ok);
+    let props = &mut device.properties;
+    props.insert("ordinal".into(), id.to_string());
+    if let Some(uuid) = &gpu_uuid {
+        props.insert("uuid".into(), diagnose::format_uuid("GPU", uuid));
+    }
+    // A MIG instance shows as a CUDA device named after its profile ("... MIG 1g.10gb") whose
+    // cuDeviceGetUuid_v2 differs from its GPU's cuDeviceGetUuid.
+    let distinct_instance = instance_uuid.filter(|uuid| Some(uuid) != gpu_uuid.as_ref());
+    if let Some(uuid) = &distinct_instance {
+        props.insert("mig_uuid".into(), diagnose::format_uuid("MIG", uuid));
+    }
+    if distinct_instance.is_some() || device.name.split_whitespace().any(|w| w == "MIG") {
+        props.insert("mig".into(), "instance".into());
+    }
+    if let Ok(bus_id) = driver.pci_bus_id(id) {
+        props.insert("pci_bus_id".into(), bus_id);
+    }
+    if let Ok(count) = attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT) {
+        props.insert("multiprocessors".into(), count.to_string());
+    }
+    device
+}
+
+/// Validated only when every validation that ran matched its CPU reference; otherwise failed,
+/// naming the first kernel that did not.
+fn judge_validations(device: &mut Device) {
+    let wrong = [&device.validation, &device.gemm_validation]
+        .into_iter()
+        .flatten()
+        .find(|validation| !validation.passed);
+    match wrong {
+        None => device.status = Status::Validated,
+        Some(validation) => {
+            let message = format!(
+                "{} differs from the CPU reference by up to {} over {} elements",
+                validation.kernel, validation.max_abs_error, validation.elements
+            );
+            fail(device, ReasonCode::WrongResult, message);
+        }
+    }
+}
+
+fn fail(device: &mut Device, code: ReasonCode, message: String) {
+    device.status = Status::Failed;
+    device.reason = Some(Reason::new(code, message));
 }

@@ -1,0 +1,241 @@
+//! What the operating system says about the NVIDIA driver, read before libcuda is touched:
+//! the kernel module's version and the device nodes. These decide the reason when `cuInit`
+//! fails, and they are the report's evidence when it does not.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::loader;
+
+/// The control node every CUDA process opens first.
+pub(super) const CONTROL_NODE: &str = "/dev/nvidiactl";
+/// The unified-memory node; without it `cuInit` fails with `CUDA_ERROR_UNKNOWN` (999).
+pub(super) const UVM_NODE: &str = "/dev/nvidia-uvm";
+/// Present under WSL, where the GPU is reached through the Windows driver, not `/dev/nvidia*`.
+const WSL_NODE: &str = "/dev/dxg";
+
+const PROC_VERSION: &str = "/proc/driver/nvidia/version";
+const SYS_MODULE_VERSION: &str = "/sys/module/nvidia/version";
+
+/// One `/dev/nvidia*` node that exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Node {
+    pub path: String,
+    /// Whether this process may open it for reading and writing.
+    pub accessible: bool,
+    /// Its group, by name where `/etc/group` has one.
+    pub group: String,
+}
+
+/// Facts about the NVIDIA kernel driver.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(super) struct Evidence {
+    /// The version in `/proc/driver/nvidia/version`.
+    pub proc_driver_version: Option<String>,
+    /// The contents of `/sys/module/nvidia/version`.
+    pub kernel_module_version: Option<String>,
+    /// Every `/dev/nvidia*` node of interest that exists, in a stable order.
+    pub nodes: Vec<Node>,
+    /// Whether this is WSL, where there are no `/dev/nvidia*` nodes by design.
+    pub wsl: bool,
+}
+
+impl Evidence {
+    /// Reads the facts from this machine.
+    pub(super) fn gather() -> Evidence {
+        let groups = fs::read_to_string("/etc/group").unwrap_or_default();
+        let mut paths = vec![CONTROL_NODE.to_owned(), UVM_NODE.to_owned()];
+        paths.extend(gpu_nodes(
+            fs::read_dir("/dev")
+                .into_iter()
+                .flatten()
+                .filter_map(|entry| entry.ok()?.file_name().into_string().ok()),
+        ));
+        let nodes = paths
+            .into_iter()
+            .filter_map(|path| {
+                let meta = fs::metadata(&path).ok()?;
+                Some(Node {
+                    accessible: loader::may_read_write(Path::new(&path)),
+                    group: group_name(&groups, meta.gid()),
+                    path,
+                })
+            })
+            .collect();
+        Evidence {
+            proc_driver_version: fs::read_to_string(PROC_VERSION)
+                .ok()
+                .and_then(|text| parse_proc_version(&text)),
+            kernel_module_version: fs::read_to_string(SYS_MODULE_VERSION)
+                .ok()
+                .map(|text| text.trim().to_owned())
+                .filter(|version| !version.is_empty()),
+            nodes,
+            wsl: Path::new(WSL_NODE).exists(),
+        }
+    }
+
+    /// The kernel module's version from whichever file gave it.
+    pub(super) fn module_version(&self) -> Option<&str> {
+        self.kernel_module_version
+            .as_deref()
+            .or(self.proc_driver_version.as_deref())
+    }
+
+    /// Whether the node at `path` exists.
+    pub(super) fn has_node(&self, path: &str) -> bool {
+        self.nodes.iter().any(|node| node.path == path)
+    }
+
+    /// The per-GPU nodes (`/dev/nvidia0`, ...).
+    pub(super) fn gpu_nodes(&self) -> Vec<&str> {
+        self.nodes
+            .iter()
+            .map(|node| node.path.as_str())
+            .filter(|path| is_gpu_node(path.trim_start_matches("/dev/")))
+            .collect()
+    }
+
+    /// For the report: each fact under its own key, with the file it came from implied.
+    pub(super) fn properties(&self) -> Vec<(&'static str, String)> {
+        let mut props = Vec::new();
+        if let Some(version) = &self.kernel_module_version {
+            props.push(("kernel_module_version", version.clone()));
+        }
+        if let Some(version) = &self.proc_driver_version {
+            props.push(("proc_driver_version", version.clone()));
+        }
+        let nodes: Vec<&str> = self.nodes.iter().map(|n| n.path.as_str()).collect();
+        props.push((
+            "device_nodes",
+            if nodes.is_empty() {
+                "none".to_owned()
+            } else {
+                nodes.join(", ")
+            },
+        ));
+        if self.wsl {
+            props.push(("wsl", WSL_NODE.to_owned()));
+        }
+        props
+    }
+}
+
+fn is_gpu_node(name: &str) -> bool {
+    name.strip_prefix("nvidia")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `/dev/nvidiaN` paths among the names in `/dev`, in numeric order.
+fn gpu_nodes(names: impl Iterator<Item = String>) -> Vec<String> {
+    let mut numbers: Vec<u32> = names
+        .filter(|name| is_gpu_node(name))
+        .filter_map(|name| name["nvidia".len()..].parse().ok())
+        .collect();
+    numbers.sort_unstable();
+    numbers
+        .into_iter()
+        .map(|n| format!("/dev/nvidia{n}"))
+        .collect()
+}
+
+/// The driver version in the text of `/proc/driver/nvidia/version`: the first dotted number
+/// after "Kernel Module" (the open module writes "Open Kernel Module for x86_64  550.54.15").
+pub(super) fn parse_proc_version(text: &str) -> Option<String> {
+    let line = text
+        .lines()
+        .find(|line| line.starts_with("NVRM version:"))?;
+    let (_, rest) = line.split_once("Kernel Module")?;
+    rest.split_whitespace()
+        .find(|word| is_dotted_number(word))
+        .map(str::to_owned)
+}
+
+/// Whether `s` is two or more dot-separated decimal numbers.
+pub(super) fn is_dotted_number(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('.').collect();
+    parts.len() >= 2
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The name of group `gid` in the text of `/etc/group`, or the number.
+pub(super) fn group_name(etc_group: &str, gid: u32) -> String {
+    etc_group
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let id: u32 = fields.nth(1)?.parse().ok()?;
+            (id == gid).then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| gid.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_version_of_the_proprietary_and_open_modules() {
+        let proprietary = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n";
+        assert_eq!(
+            parse_proc_version(proprietary).as_deref(),
+            Some("550.54.15")
+        );
+        let open = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build  (dvs-builder@U16-I3-B03-4-3)  Fri Aug 16 21:42:42 UTC 2024\n";
+        assert_eq!(parse_proc_version(open).as_deref(), Some("560.35.03"));
+        assert_eq!(parse_proc_version("GCC version: 12.2.0\n"), None);
+        assert_eq!(
+            parse_proc_version("NVRM version: NVIDIA UNIX Kernel Module\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn gpu_nodes_are_numbered_nvidia_nodes_in_numeric_order() {
+        let names = [
+            "nvidia10",
+            "nvidiactl",
+            "nvidia-uvm",
+            "nvidia2",
+            "nvidia",
+            "null",
+        ];
+        assert_eq!(
+            gpu_nodes(names.iter().map(|n| n.to_string())),
+            ["/dev/nvidia2", "/dev/nvidia10"]
+        );
+    }
+
+    #[test]
+    fn groups_are_named_from_etc_group() {
+        let groups = "root:x:0:\nvideo:x:44:alice\nrender:x:105:\n";
+        assert_eq!(group_name(groups, 44), "video");
+        assert_eq!(group_name(groups, 105), "render");
+        assert_eq!(group_name(groups, 7), "7");
+        assert_eq!(group_name("garbage\n", 0), "0");
+    }
+
+    #[test]
+    fn evidence_names_its_facts() {
+        let evidence = Evidence {
+            proc_driver_version: Some("550.54.15".into()),
+            kernel_module_version: Some("550.54.15".into()),
+            nodes: vec![Node {
+                path: CONTROL_NODE.into(),
+                accessible: true,
+                group: "root".into(),
+            }],
+            wsl: false,
+        };
+        let props = evidence.properties();
+        assert!(props.contains(&("kernel_module_version", "550.54.15".into())));
+        assert!(props.contains(&("device_nodes", CONTROL_NODE.into())));
+        assert!(Evidence::default()
+            .properties()
+            .contains(&("device_nodes", "none".into())));
+    }
+}

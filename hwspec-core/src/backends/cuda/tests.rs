@@ -1,0 +1,424 @@
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::*;
+use crate::backend::NoProgress;
+use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
+
+const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backends/cuda");
+
+#[test]
+fn libcuda_is_looked_up_by_soname_or_absolute_path_only() {
+    let candidates = loader::default_candidates();
+    assert_eq!(candidates[0], "libcuda.so.1");
+    assert!(candidates.contains(&"/usr/lib/wsl/lib/libcuda.so.1"));
+    for candidate in &candidates[1..] {
+        assert!(candidate.starts_with('/'), "{candidate} is not absolute");
+    }
+    assert!(
+        !candidates.iter().any(|c| c.ends_with(".so")),
+        "an unversioned name would find the toolkit's stub: {candidates:?}"
+    );
+}
+
+#[test]
+fn a_missing_library_is_absent_and_every_candidate_named() {
+    let report = probe_with(
+        &["libhwspec-no-such-cuda.so.1", "/nonexistent/libcuda.so.1"],
+        Level::Standard,
+        &mut NoProgress,
+    );
+    assert_eq!(report.status, Status::Absent, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
+    assert!(
+        reason.message.contains("libhwspec-no-such-cuda.so.1"),
+        "{}",
+        reason.message
+    );
+    assert!(
+        reason.message.contains("/nonexistent/libcuda.so.1"),
+        "{}",
+        reason.message
+    );
+    assert!(report.library.is_none());
+    assert!(report.properties.contains_key("device_nodes"));
+}
+
+#[test]
+fn the_ptx_declares_sm_50_and_the_entries_launched() {
+    for (ptx, entry) in [
+        (validate::SAXPY_PTX, validate::SAXPY_ENTRY),
+        (validate::SGEMM_PTX, validate::SGEMM_ENTRY),
+    ] {
+        let text = ptx.to_str().unwrap();
+        assert!(text.lines().any(|l| l.trim() == ".target sm_50"), "{text}");
+        let entry = format!(".visible .entry {}(", entry.to_str().unwrap());
+        assert!(text.contains(&entry), "no {entry} in\n{text}");
+    }
+}
+
+/// The committed PTX must be what its source compiles to, so that nobody edits one alone.
+#[test]
+fn the_committed_ptx_is_what_clang_makes_of_the_source() {
+    let out = TempDir::new("ptx");
+    for kernel in ["saxpy", "sgemm"] {
+        let ptx = out.0.join(format!("{kernel}.ptx"));
+        let status = Command::new("clang-15")
+            .args(["--cuda-device-only", "-S", "-nocudainc", "-nocudalib"])
+            .args(["--cuda-gpu-arch=sm_50", "-O2", "-o"])
+            .arg(&ptx)
+            .arg(Path::new(SOURCE_DIR).join(format!("{kernel}.cu")))
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("clang-15 is needed to check the PTX (apt install clang-15): {e}")
+            });
+        assert!(status.success(), "clang-15 failed on {kernel}.cu");
+        let committed =
+            std::fs::read_to_string(Path::new(SOURCE_DIR).join(format!("{kernel}.ptx"))).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&ptx).unwrap(),
+            committed,
+            "{kernel}.ptx is stale: regenerate it from {kernel}.cu with the command in its header"
+        );
+    }
+}
+
+#[test]
+fn a_device_is_validated_only_when_every_kernel_passed() {
+    let validation = |kernel: &str, passed| crate::model::Validation {
+        kernel: kernel.into(),
+        passed,
+        max_abs_error: if passed { 0.0 } else { 1.0 },
+        elapsed_ms: 1.0,
+        elements: 16,
+    };
+    let mut device = Device::new("d", "NVIDIA", DeviceKind::Gpu);
+    device.validation = Some(validation("saxpy", true));
+    judge_validations(&mut device);
+    assert_eq!(device.status, Status::Validated);
+    device.gemm_validation = Some(validation("sgemm", false));
+    judge_validations(&mut device);
+    assert_eq!(device.status, Status::Failed);
+    let reason = device.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::WrongResult);
+    assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
+}
+
+/// A fresh directory under the system temp dir, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!("hwspec-cuda-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).unwrap();
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Builds `fake_libcuda.c` as `libcuda.so.1` in a directory of its own.
+fn fake_libcuda(tag: &str, defines: &[&str]) -> TempDir {
+    let dir = TempDir::new(tag);
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-o"])
+        .arg(dir.0.join("libcuda.so.1"))
+        .args(defines)
+        .arg(Path::new(SOURCE_DIR).join("fake_libcuda.c"))
+        .status()
+        .unwrap_or_else(|e| panic!("a C compiler (cc) is needed for the fake libcuda: {e}"));
+    assert!(status.success(), "cc failed on fake_libcuda.c");
+    dir
+}
+
+/// Keeps what a probe reports as it goes.
+#[derive(Default)]
+struct Recorder {
+    stages: Vec<Stage>,
+    partials: usize,
+}
+
+impl Progress for Recorder {
+    fn stage(&mut self, stage: Stage) {
+        self.stages.push(stage);
+    }
+    fn partial(&mut self, _report: &BackendReport) {
+        self.partials += 1;
+    }
+}
+
+/// Set in a child test process: probe with the default candidates and print the report.
+const CHILD_ENV: &str = "HWSPEC_TEST_CUDA_CHILD_PROBE";
+const CHILD_LEVEL_ENV: &str = "HWSPEC_TEST_CUDA_CHILD_LEVEL";
+const REPORT_MARKER: &str = "hwspec-cuda-child-report:";
+const STAGES_MARKER: &str = "hwspec-cuda-child-stages:";
+
+/// Only does something when started by [`probe_in_child`]: libcuda stays loaded for the life
+/// of a process and is found through `LD_LIBRARY_PATH`, which the dynamic loader reads once,
+/// so every library under test needs a fresh process.
+#[test]
+fn child_probe_entry() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let level = std::env::var(CHILD_LEVEL_ENV)
+        .ok()
+        .and_then(|l| Level::parse(&l))
+        .unwrap_or(Level::Quick);
+    let mut progress = Recorder::default();
+    let report = CudaBackend.probe(level, &mut progress);
+    println!("{REPORT_MARKER}{}", serde_json::to_string(&report).unwrap());
+    let stages: Vec<&str> = progress.stages.iter().map(|s| s.as_str()).collect();
+    println!(
+        "{STAGES_MARKER}{} partials={}",
+        stages.join(","),
+        progress.partials
+    );
+}
+
+/// What a child probe reported: the report, and its stages and number of partial reports.
+struct ChildProbe {
+    report: BackendReport,
+    progress: String,
+}
+
+/// Runs [`child_probe_entry`] at `level` in a new process of this test binary with `env`.
+/// `library_dir`, when given, is where the dynamic loader finds libcuda.so.1 first.
+fn probe_in_child(library_dir: Option<&Path>, level: Level, env: &[(&str, &str)]) -> ChildProbe {
+    let (_, module) = module_path!().split_once("::").unwrap();
+    let test = format!("{module}::child_probe_entry");
+    let mut command = Command::new(std::env::current_exe().unwrap());
+    command
+        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ENV, "1")
+        .env(CHILD_LEVEL_ENV, level.as_str())
+        .env_remove(diagnose::VISIBLE_DEVICES_ENV)
+        .envs(env.iter().map(|(k, v)| (OsStr::new(k), OsStr::new(v))));
+    if let Some(dir) = library_dir {
+        command.env("LD_LIBRARY_PATH", dir);
+    }
+    let output = command.output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let find = |marker: &str| {
+        stdout
+            .lines()
+            .find_map(|line| line.split_once(marker).map(|(_, rest)| rest.to_owned()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "child printed no {marker}; stdout:\n{stdout}\nstderr:\n{}",
+                    String::from_utf8_lossy(&output.stderr)
+                )
+            })
+    };
+    ChildProbe {
+        report: serde_json::from_str(&find(REPORT_MARKER)).unwrap(),
+        progress: find(STAGES_MARKER),
+    }
+}
+
+fn init_result(code: &str) -> BackendReport {
+    let fake = fake_libcuda(&format!("init-{code}"), &[]);
+    let probe = probe_in_child(
+        Some(&fake.0),
+        Level::Standard,
+        &[("HWSPEC_FAKE_CUINIT", code)],
+    );
+    assert_eq!(probe.progress, "load,init partials=0");
+    let library = probe.report.library.as_deref().unwrap_or_default();
+    assert!(
+        library.starts_with(fake.0.to_str().unwrap()),
+        "library {library:?}"
+    );
+    probe.report
+}
+
+#[test]
+fn without_libcuda_this_machine_is_absent_or_else_really_probed() {
+    let probe = probe_in_child(None, Level::Quick, &[]);
+    let report = probe.report;
+    match report.library {
+        None => {
+            assert_eq!(report.status, Status::Absent, "{report:#?}");
+            let reason = report.reason.unwrap();
+            assert_eq!(reason.code, ReasonCode::LibraryNotFound);
+            assert!(
+                reason.message.contains("libcuda.so.1"),
+                "{}",
+                reason.message
+            );
+            assert!(
+                reason.message.contains("/usr/lib/wsl/lib"),
+                "{}",
+                reason.message
+            );
+        }
+        // A machine with an NVIDIA driver: whatever it has must be enumerated in full.
+        Some(_) if report.status == Status::Enumerated => {
+            assert!(report.runtime_version.is_some());
+            for device in &report.devices {
+                assert!(device.arch.is_some(), "{device:#?}");
+                assert!(device.properties["uuid"].starts_with("GPU-"), "{device:#?}");
+            }
+        }
+        Some(_) => {
+            let code = report.reason.as_ref().map(|r| r.code);
+            assert_ne!(code, Some(ReasonCode::LoadFailed), "{report:#?}");
+        }
+    }
+}
+
+#[test]
+fn error_100_is_absent_with_no_device() {
+    let report = init_result("100");
+    assert_eq!(report.status, Status::Absent, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::NoDevice);
+    assert!(
+        reason.message.contains("CUDA_ERROR_NO_DEVICE"),
+        "{}",
+        reason.message
+    );
+}
+
+#[test]
+fn error_34_is_the_stub_library_named_by_path() {
+    let report = init_result("34");
+    assert_eq!(report.status, Status::Unusable, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::StubLibrary);
+    assert!(
+        reason.message.contains(report.library.as_deref().unwrap()),
+        "{}",
+        reason.message
+    );
+}
+
+#[test]
+fn error_803_is_a_refused_compat_library() {
+    let report = init_result("803");
+    assert_eq!(report.status, Status::Unusable, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::CompatRefused);
+    assert!(reason.message.contains("803"), "{}", reason.message);
+}
+
+#[test]
+fn error_999_names_a_missing_device_node() {
+    let report = init_result("999");
+    assert_eq!(report.status, Status::Unusable, "{report:#?}");
+    let reason = report.reason.unwrap();
+    let missing = [evidence::CONTROL_NODE, evidence::UVM_NODE]
+        .into_iter()
+        .find(|node| !Path::new(node).exists());
+    match missing {
+        Some(node) if !Path::new("/dev/dxg").exists() => {
+            assert_eq!(reason.code, ReasonCode::MissingDeviceNode);
+            assert!(reason.message.starts_with(node), "{}", reason.message);
+        }
+        _ => assert_ne!(reason.code, ReasonCode::MissingDeviceNode),
+    }
+}
+
+#[test]
+fn a_library_without_cuinit_is_load_failed_not_a_panic() {
+    let fake = fake_libcuda("no-cuinit", &["-DOMIT_CUINIT"]);
+    let probe = probe_in_child(Some(&fake.0), Level::Standard, &[]);
+    assert_eq!(probe.progress, "load partials=0");
+    let report = probe.report;
+    assert_eq!(report.status, Status::Unusable, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::LoadFailed);
+    assert!(
+        reason.message.ends_with("lacks cuInit"),
+        "{}",
+        reason.message
+    );
+}
+
+#[test]
+fn quick_enumerates_the_fake_device_with_its_identity() {
+    let fake = fake_libcuda("quick", &[]);
+    let probe = probe_in_child(Some(&fake.0), Level::Quick, &[]);
+    assert_eq!(probe.progress, "load,init,enumerate partials=1");
+    let report = probe.report;
+    assert_eq!(report.status, Status::Enumerated, "{report:#?}");
+    assert_eq!(report.runtime_version.as_deref(), Some("12.8"));
+    let [device] = report.devices.as_slice() else {
+        panic!("one device expected: {report:#?}");
+    };
+    assert_eq!(device.name, "Fake CUDA Device");
+    assert_eq!(device.vendor, "NVIDIA");
+    assert_eq!(device.kind, DeviceKind::Gpu);
+    assert_eq!(device.status, Status::Enumerated);
+    assert_eq!(device.arch.as_deref(), Some("9.0"));
+    assert_eq!(device.api_version.as_deref(), Some("12.8"));
+    assert_eq!(device.memory_bytes, Some(3 << 30));
+    assert_eq!(
+        device.properties["uuid"],
+        "GPU-00112233-4455-6677-8899-aabbccddeeff"
+    );
+    assert_eq!(device.properties["pci_bus_id"], "0000:17:00.0");
+    assert_eq!(device.properties["multiprocessors"], "7");
+    assert!(!device.properties.contains_key("mig"));
+    assert!(device.validation.is_none());
+}
+
+#[test]
+fn standard_and_full_run_the_kernels_through_the_driver_api() {
+    let fake = fake_libcuda("validate", &[]);
+    let standard = probe_in_child(Some(&fake.0), Level::Standard, &[]);
+    assert_eq!(standard.progress, "load,init,enumerate,kernel partials=1");
+    let device = &standard.report.devices[0];
+    assert_eq!(device.status, Status::Validated, "{device:#?}");
+    let saxpy = device.validation.as_ref().unwrap();
+    assert!(saxpy.passed);
+    assert_eq!(saxpy.elements, SAXPY_ELEMENTS as u64);
+    assert!(device.gemm_validation.is_none());
+
+    let full = probe_in_child(Some(&fake.0), Level::Full, &[]).report;
+    assert_eq!(full.status, Status::Validated, "{full:#?}");
+    let gemm = full.devices[0].gemm_validation.as_ref().unwrap();
+    assert!(gemm.passed);
+    assert_eq!(gemm.elements, (SGEMM_N * SGEMM_N) as u64);
+}
+
+#[test]
+fn a_wrong_result_fails_the_device() {
+    let fake = fake_libcuda("wrong", &[]);
+    let report = probe_in_child(Some(&fake.0), Level::Full, &[("HWSPEC_FAKE_WRONG", "1")]).report;
+    assert_eq!(report.status, Status::Failed, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::WrongResult);
+    assert!(reason.message.starts_with("saxpy"), "{}", reason.message);
+}
+
+#[test]
+fn a_jit_failure_is_build_failed_with_the_log() {
+    let fake = fake_libcuda("jit", &[]);
+    let report = probe_in_child(
+        Some(&fake.0),
+        Level::Standard,
+        &[("HWSPEC_FAKE_JIT_FAIL", "1")],
+    )
+    .report;
+    assert_eq!(report.status, Status::Failed, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::BuildFailed);
+    assert!(
+        reason.message.contains("CUDA_ERROR_INVALID_PTX"),
+        "{}",
+        reason.message
+    );
+    assert!(
+        reason.message.contains("ptxas fatal : fake JIT failure"),
+        "{}",
+        reason.message
+    );
+}
