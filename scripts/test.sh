@@ -7,13 +7,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Runtimes the tests probe for real, the HIP runtime (present with no device), the C compiler
-# for fault fixtures, and glslang to check the committed SPIR-V against its GLSL source.
+# for fault fixtures, and the compilers that check committed kernel artefacts against their
+# sources (glslang: Vulkan SPIR-V; clang: CUDA PTX).
 packages=(
   ocl-icd-libopencl1 pocl-opencl-icd
   libvulkan1 mesa-vulkan-drivers
   libamdhip64-5
   gcc libc6-dev
   glslang-tools
+  clang-15
 )
 
 missing=()

@@ -18,9 +18,12 @@ fn fixtures() -> Vec<(String, Report)> {
         .filter(|path| path.extension().is_some_and(|e| e == "json"))
         .map(|path| {
             let text = std::fs::read_to_string(&path).unwrap();
-            let report = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-            (path.file_name().unwrap().to_string_lossy().into_owned(), report)
+            let report =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                report,
+            )
         })
         .collect();
     reports.sort_by(|a, b| a.0.cmp(&b.0));

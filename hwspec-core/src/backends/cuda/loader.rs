@@ -52,7 +52,8 @@ pub(super) fn open(candidates: &[&str]) -> Result<(&'static Library, String), Ve
         // this worker process exists to contain (design §3); no Rust invariant depends on it.
         match unsafe { Library::new(candidate) } {
             Ok(library) => return Ok((Box::leak(Box::new(library)), candidate.to_owned())),
-            Err(error) => refusals.push(format!("{candidate}: {error}")),
+            // dlerror already names the file it could not open.
+            Err(error) => refusals.push(error.to_string()),
         }
     }
     Err(refusals)

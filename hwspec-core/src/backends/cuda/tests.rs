@@ -3,7 +3,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::*;
-use crate::backend::NoProgress;
+use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
 
 const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backends/cuda");
@@ -138,22 +138,6 @@ fn fake_libcuda(tag: &str, defines: &[&str]) -> TempDir {
     dir
 }
 
-/// Keeps what a probe reports as it goes.
-#[derive(Default)]
-struct Recorder {
-    stages: Vec<Stage>,
-    partials: usize,
-}
-
-impl Progress for Recorder {
-    fn stage(&mut self, stage: Stage) {
-        self.stages.push(stage);
-    }
-    fn partial(&mut self, _report: &BackendReport) {
-        self.partials += 1;
-    }
-}
-
 /// Set in a child test process: probe with the default candidates and print the report.
 const CHILD_ENV: &str = "HWSPEC_TEST_CUDA_CHILD_PROBE";
 const CHILD_LEVEL_ENV: &str = "HWSPEC_TEST_CUDA_CHILD_LEVEL";
@@ -179,7 +163,7 @@ fn child_probe_entry() {
     println!(
         "{STAGES_MARKER}{} partials={}",
         stages.join(","),
-        progress.partials
+        progress.partials.len()
     );
 }
 
