@@ -65,7 +65,10 @@ fn the_default_probe_proves_cpu_opencl_and_vulkan() {
         .iter()
         .map(|b| b["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["cpu", "opencl", "vulkan"]);
+    assert_eq!(
+        names,
+        ["cpu", "opencl", "vulkan", "cuda", "hip", "level_zero"]
+    );
     let caps = capability_names(&report);
     assert!(caps.contains(&"cpu".to_owned()));
     if std::env::consts::ARCH == "x86_64" {
@@ -73,6 +76,39 @@ fn the_default_probe_proves_cpu_opencl_and_vulkan() {
     }
     assert!(caps.iter().any(|c| c.starts_with("opencl (= ")), "{caps:?}");
     assert!(caps.iter().any(|c| c.starts_with("vulkan (= ")), "{caps:?}");
+}
+
+/// This machine has no NVIDIA, AMD or Intel GPU: each vendor backend says so in its own way.
+#[test]
+fn vendor_runtimes_without_hardware_are_absent_with_their_reasons() {
+    let report = probe_json(&["--backend", "cuda,hip,level_zero"], &[]);
+    let cuda = backend(&report, "cuda");
+    assert_eq!(cuda["status"], "absent", "{cuda:#}");
+    assert_eq!(cuda["reason"]["code"], "library-not-found", "{cuda:#}");
+    assert!(cuda["reason"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("libcuda.so.1"));
+
+    // Debian's libamdhip64-5 is installed by scripts/test.sh: present, with no device.
+    let hip = backend(&report, "hip");
+    assert_eq!(hip["status"], "absent", "{hip:#}");
+    assert_eq!(hip["reason"]["code"], "no-device", "{hip:#}");
+    assert!(
+        hip["library"].as_str().unwrap().contains("libamdhip64.so"),
+        "{hip:#}"
+    );
+
+    let level_zero = backend(&report, "level_zero");
+    assert_eq!(level_zero["status"], "absent", "{level_zero:#}");
+
+    let caps = capability_names(&report);
+    for vendor in ["cuda", "rocm", "level-zero", "sycl", "gpu"] {
+        assert!(
+            !caps.iter().any(|c| c.split(' ').next() == Some(vendor)),
+            "{vendor} in {caps:?}"
+        );
+    }
 }
 
 #[test]
