@@ -5,6 +5,7 @@ use std::process::Command;
 use super::ze::{DriverProperties, QueueGroup};
 use super::*;
 use crate::backend::NoProgress;
+use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
 use crate::model::Validation;
 
 #[test]
@@ -397,3 +398,237 @@ fn the_real_loader_without_a_driver_is_absent_with_no_device() {
     assert!(report.devices.is_empty());
 }
 
+/// A directory holding `fake_loader.c` built as `libze_loader.so.1` with `defines`.
+fn fake_loader(tag: &str, defines: &[&str]) -> TempDir {
+    let dir = TempDir::new(tag);
+    let output = Command::new("cc")
+        .args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Werror", "-o"])
+        .arg(dir.0.join("libze_loader.so.1"))
+        .args(defines.iter().map(|d| format!("-D{d}")))
+        .arg(kernel_dir().join("fake_loader.c"))
+        .output()
+        .unwrap_or_else(|e| panic!("cc could not run ({e}); install gcc"));
+    assert!(
+        output.status.success(),
+        "fake_loader.c: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    dir
+}
+
+/// Probes at `level` in a child whose dynamic loader finds `loader` first.
+fn probe_with_fake(loader: &TempDir, level: Level) -> BackendReport {
+    let mut path = OsString::from(&loader.0);
+    if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
+        path.push(":");
+        path.push(existing);
+    }
+    let report = probe_in_child(&[("LD_LIBRARY_PATH", path)], level);
+    let library = report.library.as_deref().unwrap_or_default();
+    assert!(
+        library.starts_with(loader.0.to_str().unwrap()),
+        "the fake loader was not the one loaded: {library:?}"
+    );
+    report
+}
+
+fn only_device(report: &BackendReport) -> &Device {
+    let [device] = report.devices.as_slice() else {
+        panic!("expected one device: {report:#?}");
+    };
+    device
+}
+
+#[test]
+fn a_failing_zeinit_is_unusable_and_named() {
+    let loader = fake_loader("init-lost", &["INIT_RESULT=0x70000001u"]);
+    let report = probe_with_fake(&loader, Level::Standard);
+    assert_eq!(report.status, Status::Unusable, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::DriverError);
+    assert_eq!(
+        reason.message,
+        "zeInit returned ZE_RESULT_ERROR_DEVICE_LOST (0x70000001)"
+    );
+}
+
+#[test]
+fn an_unknown_result_is_printed_as_a_number() {
+    let loader = fake_loader("init-unknown", &["INIT_RESULT=0x7abc0001u"]);
+    let report = probe_with_fake(&loader, Level::Quick);
+    assert_eq!(report.status, Status::Unusable, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::DriverError);
+    assert!(
+        reason.message.contains("(0x7abc0001)"),
+        "{}",
+        reason.message
+    );
+}
+
+#[test]
+fn a_loader_lacking_an_entry_point_is_unusable_and_names_it() {
+    let loader = fake_loader("no-kernel-create", &["OMIT_KERNEL_CREATE"]);
+    let report = probe_with_fake(&loader, Level::Quick);
+    assert_eq!(report.status, Status::Unusable, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::LoadFailed);
+    assert!(
+        reason.message.contains("zeKernelCreate"),
+        "{}",
+        reason.message
+    );
+}
+
+#[test]
+fn zero_drivers_are_absent_with_no_device() {
+    let loader = fake_loader("no-drivers", &["DRIVER_COUNT=0"]);
+    let report = probe_with_fake(&loader, Level::Standard);
+    assert_eq!(report.status, Status::Absent, "{report:#?}");
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::NoDevice);
+    assert!(reason.message.contains("0 drivers"), "{}", reason.message);
+}
+
+#[test]
+fn quick_lists_the_fake_gpu_with_every_property() {
+    let loader = fake_loader("quick", &[]);
+    let report = probe_with_fake(&loader, Level::Quick);
+    assert_eq!(report.status, Status::Enumerated, "{report:#?}");
+    assert_eq!(report.runtime_version.as_deref(), Some("1.3"));
+    let device = only_device(&report);
+    assert_eq!(device.name, "hwspec fake GPU");
+    assert_eq!(device.vendor, "Intel");
+    assert_eq!(device.kind, DeviceKind::Gpu);
+    assert_eq!(device.status, Status::Enumerated);
+    assert!(device.reason.is_none());
+    assert_eq!(device.api_version.as_deref(), Some("1.3"));
+    assert_eq!(device.driver_version.as_deref(), Some("16909060"));
+    assert_eq!(device.memory_bytes, Some(3 << 30));
+    assert!(device.validation.is_none());
+    let props = &device.properties;
+    assert_eq!(props["device_id"], "0x56a0");
+    assert_eq!(props["uuid"], "000102030405060708090a0b0c0d0e0f");
+    assert_eq!(props["driver_uuid"], "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf");
+    assert_eq!(props["integrated"], "false");
+    assert_eq!(props["core_clock_mhz"], "2400");
+    assert_eq!(props["max_mem_alloc_bytes"], "4294959104");
+    assert_eq!(props["eu_count"], "512");
+    assert_eq!(props["threads_per_eu"], "8");
+    assert_eq!(
+        props["memories"],
+        "HBM: 1073741824 bytes; HBM2: 2147483648 bytes"
+    );
+}
+
+#[test]
+fn the_runtime_version_is_the_highest_driver_api_version() {
+    let loader = fake_loader("two-drivers", &["DRIVER_COUNT=2"]);
+    let report = probe_with_fake(&loader, Level::Quick);
+    assert_eq!(
+        report.runtime_version.as_deref(),
+        Some("1.4"),
+        "{report:#?}"
+    );
+    assert_eq!(report.properties["drivers"], "2");
+    assert_eq!(report.properties["driver_api_versions"], "1.3, 1.4");
+    assert_eq!(only_device(&report).api_version.as_deref(), Some("1.3"));
+}
+
+#[test]
+fn standard_and_full_validate_the_fake_gpu_and_prove_level_zero_and_sycl() {
+    let loader = fake_loader("kernels", &[]);
+    let report = probe_with_fake(&loader, Level::Standard);
+    assert_eq!(report.status, Status::Validated, "{report:#?}");
+    let device = only_device(&report);
+    let saxpy = device.validation.as_ref().expect("saxpy validation");
+    assert!(saxpy.passed);
+    assert_eq!(saxpy.elements, SAXPY_ELEMENTS as u64);
+    assert!(device.gemm_validation.is_none());
+    assert_eq!(device.properties["compute_queue_group"], "1");
+    let caps: Vec<String> = crate::caps::reduce(Level::Standard, std::slice::from_ref(&report))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(caps.contains(&"level-zero (= 1.3)".to_owned()), "{caps:?}");
+    assert!(caps.contains(&"sycl".to_owned()), "{caps:?}");
+
+    let full = probe_with_fake(&loader, Level::Full);
+    let device = only_device(&full);
+    assert_eq!(device.status, Status::Validated, "{device:#?}");
+    let sgemm = device.gemm_validation.as_ref().expect("sgemm validation");
+    assert!(sgemm.passed);
+    assert_eq!(sgemm.elements, (SGEMM_N * SGEMM_N) as u64);
+}
+
+fn failed_reason(defines: &[&str], tag: &str) -> Reason {
+    let loader = fake_loader(tag, defines);
+    let report = probe_with_fake(&loader, Level::Standard);
+    let device = only_device(&report);
+    assert_eq!(device.status, Status::Failed, "{report:#?}");
+    assert_eq!(report.status, Status::Failed);
+    device.reason.clone().unwrap()
+}
+
+#[test]
+fn a_module_that_does_not_build_is_failed_with_its_build_log() {
+    let reason = failed_reason(&["MODULE_BUILD_FAILS"], "build-fails");
+    assert_eq!(reason.code, ReasonCode::BuildFailed);
+    assert!(
+        reason
+            .message
+            .contains("ZE_RESULT_ERROR_MODULE_BUILD_FAILURE"),
+        "{}",
+        reason.message
+    );
+    assert!(
+        reason
+            .message
+            .contains("fake: no compiler for this device | second line"),
+        "{}",
+        reason.message
+    );
+}
+
+#[test]
+fn a_wrong_result_is_failed() {
+    let reason = failed_reason(&["WRONG_RESULT"], "wrong");
+    assert_eq!(reason.code, ReasonCode::WrongResult);
+    assert!(reason.message.starts_with("saxpy"), "{}", reason.message);
+}
+
+#[test]
+fn a_kernel_that_does_not_finish_in_time_is_failed_and_says_so() {
+    let reason = failed_reason(&["SYNC_RESULT=1"], "timeout");
+    assert_eq!(reason.code, ReasonCode::LaunchFailed);
+    assert!(
+        reason.message.contains("did not finish"),
+        "{}",
+        reason.message
+    );
+}
+
+#[test]
+fn a_device_lost_while_waiting_is_a_launch_failure() {
+    let reason = failed_reason(&["SYNC_RESULT=0x70000001u"], "lost");
+    assert_eq!(reason.code, ReasonCode::LaunchFailed);
+    assert!(
+        reason.message.contains("ZE_RESULT_ERROR_DEVICE_LOST"),
+        "{}",
+        reason.message
+    );
+}
+
+#[test]
+fn a_device_without_a_compute_queue_stays_enumerated_and_says_why() {
+    let loader = fake_loader("no-compute", &["NO_COMPUTE_GROUP"]);
+    let report = probe_with_fake(&loader, Level::Standard);
+    assert_eq!(report.status, Status::Enumerated, "{report:#?}");
+    let device = only_device(&report);
+    assert_eq!(device.status, Status::Enumerated);
+    assert!(device.validation.is_none());
+    assert_eq!(
+        device.reason.as_ref().unwrap().code,
+        ReasonCode::Unsupported
+    );
+}
