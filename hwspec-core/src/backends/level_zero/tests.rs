@@ -4,7 +4,7 @@ use std::process::Command;
 
 use super::ze::{DriverProperties, QueueGroup};
 use super::*;
-use crate::backend::NoProgress;
+use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
 use crate::model::Validation;
 
@@ -208,22 +208,6 @@ fn a_device_is_validated_only_when_every_kernel_passed() {
 #[test]
 fn the_loader_is_opened_by_its_versioned_soname() {
     assert_eq!(ze::LOADER_SONAME, "libze_loader.so.1");
-}
-
-/// Keeps what a probe reports as it goes.
-#[derive(Default)]
-struct Recorder {
-    stages: Vec<Stage>,
-    partials: Vec<BackendReport>,
-}
-
-impl Progress for Recorder {
-    fn stage(&mut self, stage: Stage) {
-        self.stages.push(stage);
-    }
-    fn partial(&mut self, report: &BackendReport) {
-        self.partials.push(report.clone());
-    }
 }
 
 #[test]
