@@ -144,7 +144,7 @@ fn full_adds_sgemm_on_every_validated_device() {
 fn hidden_runtimes_are_absent_not_errors() {
     let empty = scratch_dir("empty-vendors");
     let report = probe_json(
-        &["--backend", "opencl,vulkan"],
+        &["--backend", "opencl,vulkan", "--trust-env"],
         &[
             ("OCL_ICD_VENDORS", empty.to_str().unwrap()),
             ("VK_DRIVER_FILES", "/nonexistent/hwspec-no-such-icd.json"),
@@ -172,7 +172,7 @@ fn a_hanging_driver_times_out_while_the_others_report() {
     let timeout = 3.0;
     let started = Instant::now();
     let report = probe_json(
-        &["--timeout", &timeout.to_string()],
+        &["--timeout", &timeout.to_string(), "--trust-env"],
         &[("OCL_ICD_VENDORS", dir.to_str().unwrap())],
     );
     // Bounded time is the property under test (no hang), so the bound is generous.

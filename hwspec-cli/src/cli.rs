@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
+use hwspec_core::backend::Stage;
 use hwspec_core::{BackendName, Level};
 
 /// Which accelerators can this machine really use?
@@ -55,10 +56,23 @@ pub struct ProbeArgs {
     #[arg(long, value_parser = level_parser(), default_value = "standard")]
     pub level: Level,
 
-    /// Deadline for each backend's worker, in seconds; a worker that exceeds it is stopped and
-    /// reported with reason `timeout`.
-    #[arg(long, value_name = "SECONDS", default_value = "30", value_parser = parse_timeout)]
+    /// Deadline for each backend, in seconds, from its worker's start to its result (re-probes
+    /// of single OpenCL ICDs included); a worker that exceeds it is stopped and reported with
+    /// reason `timeout`.
+    #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_timeout)]
     pub timeout: Duration,
+
+    /// Deadline of one stage of every worker (load, init, enumerate or kernel), in seconds from
+    /// the moment the worker enters it; may be given once per stage. Defaults: load=10,
+    /// init=20, enumerate=10, kernel=20.
+    #[arg(long, value_name = "STAGE=SECONDS", value_parser = parse_stage_timeout)]
+    pub stage_timeout: Vec<(Stage, Duration)>,
+
+    /// Pass loader variables (LD_*, VK_*, OCL_ICD_*, OPENCL_*, POCL_*, MESA_*, ZE_*, ...) to
+    /// the workers even when running as root. Without it, root's workers do not get them and
+    /// the report lists the names withheld.
+    #[arg(long)]
+    pub trust_env: bool,
 }
 
 fn backend_parser() -> impl TypedValueParser<Value = BackendName> {
@@ -69,6 +83,24 @@ fn backend_parser() -> impl TypedValueParser<Value = BackendName> {
 fn level_parser() -> impl TypedValueParser<Value = Level> {
     PossibleValuesParser::new(["quick", "standard", "full"])
         .try_map(|s| Level::parse(&s).ok_or("unknown level"))
+}
+
+fn parse_stage_timeout(text: &str) -> Result<(Stage, Duration), String> {
+    let (stage, seconds) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not STAGE=SECONDS"))?;
+    let stage = match stage {
+        "load" => Stage::Load,
+        "init" => Stage::Init,
+        "enumerate" => Stage::Enumerate,
+        "kernel" => Stage::Kernel,
+        other => {
+            return Err(format!(
+                "`{other}` is not a stage: use load, init, enumerate or kernel"
+            ))
+        }
+    };
+    Ok((stage, parse_timeout(seconds)?))
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -144,6 +176,19 @@ mod tests {
         assert!(parse_timeout("NaN").is_err());
         assert!(parse_timeout("inf").is_err());
         assert!(parse_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn stage_timeouts_name_a_stage_and_seconds() {
+        assert_eq!(
+            parse_stage_timeout("init=2.5"),
+            Ok((Stage::Init, Duration::from_millis(2500)))
+        );
+        assert!(parse_stage_timeout("init").is_err());
+        assert!(parse_stage_timeout("boot=3")
+            .unwrap_err()
+            .contains("not a stage"));
+        assert!(parse_stage_timeout("kernel=0").is_err());
     }
 
     #[test]

@@ -24,6 +24,9 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == WORKER_ARG) {
         run_worker(&args[2..]);
     }
+    // A caller that ignores SIGCHLD (some daemons, `trap '' CHLD`) passes that on to us, and
+    // the kernel would then reap workers behind our back, losing their exit status.
+    hwspec_core::sys::restore_default_sigchld();
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Probe(args) => probe(&args),
@@ -73,7 +76,11 @@ fn probe(args: &ProbeArgs) -> io::Result<()> {
             .collect();
     }
     options.level = args.level;
-    options.timeout = args.timeout;
+    options.deadlines.total = args.timeout;
+    for &(stage, limit) in &args.stage_timeout {
+        options.deadlines.set_stage(stage, limit);
+    }
+    options.trust_env = args.trust_env;
     let report = hwspec_core::probe(&options);
     let text = if args.json {
         let mut json = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;

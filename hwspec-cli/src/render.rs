@@ -18,6 +18,14 @@ pub fn table(report: &Report) -> String {
         report.host.kernel,
         report.host.architecture,
     );
+    if !report.host.dropped_environment.is_empty() {
+        let _ = writeln!(
+            out,
+            "note: as root, these loader variables were not passed to the workers \
+             (--trust-env passes them): {}",
+            report.host.dropped_environment.join(", ")
+        );
+    }
 
     out.push('\n');
     let mut rows = vec![row(["BACKEND", "STATUS", "TIME", "LIBRARY"])];
@@ -178,6 +186,7 @@ mod tests {
                 root: false,
                 driver_cache: None,
                 environment: Default::default(),
+                dropped_environment: vec!["LD_PRELOAD".into()],
             },
             elapsed_ms: 12.0,
         };
@@ -191,5 +200,7 @@ mod tests {
         assert!(text.contains("3.0 GiB"), "{text}");
         assert!(text.contains("saxpy ok"), "{text}");
         assert!(text.contains("cpu, opencl (= 3.0)"), "{text}");
+        assert!(text.contains("not passed to the workers"), "{text}");
+        assert!(text.contains("LD_PRELOAD"), "{text}");
     }
 }

@@ -20,14 +20,65 @@ use crate::backend::Stage;
 use crate::cache;
 use crate::caps;
 use crate::model::{
-    BackendName, BackendReport, HostInfo, Level, Reason, ReasonCode, Report, SCHEMA_VERSION,
+    BackendName, BackendReport, HostInfo, Level, Reason, ReasonCode, Report, Status, SCHEMA_VERSION,
 };
 use crate::sys;
 use crate::worker::WorkerMessage;
 
-/// How long each worker may take, from its start to its final report, unless told otherwise.
-/// Generous: `cuInit` alone can take seconds on a large machine with persistence mode off.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a worker may take, stage by stage and in all. Generous by default: `cuInit` alone
+/// can take seconds on a large machine with persistence mode off, and a first PoCL kernel build
+/// takes a second or more; the stage limits leave room, inside the total, for the OpenCL ICDs to
+/// be probed one at a time after a loader-wide failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadlines {
+    /// From the worker's start to its final report; also bounds any re-probe it leads to.
+    pub total: Duration,
+    /// Loading the runtime library (counted from the worker's start).
+    pub load: Duration,
+    /// Initialising the runtime.
+    pub init: Duration,
+    /// Listing devices.
+    pub enumerate: Duration,
+    /// Building and running validation kernels.
+    pub kernel: Duration,
+}
+
+impl Deadlines {
+    /// The defaults: 60 s in all; load 10 s, init 20 s, enumerate 10 s, kernel 20 s.
+    pub const DEFAULT: Deadlines = Deadlines {
+        total: Duration::from_secs(60),
+        load: Duration::from_secs(10),
+        init: Duration::from_secs(20),
+        enumerate: Duration::from_secs(10),
+        kernel: Duration::from_secs(20),
+    };
+
+    /// The limit of `stage`.
+    pub fn stage(&self, stage: Stage) -> Duration {
+        match stage {
+            Stage::Load => self.load,
+            Stage::Init => self.init,
+            Stage::Enumerate => self.enumerate,
+            Stage::Kernel => self.kernel,
+        }
+    }
+
+    /// Sets the limit of `stage`.
+    pub fn set_stage(&mut self, stage: Stage, limit: Duration) {
+        match stage {
+            Stage::Load => self.load = limit,
+            Stage::Init => self.init = limit,
+            Stage::Enumerate => self.enumerate = limit,
+            Stage::Kernel => self.kernel = limit,
+        }
+    }
+}
+
+impl Default for Deadlines {
+    fn default() -> Deadlines {
+        Deadlines::DEFAULT
+    }
+}
 
 /// Time between SIGTERM and SIGKILL for a worker past its deadline.
 const TERM_GRACE: Duration = Duration::from_millis(250);
@@ -61,6 +112,13 @@ const PASSED_PREFIXES: &[&str] = &[
 ];
 const PASSED_PLAIN: &[&str] = &["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"];
 
+/// Variables that make loaders and drivers load other code (libraries, ICDs, layers, drivers).
+/// As root, hwspec is often run by hooks on the environment of whoever called them, so these are
+/// dropped unless the caller says it trusts its environment (design §7).
+const LOADER_PREFIXES: &[&str] = &[
+    "LD_", "VK_", "OCL_ICD_", "OPENCL_", "POCL_", "MESA_", "LIBGL_", "GALLIUM_", "ZE_", "LP_",
+];
+
 /// The program (and leading arguments) that runs a worker; the backend name and level are
 /// appended. The CLI passes its own executable and its hidden worker subcommand.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,23 +136,26 @@ pub struct ProbeOptions {
     pub backends: Vec<BackendName>,
     /// How much to prove about each device.
     pub level: Level,
-    /// Deadline of each worker, from its start to its final report.
-    pub timeout: Duration,
+    /// How long each worker may take.
+    pub deadlines: Deadlines,
     /// How to start a worker.
     pub worker: WorkerCommand,
     /// Driver cache directory to use instead of the default one.
     pub driver_cache: Option<PathBuf>,
+    /// Pass loader variables (`LD_*`, `VK_*`, `OCL_ICD_*`, ...) to workers even as root.
+    pub trust_env: bool,
 }
 
 impl ProbeOptions {
-    /// Every backend at level `standard` with the default deadline.
+    /// Every backend at level `standard` with the default deadlines.
     pub fn new(worker: WorkerCommand) -> ProbeOptions {
         ProbeOptions {
             backends: BackendName::ALL.to_vec(),
             level: Level::Standard,
-            timeout: DEFAULT_TIMEOUT,
+            deadlines: Deadlines::DEFAULT,
             worker,
             driver_cache: None,
+            trust_env: false,
         }
     }
 }
@@ -108,19 +169,36 @@ pub fn probe(options: &ProbeOptions) -> Report {
         .clone()
         .or_else(cache::default_driver_cache_dir);
     let driver_cache = cache::driver_cache_dir(preferred.as_deref());
-    let environment = WorkerEnvironment::from_current(driver_cache.as_deref());
-
-    let (tx, rx) = mpsc::channel();
-    let mut runs: Vec<Run> = options
+    let strip_loader_vars = sys::is_root() && !options.trust_env;
+    let environment = WorkerEnvironment::from_vars(
+        std::env::vars_os(),
+        driver_cache.as_deref(),
+        strip_loader_vars,
+    );
+    let spawn = Spawn {
+        worker: &options.worker,
+        level: options.level,
+        deadlines: options.deadlines,
+        hard_deadline: started + options.deadlines.total,
+        env: &environment.vars,
+    };
+    let jobs: Vec<(BackendName, Vec<(OsString, OsString)>)> = options
         .backends
         .iter()
-        .enumerate()
-        .map(|(index, &name)| Run::start(index, name, options, &environment, &tx))
+        .map(|&name| (name, Vec::new()))
         .collect();
-    drop(tx);
-    supervise(&mut runs, &rx);
+    let runs = run_all(&spawn, &jobs);
 
-    let backends: Vec<BackendReport> = runs.into_iter().map(Run::into_report).collect();
+    let backends: Vec<BackendReport> = runs
+        .into_iter()
+        .map(|run| {
+            if run.name == BackendName::Opencl && run.lost_its_result() {
+                isolate_opencl_icds(run, &spawn)
+            } else {
+                run.into_report()
+            }
+        })
+        .collect();
     Report {
         schema: SCHEMA_VERSION,
         hwspec_version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -133,6 +211,7 @@ pub fn probe(options: &ProbeOptions) -> Report {
             root: sys::is_root(),
             driver_cache: driver_cache.map(|p| p.display().to_string()),
             environment: environment.reported,
+            dropped_environment: environment.dropped,
         },
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
     }
@@ -143,26 +222,35 @@ struct WorkerEnvironment {
     vars: Vec<(OsString, OsString)>,
     /// The variables that change what runtimes do, as shown in the report.
     reported: BTreeMap<String, String>,
+    /// Loader variables of the caller that were withheld from the workers.
+    dropped: Vec<String>,
 }
 
 impl WorkerEnvironment {
-    fn from_current(driver_cache: Option<&Path>) -> WorkerEnvironment {
-        WorkerEnvironment::from_vars(std::env::vars_os(), driver_cache)
-    }
-
+    /// The workers' environment made from the caller's `current` one: runtime-relevant
+    /// variables pass (loader variables only when `strip_loader_vars` is false), everything
+    /// else is dropped, and hwspec's own cache and layer settings are added.
     fn from_vars(
         current: impl Iterator<Item = (OsString, OsString)>,
         driver_cache: Option<&Path>,
+        strip_loader_vars: bool,
     ) -> WorkerEnvironment {
         let mut vars = BTreeMap::new();
+        let mut dropped = Vec::new();
         for (key, value) in current {
             let Some(name) = key.to_str() else { continue };
             let passed =
                 PASSED_PLAIN.contains(&name) || PASSED_PREFIXES.iter().any(|p| name.starts_with(p));
-            if passed {
+            if !passed {
+                continue;
+            }
+            if strip_loader_vars && LOADER_PREFIXES.iter().any(|p| name.starts_with(p)) {
+                dropped.push(name.to_owned());
+            } else {
                 vars.insert(name.to_owned(), value);
             }
         }
+        dropped.sort();
         let mut set = |k: &str, v: OsString| {
             vars.insert(k.to_owned(), v);
         };
@@ -191,6 +279,7 @@ impl WorkerEnvironment {
         WorkerEnvironment {
             vars: vars.into_iter().map(|(k, v)| (k.into(), v)).collect(),
             reported,
+            dropped,
         }
     }
 }
@@ -203,11 +292,32 @@ enum Event {
     Exited(usize, Option<ExitStatus>),
 }
 
+/// Everything needed to start workers, shared by every run of one probe.
+struct Spawn<'a> {
+    worker: &'a WorkerCommand,
+    level: Level,
+    deadlines: Deadlines,
+    /// No run of this probe may go past this, re-probes included.
+    hard_deadline: Instant,
+    env: &'a [(OsString, OsString)],
+}
+
+/// Why a run was stopped before its final report.
+#[derive(Debug, Clone, Copy)]
+enum Overrun {
+    /// The stage it was in exceeded its own limit.
+    Stage(Option<Stage>, Duration),
+    /// The run exceeded the probe's total deadline.
+    Total(Option<Stage>, Duration),
+}
+
 /// One worker being supervised.
 struct Run {
     name: BackendName,
-    timeout: Duration,
+    deadlines: Deadlines,
+    hard_deadline: Instant,
     started: Instant,
+    stage_entered: Instant,
     pid: Option<u32>,
     spawn_error: Option<String>,
     stage: Option<Stage>,
@@ -218,26 +328,42 @@ struct Run {
     exit: Option<(Option<ExitStatus>, Instant)>,
     stdout_done: bool,
     stderr_tail: Option<String>,
-    timed_out_in: Option<Option<Stage>>,
+    overrun: Option<Overrun>,
     term_sent: Option<Instant>,
     kill_sent: Option<Instant>,
     finished: Option<Instant>,
     warnings: Vec<String>,
 }
 
+/// Starts one worker per job (a backend and variables that override the shared environment)
+/// and supervises them all to completion or deadline.
+fn run_all(spawn: &Spawn<'_>, jobs: &[(BackendName, Vec<(OsString, OsString)>)]) -> Vec<Run> {
+    let (tx, rx) = mpsc::channel();
+    let mut runs: Vec<Run> = jobs
+        .iter()
+        .enumerate()
+        .map(|(index, (name, overrides))| Run::start(index, *name, spawn, overrides, &tx))
+        .collect();
+    drop(tx);
+    supervise(&mut runs, &rx);
+    runs
+}
+
 impl Run {
     fn start(
         index: usize,
         name: BackendName,
-        options: &ProbeOptions,
-        environment: &WorkerEnvironment,
+        spawn: &Spawn<'_>,
+        overrides: &[(OsString, OsString)],
         tx: &Sender<Event>,
     ) -> Run {
         let started = Instant::now();
         let mut run = Run {
             name,
-            timeout: options.timeout,
+            deadlines: spawn.deadlines,
+            hard_deadline: spawn.hard_deadline,
             started,
+            stage_entered: started,
             pid: None,
             spawn_error: None,
             stage: None,
@@ -248,18 +374,22 @@ impl Run {
             exit: None,
             stdout_done: false,
             stderr_tail: None,
-            timed_out_in: None,
+            overrun: None,
             term_sent: None,
             kill_sent: None,
             finished: None,
             warnings: Vec::new(),
         };
-        let spawned = Command::new(&options.worker.program)
-            .args(&options.worker.args)
+        let shared = spawn
+            .env
+            .iter()
+            .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k));
+        let spawned = Command::new(&spawn.worker.program)
+            .args(&spawn.worker.args)
             .arg(name.as_str())
-            .arg(options.level.as_str())
+            .arg(spawn.level.as_str())
             .env_clear()
-            .envs(environment.vars.iter().map(|(k, v)| (k, v)))
+            .envs(shared.chain(overrides).map(|(k, v)| (k, v)))
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -285,7 +415,7 @@ impl Run {
             Err(err) => {
                 run.spawn_error = Some(format!(
                     "could not start worker {}: {err}",
-                    options.worker.program.display()
+                    spawn.worker.program.display()
                 ));
                 run.finished = Some(started);
             }
@@ -293,8 +423,23 @@ impl Run {
         run
     }
 
-    fn deadline(&self) -> Instant {
-        self.started + self.timeout
+    /// When the run must stop if it has not reported, and what exceeding it would mean. Time
+    /// before the first stage message counts as loading.
+    fn deadline(&self) -> (Instant, Overrun) {
+        let limit = self.deadlines.stage(self.stage.unwrap_or(Stage::Load));
+        let stage_end = self.stage_entered + limit;
+        if stage_end < self.hard_deadline {
+            (stage_end, Overrun::Stage(self.stage, limit))
+        } else {
+            let total = self.hard_deadline.saturating_duration_since(self.started);
+            (self.hard_deadline, Overrun::Total(self.stage, total))
+        }
+    }
+
+    /// Whether the worker ended without a final report (crash, timeout, garbage, half a
+    /// report): the cases in which re-probing in smaller pieces can still learn something.
+    fn lost_its_result(&self) -> bool {
+        self.report.is_none() && self.spawn_error.is_none()
     }
 
     fn handle(&mut self, event: Event, now: Instant) {
@@ -312,7 +457,10 @@ impl Run {
 
     fn handle_line(&mut self, line: &[u8], now: Instant) {
         match serde_json::from_slice::<WorkerMessage>(line) {
-            Ok(WorkerMessage::Stage(stage)) => self.stage = Some(stage),
+            Ok(WorkerMessage::Stage(stage)) => {
+                self.stage = Some(stage);
+                self.stage_entered = now;
+            }
             Ok(WorkerMessage::Partial(report)) => self.partial = Some(report),
             Ok(WorkerMessage::Report(report)) if self.report.is_none() => {
                 self.report = Some((report, now));
@@ -377,13 +525,14 @@ impl Run {
             }
             return Some(reported_at + REAP_GRACE);
         }
-        if now >= self.deadline() {
-            self.timed_out_in = Some(self.stage);
+        let (deadline, overrun) = self.deadline();
+        if now >= deadline {
+            self.overrun = Some(overrun);
             sys::signal_group(pid, libc::SIGTERM);
             self.term_sent = Some(now);
             return Some(now + TERM_GRACE);
         }
-        Some(self.deadline())
+        Some(deadline)
     }
 
     fn into_report(self) -> BackendReport {
@@ -420,18 +569,20 @@ impl Run {
                 ReasonCode::Crashed,
                 format!("worker panicked {stage}: {text}"),
             )
-        } else if let Some(at_stage) = self.timed_out_in {
-            let stage = match at_stage {
-                Some(s) => format!("in stage {s}"),
-                None => "before its first stage".to_owned(),
-            };
-            (
-                ReasonCode::Timeout,
-                format!(
-                    "no result within {:.1} s; the worker was {stage}",
-                    self.timeout.as_secs_f64()
+        } else if let Some(overrun) = self.overrun {
+            let message = match overrun {
+                Overrun::Stage(stage, limit) => format!(
+                    "stage {} did not finish within {:.1} s",
+                    stage.unwrap_or(Stage::Load),
+                    limit.as_secs_f64()
                 ),
-            )
+                Overrun::Total(stage, total) => format!(
+                    "no result within {:.1} s in all; the worker was {}",
+                    total.as_secs_f64(),
+                    stage.map_or("starting".to_owned(), |s| format!("in stage {s}"))
+                ),
+            };
+            (ReasonCode::Timeout, message)
         } else {
             match self.exit.map(|(status, _)| status) {
                 Some(Some(status)) if !status.success() => (
@@ -462,10 +613,10 @@ impl Run {
         }
         let mut report = match &self.partial {
             Some(partial) => partial.clone(),
-            None => BackendReport::new(self.name, crate::model::Status::Unusable, None),
+            None => BackendReport::new(self.name, Status::Unusable, None),
         };
         report.name = self.name;
-        report.status = crate::model::Status::Unusable;
+        report.status = Status::Unusable;
         report.reason = Some(Reason::new(code, message));
         report
     }
@@ -493,6 +644,94 @@ fn describe_exit(status: Option<ExitStatus>) -> String {
             (None, None) => "ended with an unknown status".to_owned(),
         },
     }
+}
+
+/// Re-probes OpenCL one ICD at a time after the loader-wide worker died, hung or garbled its
+/// result, so the culprit is named and the healthy ICDs' devices are still reported (design
+/// §7). Each ICD gets its own worker with `OCL_ICD_VENDORS` naming its `.icd` file, all in
+/// parallel and all within the probe's hard deadline.
+fn isolate_opencl_icds(failed: Run, spawn: &Spawn<'_>) -> BackendReport {
+    let vendors = spawn
+        .env
+        .iter()
+        .find(|(k, _)| k == "OCL_ICD_VENDORS")
+        .map(|(_, v)| v.as_os_str());
+    let icds = crate::backends::opencl::icd_files(vendors);
+    let started = failed.started;
+    let mut original = failed.into_report();
+    let failure = original.reason.clone();
+    let describe = |reason: &Option<Reason>| {
+        reason
+            .as_ref()
+            .map_or_else(String::new, |r| format!("{}: {}", r.code, r.message))
+    };
+    if icds.len() < 2 {
+        if let Some(icd) = icds.first() {
+            original.warnings.push(format!(
+                "OpenCL ICD {}: {}",
+                icd.display(),
+                describe(&failure)
+            ));
+        }
+        return original;
+    }
+    if Instant::now() >= spawn.hard_deadline {
+        original.warnings.push(format!(
+            "no time was left to probe the {} OpenCL ICDs one at a time",
+            icds.len()
+        ));
+        return original;
+    }
+
+    let jobs: Vec<(BackendName, Vec<(OsString, OsString)>)> = icds
+        .iter()
+        .map(|icd| {
+            let vendors = (
+                OsString::from("OCL_ICD_VENDORS"),
+                icd.as_os_str().to_owned(),
+            );
+            (BackendName::Opencl, vec![vendors])
+        })
+        .collect();
+    let alone: Vec<BackendReport> = run_all(spawn, &jobs)
+        .into_iter()
+        .map(Run::into_report)
+        .collect();
+
+    let mut merged = BackendReport::new(BackendName::Opencl, Status::Unusable, failure.clone());
+    merged.properties.insert(
+        "isolation".into(),
+        format!(
+            "the loader-wide probe failed ({}); each of the {} ICDs was probed alone",
+            describe(&failure),
+            icds.len()
+        ),
+    );
+    for (icd, report) in icds.iter().zip(alone) {
+        let culprit = report.reason.as_ref().is_some_and(|r| {
+            matches!(
+                r.code,
+                ReasonCode::Timeout
+                    | ReasonCode::Crashed
+                    | ReasonCode::BadOutput
+                    | ReasonCode::PartialOutput
+                    | ReasonCode::WorkerFailed
+            )
+        });
+        if culprit {
+            merged.warnings.push(format!(
+                "OpenCL ICD {}: {}",
+                icd.display(),
+                describe(&report.reason)
+            ));
+        }
+        merged.library = merged.library.or(report.library);
+        merged.devices.extend(report.devices);
+        merged.warnings.extend(report.warnings);
+    }
+    merged.settle_status();
+    merged.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    merged
 }
 
 /// Runs every worker to completion or deadline.
@@ -591,11 +830,49 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &[(&str, &str)], cache: Option<&Path>) -> WorkerEnvironment {
+        env_with(pairs, cache, false)
+    }
+
+    fn env_with(pairs: &[(&str, &str)], cache: Option<&Path>, strip: bool) -> WorkerEnvironment {
         let vars = pairs
             .iter()
             .map(|(k, v)| (OsString::from(k), OsString::from(v)))
             .collect::<Vec<_>>();
-        WorkerEnvironment::from_vars(vars.into_iter(), cache)
+        WorkerEnvironment::from_vars(vars.into_iter(), cache, strip)
+    }
+
+    #[test]
+    fn untrusted_loader_variables_are_dropped_and_named() {
+        let env = env_with(
+            &[
+                ("LD_PRELOAD", "/tmp/evil.so"),
+                ("LD_LIBRARY_PATH", "/tmp"),
+                ("OCL_ICD_VENDORS", "/tmp/v"),
+                ("VK_DRIVER_FILES", "/tmp/x.json"),
+                ("ZE_ENABLE_ALT_DRIVERS", "/tmp/z.so"),
+                ("CUDA_VISIBLE_DEVICES", "0"),
+                ("PATH", "/usr/bin"),
+            ],
+            Some(Path::new("/c")),
+            true,
+        );
+        assert_eq!(
+            env.dropped,
+            [
+                "LD_LIBRARY_PATH",
+                "LD_PRELOAD",
+                "OCL_ICD_VENDORS",
+                "VK_DRIVER_FILES",
+                "ZE_ENABLE_ALT_DRIVERS"
+            ]
+        );
+        for gone in &env.dropped {
+            assert!(get(&env, gone).is_none(), "{gone}");
+        }
+        // Device selection is not code loading, and hwspec's own settings still apply.
+        assert_eq!(get(&env, "CUDA_VISIBLE_DEVICES").unwrap(), "0");
+        assert_eq!(get(&env, "POCL_CACHE_DIR").unwrap(), "/c/pocl");
+        assert_eq!(get(&env, "VK_LOADER_LAYERS_DISABLE").unwrap(), "~implicit~");
     }
 
     fn get<'a>(env: &'a WorkerEnvironment, key: &str) -> Option<&'a OsString> {
@@ -638,11 +915,15 @@ mod tests {
         assert!(get(&env, "VK_LOADER_LAYERS_DISABLE").is_none());
     }
 
-    fn options(program: &str, args: &[&str], timeout: Duration) -> ProbeOptions {
+    fn options(program: &str, args: &[&str], total: Duration) -> ProbeOptions {
         ProbeOptions {
             backends: vec![BackendName::Opencl],
             level: Level::Quick,
-            timeout,
+            deadlines: Deadlines {
+                total,
+                ..Deadlines::DEFAULT
+            },
+            trust_env: true,
             worker: WorkerCommand {
                 program: PathBuf::from(program),
                 args: args.iter().map(OsString::from).collect(),
@@ -660,7 +941,7 @@ mod tests {
     fn a_worker_that_cannot_start_is_reported() {
         let report = probe(&options("/nonexistent/hwspec", &[], Duration::from_secs(5)));
         let b = only_backend(&report);
-        assert_eq!(b.status, crate::model::Status::Unusable);
+        assert_eq!(b.status, Status::Unusable);
         assert_eq!(b.reason.as_ref().unwrap().code, ReasonCode::WorkerFailed);
     }
 
@@ -680,6 +961,20 @@ mod tests {
         let reason = only_backend(&report).reason.clone().unwrap();
         assert_eq!(reason.code, ReasonCode::Timeout);
         assert!(reason.message.contains("stage init"), "{}", reason.message);
+        assert!(reason.message.contains("in all"), "{}", reason.message);
+    }
+
+    #[test]
+    fn a_stage_over_its_own_limit_times_out_before_the_total() {
+        let script = r#"echo '{"stage":"load"}'; echo '{"stage":"init"}'; exec sleep 30"#;
+        let mut opts = options("/bin/sh", &["-c", script], Duration::from_secs(20));
+        opts.deadlines.init = Duration::from_millis(300);
+        let started = Instant::now();
+        let report = probe(&opts);
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let reason = only_backend(&report).reason.clone().unwrap();
+        assert_eq!(reason.code, ReasonCode::Timeout);
+        assert_eq!(reason.message, "stage init did not finish within 0.3 s");
     }
 
     #[test]

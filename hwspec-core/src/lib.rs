@@ -16,5 +16,5 @@ pub mod model;
 pub mod sys;
 pub mod worker;
 
-pub use isolate::{probe, ProbeOptions, WorkerCommand, DEFAULT_TIMEOUT};
+pub use isolate::{probe, Deadlines, ProbeOptions, WorkerCommand};
 pub use model::{BackendName, Level, Report, Status};

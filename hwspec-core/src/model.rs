@@ -480,6 +480,10 @@ pub struct HostInfo {
     /// Environment variables that reached the workers and change what runtimes do.
     #[serde(default)]
     pub environment: BTreeMap<String, String>,
+    /// Loader variables of the caller withheld from the workers (as root, without
+    /// `--trust-env`): their names only.
+    #[serde(default)]
+    pub dropped_environment: Vec<String>,
 }
 
 /// A whole probe: the document `hwspec probe --json` prints.
@@ -545,6 +549,7 @@ mod tests {
                 root: false,
                 driver_cache: None,
                 environment: BTreeMap::new(),
+                dropped_environment: Vec::new(),
             },
             elapsed_ms: 2.0,
         };

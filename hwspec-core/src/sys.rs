@@ -72,6 +72,15 @@ pub fn signal_group(pgid: u32, signal: i32) {
     }
 }
 
+/// Sets SIGCHLD back to its default disposition. For programs (the CLI), not the library: a
+/// library does not change process-wide signal state on its caller's behalf.
+pub fn restore_default_sigchld() {
+    // SAFETY: installing SIG_DFL for SIGCHLD runs no handler code and involves no memory.
+    unsafe {
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+    }
+}
+
 /// Blocks until the child `pid` has terminated, without reaping it: the pid (and its process
 /// group id) stay reserved, so the caller can still signal the group safely before reaping.
 pub fn wait_for_exit_without_reaping(pid: u32) -> io::Result<()> {

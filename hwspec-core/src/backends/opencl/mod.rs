@@ -89,6 +89,14 @@ fn probe_with(library: &CStr, level: Level, progress: &mut dyn Progress) -> Back
             format!("{} could not be loaded: {why}", library.to_string_lossy()),
         );
     }
+    let unloadable = unloadable_icds(&icd_files(std::env::var_os("OCL_ICD_VENDORS").as_deref()));
+    let mut report = probe_loaded(level, progress);
+    report.warnings.splice(0..0, unloadable);
+    report
+}
+
+/// The probe once the ICD loader is loaded.
+fn probe_loaded(level: Level, progress: &mut dyn Progress) -> BackendReport {
     let loaded = crate::sys::loaded_library("libOpenCL.so");
 
     progress.stage(Stage::Init);
@@ -503,6 +511,63 @@ fn icd_files_seen() -> String {
         .filter(|dir| dir.is_dir())
         .unwrap_or_else(|| PathBuf::from(DEFAULT_VENDORS_DIR));
     describe_icd_dir(&dir)
+}
+
+/// The ICDs ocl-icd would load, as values that `OCL_ICD_VENDORS` can name one at a time,
+/// resolved as ocl-icd resolves `vendors` (the variable's value; unset means the default
+/// directory): a directory gives its `.icd` files, sorted; anything else (one `.icd` file, a
+/// bare `.icd` name in the default directory, or an ICD library itself) is one ICD.
+pub(crate) fn icd_files(vendors: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
+    let path = match vendors.filter(|v| !v.is_empty()) {
+        None => PathBuf::from(DEFAULT_VENDORS_DIR),
+        Some(value) => {
+            let path = PathBuf::from(value);
+            let bare = path.components().count() == 1;
+            let in_default = Path::new(DEFAULT_VENDORS_DIR).join(&path);
+            if bare && in_default.is_file() {
+                in_default
+            } else {
+                path
+            }
+        }
+    };
+    if !path.is_dir() {
+        return vec![path];
+    }
+    let mut files: Vec<PathBuf> = fs::read_dir(&path)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.extension().is_some_and(|ext| ext == "icd"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A warning for each `.icd` file whose library cannot be loaded (missing, or a file that
+/// names nothing loadable): ocl-icd skips those silently, and a person should hear of them.
+/// Loading a library runs its initialisers, which is what the ICD loader is about to do anyway
+/// in this worker; libraries that load stay loaded, so the loader's own load is a no-op.
+fn unloadable_icds(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|file| file.extension().is_some_and(|ext| ext == "icd"))
+        .filter_map(|file| {
+            let named = fs::read(file).ok()?;
+            let named = String::from_utf8_lossy(&named);
+            let library = named.lines().next().unwrap_or("").trim().to_owned();
+            let failure = if library.is_empty() {
+                "it names no library".to_owned()
+            } else {
+                loader::check_loadable(&library).err()?
+            };
+            Some(format!(
+                "OpenCL ICD {} names {library:?}, which cannot be loaded: {failure}",
+                file.display()
+            ))
+        })
+        .collect()
 }
 
 fn describe_icd_dir(dir: &Path) -> String {

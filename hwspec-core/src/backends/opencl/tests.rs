@@ -429,3 +429,42 @@ fn a_validated_build_is_cached_and_a_bad_cache_entry_falls_back_to_source() {
     assert_eq!(program(&third), "built from source");
     assert_ne!(std::fs::read(&entries[0]).unwrap(), b"not a program binary");
 }
+
+#[test]
+fn icd_files_follow_ocl_icd_rules_for_the_vendors_variable() {
+    let dir = TempDir::new("icd-files");
+    std::fs::write(dir.0.join("b.icd"), "libb.so\n").unwrap();
+    std::fs::write(dir.0.join("a.icd"), "liba.so\n").unwrap();
+    std::fs::write(dir.0.join("notes.txt"), "").unwrap();
+    assert_eq!(
+        icd_files(Some(dir.0.as_os_str())),
+        [dir.0.join("a.icd"), dir.0.join("b.icd")]
+    );
+    let one = dir.0.join("b.icd");
+    assert_eq!(icd_files(Some(one.as_os_str())), [one]);
+    let library = std::ffi::OsStr::new("/opt/vendor/libicd.so");
+    assert_eq!(icd_files(Some(library)), [PathBuf::from(library)]);
+    let unset = icd_files(None);
+    assert!(
+        unset.iter().all(|p| p.starts_with(DEFAULT_VENDORS_DIR)),
+        "{unset:?}"
+    );
+    assert_eq!(icd_files(Some(std::ffi::OsStr::new(""))), unset);
+}
+
+#[test]
+fn icds_naming_unloadable_libraries_are_named() {
+    let dir = TempDir::new("unloadable");
+    std::fs::write(dir.0.join("missing.icd"), "libhwspec-no-such-icd.so.9\n").unwrap();
+    std::fs::write(dir.0.join("empty.icd"), "\n").unwrap();
+    std::fs::write(dir.0.join("libc.icd"), "libc.so.6\n").unwrap();
+    let warnings = unloadable_icds(&icd_files(Some(dir.0.as_os_str())));
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert!(warnings[0].contains("empty.icd") && warnings[0].contains("names no library"));
+    assert!(warnings[1].contains("missing.icd"), "{}", warnings[1]);
+    assert!(
+        warnings[1].contains("libhwspec-no-such-icd.so.9"),
+        "{}",
+        warnings[1]
+    );
+}
