@@ -353,6 +353,34 @@ impl Device {
     pub fn has_feature(&self, feature: &str) -> bool {
         self.features.iter().any(|f| f == feature)
     }
+
+    /// Marks the device `failed` for `code`.
+    pub fn fail(&mut self, code: ReasonCode, message: impl Into<String>) {
+        self.status = Status::Failed;
+        self.reason = Some(Reason::new(code, message));
+    }
+
+    /// Sets the state from the validations that ran: `validated` when every one matched the
+    /// CPU reference, otherwise `failed` with `wrong-result` naming the first that did not.
+    pub fn judge_validations(&mut self) {
+        let wrong = [&self.validation, &self.gemm_validation]
+            .into_iter()
+            .flatten()
+            .find(|validation| !validation.passed);
+        match wrong {
+            None => {
+                self.status = Status::Validated;
+                self.reason = None;
+            }
+            Some(validation) => {
+                let message = format!(
+                    "{} differs from the CPU reference by up to {} over {} elements",
+                    validation.kernel, validation.max_abs_error, validation.elements
+                );
+                self.fail(ReasonCode::WrongResult, message);
+            }
+        }
+    }
 }
 
 /// What one backend found.

@@ -164,9 +164,9 @@ fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) ->
             Ok((saxpy, sgemm)) => {
                 device.validation = Some(saxpy);
                 device.gemm_validation = sgemm;
-                judge_validations(device);
+                device.judge_validations();
             }
-            Err((code, message)) => fail(device, code, message),
+            Err((code, message)) => device.fail(code, message),
         }
     }
     report.settle_status();
@@ -188,7 +188,7 @@ fn describe(driver: &Driver, id: CUdevice) -> Device {
         Ok(identity) => identity,
         Err(error) => {
             let mut device = Device::new(format!("CUDA device {id}"), "NVIDIA", DeviceKind::Gpu);
-            fail(&mut device, ReasonCode::DriverError, error.to_string());
+            device.fail(ReasonCode::DriverError, error.to_string());
             device.status = Status::Unusable;
             return device;
         }
@@ -220,28 +220,4 @@ fn describe(driver: &Driver, id: CUdevice) -> Device {
         props.insert("multiprocessors".into(), count.to_string());
     }
     device
-}
-
-/// Validated only when every validation that ran matched its CPU reference; otherwise failed,
-/// naming the first kernel that did not.
-fn judge_validations(device: &mut Device) {
-    let wrong = [&device.validation, &device.gemm_validation]
-        .into_iter()
-        .flatten()
-        .find(|validation| !validation.passed);
-    match wrong {
-        None => device.status = Status::Validated,
-        Some(validation) => {
-            let message = format!(
-                "{} differs from the CPU reference by up to {} over {} elements",
-                validation.kernel, validation.max_abs_error, validation.elements
-            );
-            fail(device, ReasonCode::WrongResult, message);
-        }
-    }
-}
-
-fn fail(device: &mut Device, code: ReasonCode, message: String) {
-    device.status = Status::Failed;
-    device.reason = Some(Reason::new(code, message));
 }

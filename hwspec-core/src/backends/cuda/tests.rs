@@ -96,10 +96,10 @@ fn a_device_is_validated_only_when_every_kernel_passed() {
     };
     let mut device = Device::new("d", "NVIDIA", DeviceKind::Gpu);
     device.validation = Some(validation("saxpy", true));
-    judge_validations(&mut device);
+    device.judge_validations();
     assert_eq!(device.status, Status::Validated);
     device.gemm_validation = Some(validation("sgemm", false));
-    judge_validations(&mut device);
+    device.judge_validations();
     assert_eq!(device.status, Status::Failed);
     let reason = device.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::WrongResult);

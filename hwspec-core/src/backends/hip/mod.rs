@@ -19,14 +19,12 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use std::fs;
-use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 
 use self::api::{CompileFailure, Hip, HipError, Hiprtc, LoadError};
 use self::facts::Evidence;
 use crate::backend::{Backend, Progress, Stage};
-use crate::cache;
+use crate::cache::KernelCache;
 use crate::kernels::{Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
@@ -307,8 +305,8 @@ impl Job<'_> {
                 return;
             }
         }
-        let cache = CodeCache::for_job(self);
-        if let Some(code) = cache.as_ref().and_then(CodeCache::load) {
+        let cache = code_cache(self);
+        if let Some(code) = cache.as_ref().and_then(KernelCache::load) {
             let mut attempt = device.clone();
             if self.run(&code, &mut attempt) {
                 attempt.properties.insert(
@@ -356,7 +354,7 @@ impl Job<'_> {
             Ok((saxpy, sgemm)) => {
                 device.validation = Some(saxpy);
                 device.gemm_validation = sgemm;
-                judge_validations(device);
+                device.judge_validations();
             }
             Err(error) => fail(
                 device,
@@ -378,63 +376,18 @@ fn compile_message(failure: &CompileFailure, target: &str) -> String {
     )
 }
 
-/// Where the code object for one source set, target and runtime lives in the driver cache.
-struct CodeCache {
-    dir: PathBuf,
-    name: String,
-}
-
-impl CodeCache {
-    /// The entry for `job`, or `None` when the worker was given no driver cache.
-    fn for_job(job: &Job<'_>) -> Option<CodeCache> {
-        let dir = cache::driver_cache_from_env()?.join("hip");
-        let key = cache::stable_hash(&[
+/// The cache entry for the code object of one source set, target and runtime.
+fn code_cache(job: &Job<'_>) -> Option<KernelCache> {
+    KernelCache::entry(
+        "hip",
+        "code-object",
+        "hsaco",
+        &[
             validate::source(job.sgemm.is_some()).as_bytes(),
             job.target.as_bytes(),
             job.runtime.as_bytes(),
-        ]);
-        Some(CodeCache {
-            dir,
-            name: format!("code-object-{key:016x}.hsaco"),
-        })
-    }
-
-    fn load(&self) -> Option<Vec<u8>> {
-        cache::read_entry(&self.dir, &self.name)
-    }
-
-    /// Keeps `code`; a cache that cannot be written only costs the next probe time.
-    fn store(&self, code: &[u8]) {
-        if fs::create_dir_all(&self.dir).is_ok() {
-            let _ = cache::write_entry(&self.dir, &self.name, code);
-        }
-    }
-
-    fn discard(&self) {
-        cache::remove_entry(&self.dir, &self.name);
-    }
-}
-
-/// Validated only when every validation that ran matched its CPU reference; otherwise failed,
-/// naming the first kernel that did not.
-fn judge_validations(device: &mut Device) {
-    let wrong = [&device.validation, &device.gemm_validation]
-        .into_iter()
-        .flatten()
-        .find(|validation| !validation.passed);
-    match wrong {
-        None => {
-            device.status = Status::Validated;
-            device.reason = None;
-        }
-        Some(validation) => {
-            let message = format!(
-                "{} differs from the CPU reference by up to {} over {} elements",
-                validation.kernel, validation.max_abs_error, validation.elements
-            );
-            fail(device, Status::Failed, ReasonCode::WrongResult, message);
-        }
-    }
+        ],
+    )
 }
 
 fn fail(device: &mut Device, status: Status, code: ReasonCode, message: String) {

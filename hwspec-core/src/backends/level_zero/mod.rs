@@ -403,7 +403,7 @@ fn validate_device(target: &Target, device: &mut Device, saxpy: &Saxpy, sgemm: O
             return;
         }
         Err(error) => {
-            fail(device, ReasonCode::LaunchFailed, error.to_string());
+            device.fail(ReasonCode::LaunchFailed, error.to_string());
             return;
         }
     };
@@ -413,7 +413,7 @@ fn validate_device(target: &Target, device: &mut Device, saxpy: &Saxpy, sgemm: O
     let context = match ze::Context::new(target.device) {
         Ok(context) => context,
         Err(error) => {
-            fail(device, ReasonCode::LaunchFailed, error.to_string());
+            device.fail(ReasonCode::LaunchFailed, error.to_string());
             return;
         }
     };
@@ -433,7 +433,7 @@ fn validate_device(target: &Target, device: &mut Device, saxpy: &Saxpy, sgemm: O
             }
         }
     }
-    judge_validations(device);
+    device.judge_validations();
 }
 
 /// Records why `kernel` gave no result.
@@ -445,45 +445,17 @@ fn fail_kernel(device: &mut Device, kernel: &str, error: KernelError) {
                 failure.error,
                 build_log_excerpt(&failure.log)
             );
-            fail(device, ReasonCode::BuildFailed, message);
+            device.fail(ReasonCode::BuildFailed, message);
         }
         KernelError::Call(error) if error.code == ZE_RESULT_NOT_READY => {
             let seconds = validate::SYNC_TIMEOUT_NS / 1_000_000_000;
             let message = format!("{kernel} did not finish within {seconds} s ({error})");
-            fail(device, ReasonCode::LaunchFailed, message);
+            device.fail(ReasonCode::LaunchFailed, message);
         }
         KernelError::Call(error) => {
-            fail(
-                device,
-                ReasonCode::LaunchFailed,
-                format!("{kernel}: {error}"),
-            );
+            device.fail(ReasonCode::LaunchFailed, format!("{kernel}: {error}"));
         }
     }
-}
-
-/// Validated only when every validation that ran matched its CPU reference; otherwise failed,
-/// naming the first kernel that did not.
-fn judge_validations(device: &mut Device) {
-    let wrong = [&device.validation, &device.gemm_validation]
-        .into_iter()
-        .flatten()
-        .find(|validation| !validation.passed);
-    match wrong {
-        None => device.status = Status::Validated,
-        Some(validation) => {
-            let message = format!(
-                "{} differs from the CPU reference by up to {} over {} elements",
-                validation.kernel, validation.max_abs_error, validation.elements
-            );
-            fail(device, ReasonCode::WrongResult, message);
-        }
-    }
-}
-
-fn fail(device: &mut Device, code: ReasonCode, message: String) {
-    device.status = Status::Failed;
-    device.reason = Some(Reason::new(code, message));
 }
 
 /// The first lines of a build log, on one line, for a reason message.

@@ -32,7 +32,7 @@ use opencl3::platform::platform::{CL_PLATFORM_NAME, CL_PLATFORM_VERSION};
 use self::cl::{ClError, DeviceId};
 use self::validate::{Session, SetupError};
 use crate::backend::{Backend, Progress, Stage};
-use crate::cache;
+use crate::cache::KernelCache;
 use crate::kernels::{Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
@@ -303,8 +303,8 @@ fn describe(id: DeviceId, platform: &PlatformFacts) -> Device {
 /// binary is only a faster way to the same kernel: if the driver refuses it or the kernels
 /// built from it fail in any way, it is discarded and the device is judged from source.
 fn validate_device(id: DeviceId, device: &mut Device, saxpy: &Saxpy, sgemm: Option<&Sgemm>) {
-    let cache = BinaryCache::for_device(device, sgemm.is_some());
-    if let Some(binary) = cache.as_ref().and_then(BinaryCache::load) {
+    let cache = binary_cache(device, sgemm.is_some());
+    if let Some(binary) = cache.as_ref().and_then(KernelCache::load) {
         let mut attempt = device.clone();
         if run_validations(id, &mut attempt, saxpy, sgemm, Some(&binary)).is_some() {
             attempt.properties.insert(
@@ -346,18 +346,18 @@ fn run_validations(
                 failure.error,
                 build_log_excerpt(&failure.log)
             );
-            fail(device, ReasonCode::BuildFailed, message);
+            device.fail(ReasonCode::BuildFailed, message);
             return None;
         }
         Err(SetupError::Call(error)) => {
-            fail(device, ReasonCode::LaunchFailed, error.to_string());
+            device.fail(ReasonCode::LaunchFailed, error.to_string());
             return None;
         }
     };
     match session.saxpy(saxpy) {
         Ok(validation) => device.validation = Some(validation),
         Err(error) => {
-            fail(device, ReasonCode::LaunchFailed, format!("saxpy: {error}"));
+            device.fail(ReasonCode::LaunchFailed, format!("saxpy: {error}"));
             return None;
         }
     }
@@ -365,27 +365,23 @@ fn run_validations(
         match session.sgemm(sgemm) {
             Ok(validation) => device.gemm_validation = Some(validation),
             Err(error) => {
-                fail(device, ReasonCode::LaunchFailed, format!("sgemm: {error}"));
+                device.fail(ReasonCode::LaunchFailed, format!("sgemm: {error}"));
                 return None;
             }
         }
     }
-    judge_validations(device);
+    device.judge_validations();
     (device.status == Status::Validated).then_some(session)
 }
 
-/// Where the program binary for one device and one source set lives in the driver cache.
-struct BinaryCache {
-    dir: PathBuf,
-    name: String,
-}
-
-impl BinaryCache {
-    /// The entry for `device`, or `None` when the worker was given no driver cache.
-    fn for_device(device: &Device, with_sgemm: bool) -> Option<BinaryCache> {
-        let dir = cache::driver_cache_from_env()?.join("opencl");
-        let prop = |key: &str| device.properties.get(key).map_or("", String::as_str);
-        let key = cache::stable_hash(&[
+/// The cache entry for `device`'s program binary of one source set.
+fn binary_cache(device: &Device, with_sgemm: bool) -> Option<KernelCache> {
+    let prop = |key: &str| device.properties.get(key).map_or("", String::as_str);
+    KernelCache::entry(
+        "opencl",
+        "program",
+        "bin",
+        &[
             validate::source(with_sgemm).as_bytes(),
             prop("platform").as_bytes(),
             prop("platform_version").as_bytes(),
@@ -393,51 +389,8 @@ impl BinaryCache {
             device.vendor.as_bytes(),
             prop("device_version").as_bytes(),
             device.driver_version.as_deref().unwrap_or("").as_bytes(),
-        ]);
-        Some(BinaryCache {
-            dir,
-            name: format!("program-{key:016x}.bin"),
-        })
-    }
-
-    fn load(&self) -> Option<Vec<u8>> {
-        cache::read_entry(&self.dir, &self.name)
-    }
-
-    /// Keeps `binary`; a cache that cannot be written only costs the next probe time.
-    fn store(&self, binary: &[u8]) {
-        if fs::create_dir_all(&self.dir).is_ok() {
-            let _ = cache::write_entry(&self.dir, &self.name, binary);
-        }
-    }
-
-    fn discard(&self) {
-        cache::remove_entry(&self.dir, &self.name);
-    }
-}
-
-/// Validated only when every validation that ran matched its CPU reference; otherwise failed,
-/// naming the first kernel that did not.
-fn judge_validations(device: &mut Device) {
-    let wrong = [&device.validation, &device.gemm_validation]
-        .into_iter()
-        .flatten()
-        .find(|validation| !validation.passed);
-    match wrong {
-        None => device.status = Status::Validated,
-        Some(validation) => {
-            let message = format!(
-                "{} differs from the CPU reference by up to {} over {} elements",
-                validation.kernel, validation.max_abs_error, validation.elements
-            );
-            fail(device, ReasonCode::WrongResult, message);
-        }
-    }
-}
-
-fn fail(device: &mut Device, code: ReasonCode, message: String) {
-    device.status = Status::Failed;
-    device.reason = Some(Reason::new(code, message));
+        ],
+    )
 }
 
 /// What a device is for scheduling. Software implementations come first: they report

@@ -140,12 +140,12 @@ fn validation(kernel: &str, passed: bool, max_abs_error: f64) -> crate::model::V
 fn a_device_is_validated_only_when_every_kernel_passed() {
     let mut device = Device::new("d", "v", DeviceKind::Gpu);
     device.validation = Some(validation("saxpy", true, 0.0));
-    judge_validations(&mut device);
+    device.judge_validations();
     assert_eq!(device.status, Status::Validated);
     assert!(device.reason.is_none());
 
     device.gemm_validation = Some(validation("sgemm", false, 0.75));
-    judge_validations(&mut device);
+    device.judge_validations();
     assert_eq!(device.status, Status::Failed);
     let reason = device.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::WrongResult);
