@@ -189,6 +189,8 @@ mod tests {
                 dropped_environment: vec!["LD_PRELOAD".into()],
             },
             elapsed_ms: 12.0,
+            cache: None,
+            overrides: Default::default(),
         };
         let text = table(&report);
         assert!(text.contains("opencl   validated"), "{text}");

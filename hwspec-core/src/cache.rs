@@ -1,15 +1,22 @@
-//! Directories hwspec owns on disk: the driver cache that keeps repeated probes warm.
+//! What hwspec keeps on disk: the report cache, which answers `hwspec check` without probing
+//! while nothing a probe depends on has changed, and the driver cache that keeps probes warm.
 //!
 //! PoCL compiles every kernel with LLVM (about a second cold, tens of milliseconds from its
 //! cache) and Mesa caches compiled shaders the same way, so where their caches live decides
 //! most of a probe's time. PoCL also reports zero devices, silently, when its cache directory is
 //! not writable: workers must always be given one that is.
 
+use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
+use crate::isolate::{self, ProbeOptions, WorkerEnvironment};
+use crate::model::{CacheInfo, Report, SCHEMA_VERSION};
 use crate::sys;
 
 /// The variable through which a worker learns the driver-cache directory its parent chose,
@@ -108,19 +115,40 @@ pub fn read_entry(dir: &Path, name: &str) -> Option<Vec<u8>> {
     Some(bytes)
 }
 
-/// Writes the cache entry `name` in `dir` atomically: a new private (0600) temp file in the
-/// same directory, then a rename over the old entry, so a reader sees the old or the new
-/// entry whole, and a symlink planted at the name is replaced rather than followed.
+/// Writes the cache entry `name` in `dir` atomically and privately (0600); see
+/// [`write_atomically`].
 pub fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    let temp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    write_atomically(&dir.join(name), bytes, 0o600)
+}
+
+/// Writes `path` atomically: a new temp file with `mode` in the same directory, then a rename
+/// over the old file, so a reader sees the old or the new content whole, and a symlink planted
+/// at the name is replaced rather than followed.
+pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name()) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a file path",
+        ));
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let temp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
     let written = OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o600)
+        .mode(mode)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(&temp)
-        .and_then(|mut file| file.write_all(bytes))
-        .and_then(|()| fs::rename(&temp, dir.join(name)));
+        .and_then(|mut file| file.write_all(bytes).and_then(|()| file.sync_data()))
+        .and_then(|()| fs::rename(&temp, path));
     if written.is_err() {
         let _ = fs::remove_file(&temp);
     }
@@ -171,6 +199,267 @@ impl KernelCache {
     }
 }
 
+/// How [`probe_cached`] may use the report cache.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// Use a cached report when it is still true (`false` for `--fresh`).
+    pub read: bool,
+    /// The oldest cached report still used.
+    pub max_age: Duration,
+}
+
+impl CachePolicy {
+    /// The default: use cached reports up to an hour old. Hardware rarely changes without a
+    /// reboot or a driver change, both of which the fingerprint sees; the age bounds the rest
+    /// (a GPU that fell off the bus, a driver that started hanging).
+    pub const DEFAULT: CachePolicy = CachePolicy {
+        read: true,
+        max_age: Duration::from_secs(3600),
+    };
+}
+
+/// One cached report and what it was true for.
+#[derive(Debug, Serialize, Deserialize)]
+struct CachedReport {
+    /// Everything the report depends on that can be checked without probing.
+    fingerprint: BTreeMap<String, String>,
+    /// When the probe ran, in seconds since the Unix epoch.
+    probed_at: f64,
+    report: Report,
+}
+
+/// Where reports are cached: `/var/cache/hwspec` for root, `$XDG_CACHE_HOME/hwspec` (or
+/// `~/.cache/hwspec`) otherwise.
+pub fn report_cache_dir() -> Option<PathBuf> {
+    if sys::is_root() {
+        return Some(PathBuf::from("/var/cache/hwspec"));
+    }
+    user_cache_home().map(|base| base.join("hwspec"))
+}
+
+/// A report for `options`: the cached one when `policy` allows it, it is young enough and
+/// nothing it depends on has changed, else a new probe, which is then cached. The report's
+/// `cache` field says which.
+pub fn probe_cached(options: &ProbeOptions, policy: CachePolicy) -> Report {
+    probe_cached_in(report_cache_dir(), options, policy)
+}
+
+fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePolicy) -> Report {
+    let dir = dir.filter(|dir| ensure_private_dir(dir).is_ok());
+    let name = format!("report-{:016x}.json", cache_key(options));
+    let file = dir.as_ref().map(|d| d.join(&name).display().to_string());
+    let fingerprint = fingerprint(options);
+    let now = unix_now();
+    if policy.read {
+        let cached = dir
+            .as_deref()
+            .and_then(|dir| read_entry(dir, &name))
+            .and_then(|bytes| serde_json::from_slice::<CachedReport>(&bytes).ok());
+        if let Some(cached) = cached {
+            let age = now - cached.probed_at;
+            let young = (0.0..=policy.max_age.as_secs_f64()).contains(&age);
+            if young && cached.fingerprint == fingerprint && cached.report.schema == SCHEMA_VERSION
+            {
+                let mut report = cached.report;
+                report.cache = Some(CacheInfo {
+                    hit: true,
+                    age_seconds: age,
+                    file,
+                });
+                return report;
+            }
+        }
+    }
+    let mut report = isolate::probe(options);
+    if let Some(dir) = &dir {
+        let entry = CachedReport {
+            fingerprint,
+            probed_at: now,
+            report: report.clone(),
+        };
+        if let Ok(bytes) = serde_json::to_vec(&entry) {
+            let _ = write_entry(dir, &name, &bytes);
+        }
+    }
+    report.cache = Some(CacheInfo {
+        hit: false,
+        age_seconds: 0.0,
+        file,
+    });
+    report
+}
+
+/// Names the cache entry after what was asked: level, backends, deadlines' effect aside, and
+/// the hwspec that answers.
+fn cache_key(options: &ProbeOptions) -> u64 {
+    let backends: Vec<&str> = options.backends.iter().map(|b| b.as_str()).collect();
+    stable_hash(&[
+        env!("CARGO_PKG_VERSION").as_bytes(),
+        options.level.as_str().as_bytes(),
+        backends.join(",").as_bytes(),
+        if options.trust_env {
+            b"trust"
+        } else {
+            b"strip"
+        },
+        &sys::effective_uid().to_le_bytes(),
+    ])
+}
+
+/// Everything a probe's outcome depends on that can be read cheaply without loading a runtime:
+/// the boot, kernel driver modules, device nodes, OpenCL ICDs and Vulkan manifests, the
+/// dynamic linker's cache (rewritten by every library install), known libraries outside it,
+/// and the environment the workers would get. Each part is hashed so the entry stays small.
+fn fingerprint(options: &ProbeOptions) -> BTreeMap<String, String> {
+    let mut parts = BTreeMap::new();
+    let mut put = |key: &str, value: String| {
+        parts.insert(key.to_owned(), value);
+    };
+    put(
+        "boot_id",
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    );
+    let modules: Vec<String> = ["nvidia", "nvidia_uvm", "amdgpu", "i915", "xe", "nouveau"]
+        .iter()
+        .map(|m| {
+            let read = |f: &str| fs::read_to_string(format!("/sys/module/{m}/{f}")).ok();
+            let version = read("version").or_else(|| read("srcversion"));
+            format!("{m}={}", version.unwrap_or_default().trim())
+        })
+        .collect();
+    put("modules", modules.join(" "));
+    put(
+        "nvidia_proc",
+        hash_file_contents(&["/proc/driver/nvidia/version"]),
+    );
+
+    let mut nodes = Vec::new();
+    for dir in ["/dev", "/dev/dri"] {
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let relevant =
+                dir == "/dev/dri" || name.starts_with("nvidia") || name == "kfd" || name == "dxg";
+            if relevant {
+                nodes.push(describe_file(&entry.path()));
+            }
+        }
+    }
+    nodes.sort();
+    put("device_nodes", format!("{:016x}", hash_strings(&nodes)));
+
+    let environment = WorkerEnvironment::from_vars(
+        std::env::vars_os(),
+        None,
+        sys::is_root() && !options.trust_env,
+    );
+    let vendors = environment
+        .reported
+        .get("OCL_ICD_VENDORS")
+        .map(std::ffi::OsStr::new);
+    let icds: Vec<String> = crate::backends::opencl::icd_files(vendors)
+        .iter()
+        .map(|icd| format!("{} {}", describe_file(icd), hash_file_contents(&[icd])))
+        .collect();
+    put("opencl_icds", format!("{:016x}", hash_strings(&icds)));
+
+    let mut manifests: Vec<String> = vulkan_manifest_dirs()
+        .iter()
+        .flat_map(|dir| fs::read_dir(dir).into_iter().flatten().flatten())
+        .map(|entry| describe_file(&entry.path()))
+        .collect();
+    for var in ["VK_DRIVER_FILES", "VK_ICD_FILENAMES", "VK_ADD_DRIVER_FILES"] {
+        for file in environment
+            .reported
+            .get(var)
+            .into_iter()
+            .flat_map(|v| v.split(':'))
+        {
+            manifests.push(describe_file(Path::new(file)));
+        }
+    }
+    manifests.sort();
+    put(
+        "vulkan_manifests",
+        format!("{:016x}", hash_strings(&manifests)),
+    );
+
+    let libraries: Vec<String> = ["/etc/ld.so.cache", "/usr/lib/wsl/lib/libcuda.so.1"]
+        .iter()
+        .map(|p| describe_file(Path::new(p)))
+        .collect();
+    put("libraries", format!("{:016x}", hash_strings(&libraries)));
+
+    let mut env: Vec<String> = environment
+        .reported
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .chain(environment.dropped.iter().map(|k| format!("dropped {k}")))
+        .collect();
+    env.sort();
+    put("environment", format!("{:016x}", hash_strings(&env)));
+    parts
+}
+
+/// The directories the Vulkan loader in a worker reads driver manifests from: workers get no
+/// `XDG_*_DIRS`, so the loader's defaults, plus the per-user directory under `HOME`.
+fn vulkan_manifest_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = [
+        "/etc/xdg/vulkan/icd.d",
+        "/etc/vulkan/icd.d",
+        "/usr/local/share/vulkan/icd.d",
+        "/usr/share/vulkan/icd.d",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(Path::new(&home).join(".local/share/vulkan/icd.d"));
+    }
+    dirs
+}
+
+/// Path, size, modification time, mode, owner and device numbers of a file, or that it is
+/// missing: what changes when a file is replaced, upgraded or given other permissions.
+fn describe_file(path: &Path) -> String {
+    match fs::metadata(path) {
+        Ok(m) => format!(
+            "{} {} {}.{} {:o} {}:{} {}",
+            path.display(),
+            m.len(),
+            m.mtime(),
+            m.mtime_nsec(),
+            m.mode(),
+            m.uid(),
+            m.gid(),
+            m.rdev()
+        ),
+        Err(_) => format!("{} missing", path.display()),
+    }
+}
+
+fn hash_file_contents(paths: &[impl AsRef<Path>]) -> String {
+    let contents: Vec<Vec<u8>> = paths
+        .iter()
+        .map(|p| fs::read(p).unwrap_or_default())
+        .collect();
+    let parts: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
+    format!("{:016x}", stable_hash(&parts))
+}
+
+fn hash_strings(items: &[String]) -> u64 {
+    let parts: Vec<&[u8]> = items.iter().map(|s| s.as_bytes()).collect();
+    stable_hash(&parts)
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,6 +469,129 @@ mod tests {
             std::env::temp_dir().join(format!("hwspec-cache-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         dir
+    }
+
+    /// Options whose one worker is a shell script printing a fixed CPU report.
+    fn scripted_options() -> ProbeOptions {
+        use crate::model::{BackendName, BackendReport, ReasonCode};
+        use crate::worker::WorkerMessage;
+        let line = serde_json::to_string(&WorkerMessage::Report(BackendReport::absent(
+            BackendName::Cuda,
+            ReasonCode::LibraryNotFound,
+            "scripted",
+        )))
+        .unwrap();
+        let mut options = ProbeOptions::new(crate::isolate::WorkerCommand {
+            program: PathBuf::from("/bin/sh"),
+            args: vec!["-c".into(), format!("echo '{line}'").into()],
+        });
+        options.backends = vec![BackendName::Cuda];
+        options.driver_cache = Some(std::env::temp_dir().join("hwspec-cache-test-driver"));
+        options
+    }
+
+    #[test]
+    fn a_cached_report_is_used_until_too_old_or_refused() {
+        let dir = scratch("reports");
+        let options = scripted_options();
+        let first = probe_cached_in(Some(dir.clone()), &options, CachePolicy::DEFAULT);
+        let info = first.cache.clone().unwrap();
+        assert!(!info.hit);
+        assert!(info
+            .file
+            .as_deref()
+            .unwrap()
+            .starts_with(dir.to_str().unwrap()));
+
+        let second = probe_cached_in(Some(dir.clone()), &options, CachePolicy::DEFAULT);
+        let info = second.cache.clone().unwrap();
+        assert!(info.hit, "{info:?}");
+        assert!(info.age_seconds >= 0.0 && info.age_seconds < 60.0);
+        assert_eq!(second.backends, first.backends);
+
+        let fresh = CachePolicy {
+            read: false,
+            ..CachePolicy::DEFAULT
+        };
+        assert!(
+            !probe_cached_in(Some(dir.clone()), &options, fresh)
+                .cache
+                .unwrap()
+                .hit
+        );
+        let no_age = CachePolicy {
+            max_age: Duration::ZERO,
+            ..CachePolicy::DEFAULT
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(
+            !probe_cached_in(Some(dir.clone()), &options, no_age)
+                .cache
+                .unwrap()
+                .hit
+        );
+    }
+
+    #[test]
+    fn a_changed_fingerprint_or_a_broken_entry_means_a_new_probe() {
+        let dir = scratch("stale");
+        let options = scripted_options();
+        let first = probe_cached_in(Some(dir.clone()), &options, CachePolicy::DEFAULT);
+        let file = PathBuf::from(first.cache.unwrap().file.unwrap());
+
+        let text = fs::read_to_string(&file).unwrap();
+        let mut entry: CachedReport = serde_json::from_str(&text).unwrap();
+        entry
+            .fingerprint
+            .insert("boot_id".into(), "another boot".into());
+        fs::write(&file, serde_json::to_vec(&entry).unwrap()).unwrap();
+        assert!(
+            !probe_cached_in(Some(dir.clone()), &options, CachePolicy::DEFAULT)
+                .cache
+                .unwrap()
+                .hit
+        );
+
+        fs::write(&file, b"{ not json").unwrap();
+        let again = probe_cached_in(Some(dir.clone()), &options, CachePolicy::DEFAULT);
+        assert!(!again.cache.unwrap().hit);
+        assert!(
+            probe_cached_in(Some(dir), &options, CachePolicy::DEFAULT)
+                .cache
+                .unwrap()
+                .hit
+        );
+    }
+
+    #[test]
+    fn the_fingerprint_sees_this_boot_and_the_linker_cache() {
+        let parts = fingerprint(&scripted_options());
+        assert!(!parts["boot_id"].is_empty());
+        for key in [
+            "modules",
+            "device_nodes",
+            "opencl_icds",
+            "vulkan_manifests",
+            "libraries",
+            "environment",
+        ] {
+            assert!(parts.contains_key(key), "{key}");
+        }
+        assert_eq!(
+            parts,
+            fingerprint(&scripted_options()),
+            "stable between calls"
+        );
+    }
+
+    #[test]
+    fn atomic_writes_leave_the_mode_asked_for() {
+        let dir = scratch("atomic");
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("features.txt");
+        write_atomically(&path, b"a=1\n", 0o644).unwrap();
+        assert_eq!(fs::metadata(&path).unwrap().mode() & 0o777, 0o644);
+        assert_eq!(fs::read(&path).unwrap(), b"a=1\n");
     }
 
     #[test]

@@ -214,23 +214,25 @@ pub fn probe(options: &ProbeOptions) -> Report {
             dropped_environment: environment.dropped,
         },
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+        cache: None,
+        overrides: BTreeMap::new(),
     }
 }
 
 /// The environment every worker gets.
-struct WorkerEnvironment {
+pub(crate) struct WorkerEnvironment {
     vars: Vec<(OsString, OsString)>,
     /// The variables that change what runtimes do, as shown in the report.
-    reported: BTreeMap<String, String>,
+    pub(crate) reported: BTreeMap<String, String>,
     /// Loader variables of the caller that were withheld from the workers.
-    dropped: Vec<String>,
+    pub(crate) dropped: Vec<String>,
 }
 
 impl WorkerEnvironment {
     /// The workers' environment made from the caller's `current` one: runtime-relevant
     /// variables pass (loader variables only when `strip_loader_vars` is false), everything
     /// else is dropped, and hwspec's own cache and layer settings are added.
-    fn from_vars(
+    pub(crate) fn from_vars(
         current: impl Iterator<Item = (OsString, OsString)>,
         driver_cache: Option<&Path>,
         strip_loader_vars: bool,

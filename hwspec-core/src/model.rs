@@ -531,6 +531,24 @@ pub struct Report {
     pub host: HostInfo,
     /// Wall time of the whole probe in milliseconds.
     pub elapsed_ms: f64,
+    /// Whether this report was read from the report cache, and how old it is.
+    #[serde(default)]
+    pub cache: Option<CacheInfo>,
+    /// Capabilities set or removed by `HWSPEC_OVERRIDE_<CAP>` variables, by variable name:
+    /// the capability set above already includes them.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// Where a report came from with respect to the report cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CacheInfo {
+    /// `true` when the report was read from the cache rather than probed now.
+    pub hit: bool,
+    /// Seconds since the probe that made this report.
+    pub age_seconds: f64,
+    /// The cache file, or `null` when no cache directory was usable.
+    pub file: Option<String>,
 }
 
 impl Report {
@@ -580,6 +598,8 @@ mod tests {
                 dropped_environment: Vec::new(),
             },
             elapsed_ms: 2.0,
+            cache: None,
+            overrides: BTreeMap::new(),
         };
         let v = serde_json::to_value(&report).unwrap();
         for key in ["schema", "level", "capabilities", "backends"] {
