@@ -1,5 +1,8 @@
 //! Helpers shared by the end-to-end tests: running the built binary, compiling C fixtures.
 
+// Each test crate that includes this module uses its own subset of the helpers.
+#![allow(dead_code)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -105,4 +108,20 @@ pub fn compile_fixture(source: &str, dir: &Path) -> PathBuf {
         .expect("a C compiler (`cc`); scripts/test.sh installs gcc");
     assert!(status.success(), "compiling {}", src.display());
     out
+}
+
+/// Compiles the C files `sources` (relative to `tests/fixtures`) with the preprocessor
+/// definitions `defines` into the shared object `out`, and returns `out`.
+pub fn compile_shared_object(sources: &[&str], defines: &[&str], out: &Path) -> PathBuf {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
+    let status = Command::new("cc")
+        .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror"])
+        .args(defines.iter().map(|d| format!("-D{d}")))
+        .arg("-o")
+        .arg(out)
+        .args(sources.iter().map(|s| fixtures.join(s)))
+        .status()
+        .expect("a C compiler (`cc`); scripts/test.sh installs gcc");
+    assert!(status.success(), "compiling {sources:?} with {defines:?}");
+    out.to_owned()
 }
