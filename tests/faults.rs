@@ -799,6 +799,13 @@ fn vulkan_manifest_naming_a_missing_library_is_skipped() {
             "ICD": {"api_version": "1.3.0", "library_path": "/nonexistent/libhwspec_vk.so"}}"#,
     );
     assert_software_devices_validated(&report);
+    let named = warnings(&report, "vulkan");
+    assert!(
+        named.iter().any(|w| w.starts_with("Vulkan driver manifest")
+            && w.contains("/nonexistent/libhwspec_vk.so")
+            && w.contains("cannot be loaded")),
+        "{named:?}"
+    );
 }
 
 #[test]
@@ -814,6 +821,18 @@ fn vulkan_malformed_manifest_does_not_hide_lavapipe() {
         backend(&report, "vulkan")
     );
     assert_software_devices_validated(&report);
+    let named = warnings(&report, "vulkan");
+    assert!(
+        named
+            .iter()
+            .any(|w| w.starts_with("Vulkan driver manifest") && w.contains("not valid JSON")),
+        "{named:?}"
+    );
+    assert!(
+        backend(&report, "vulkan")["properties"]["isolation"].is_string(),
+        "each manifest was probed alone: {:#}",
+        backend(&report, "vulkan")
+    );
 }
 
 /// A home directory whose only content is an implicit Vulkan layer that segfaults, found by
@@ -1013,7 +1032,7 @@ fn fifty_busy_threads_in_the_caller() {
         args: vec!["__worker".into()],
     });
     options.backends = vec![BackendName::Cpu, BackendName::Opencl, BackendName::Vulkan];
-    options.timeout = Duration::from_secs_f64(TIMEOUT);
+    options.deadlines.total = Duration::from_secs_f64(TIMEOUT);
     let started = Instant::now();
     let report = hwspec_core::probe(&options);
     let elapsed = started.elapsed();

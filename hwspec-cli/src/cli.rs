@@ -64,7 +64,7 @@ pub struct ProbeArgs {
 
     /// Deadline of one stage of every worker (load, init, enumerate or kernel), in seconds from
     /// the moment the worker enters it; may be given once per stage. Defaults: load=10,
-    /// init=20, enumerate=10, kernel=20.
+    /// init=20, enumerate=10, kernel=20, each at most half of --timeout.
     #[arg(long, value_name = "STAGE=SECONDS", value_parser = parse_stage_timeout)]
     pub stage_timeout: Vec<(Stage, Duration)>,
 

@@ -76,7 +76,7 @@ fn probe(args: &ProbeArgs) -> io::Result<()> {
             .collect();
     }
     options.level = args.level;
-    options.deadlines.total = args.timeout;
+    options.deadlines = hwspec_core::Deadlines::with_total(args.timeout);
     for &(stage, limit) in &args.stage_timeout {
         options.deadlines.set_stage(stage, limit);
     }

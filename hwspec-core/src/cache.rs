@@ -365,22 +365,22 @@ fn fingerprint(options: &ProbeOptions) -> BTreeMap<String, String> {
         .collect();
     put("opencl_icds", format!("{:016x}", hash_strings(&icds)));
 
-    let mut manifests: Vec<String> = vulkan_manifest_dirs()
-        .iter()
-        .flat_map(|dir| fs::read_dir(dir).into_iter().flatten().flatten())
-        .map(|entry| describe_file(&entry.path()))
-        .collect();
-    for var in ["VK_DRIVER_FILES", "VK_ICD_FILENAMES", "VK_ADD_DRIVER_FILES"] {
-        for file in environment
-            .reported
-            .get(var)
-            .into_iter()
-            .flat_map(|v| v.split(':'))
-        {
-            manifests.push(describe_file(Path::new(file)));
-        }
-    }
-    manifests.sort();
+    let var = |name: &str| environment.reported.get(name).map(String::as_str);
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let manifests: Vec<String> = crate::backends::vulkan::manifests::listed(
+        var("VK_DRIVER_FILES").or_else(|| var("VK_ICD_FILENAMES")),
+        var("VK_ADD_DRIVER_FILES"),
+        home.as_deref(),
+    )
+    .iter()
+    .map(|manifest| {
+        format!(
+            "{} {}",
+            describe_file(manifest),
+            hash_file_contents(&[manifest])
+        )
+    })
+    .collect();
     put(
         "vulkan_manifests",
         format!("{:016x}", hash_strings(&manifests)),
@@ -401,24 +401,6 @@ fn fingerprint(options: &ProbeOptions) -> BTreeMap<String, String> {
     env.sort();
     put("environment", format!("{:016x}", hash_strings(&env)));
     parts
-}
-
-/// The directories the Vulkan loader in a worker reads driver manifests from: workers get no
-/// `XDG_*_DIRS`, so the loader's defaults, plus the per-user directory under `HOME`.
-fn vulkan_manifest_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = [
-        "/etc/xdg/vulkan/icd.d",
-        "/etc/vulkan/icd.d",
-        "/usr/local/share/vulkan/icd.d",
-        "/usr/share/vulkan/icd.d",
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .collect();
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(Path::new(&home).join(".local/share/vulkan/icd.d"));
-    }
-    dirs
 }
 
 /// Path, size, modification time, mode, owner and device numbers of a file, or that it is

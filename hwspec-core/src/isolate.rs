@@ -53,6 +53,20 @@ impl Deadlines {
         kernel: Duration::from_secs(20),
     };
 
+    /// The defaults with `total` as the total, each stage's default capped at half of it, so
+    /// that a stage that fails still leaves time to re-probe in smaller pieces.
+    pub fn with_total(total: Duration) -> Deadlines {
+        let cap = |d: Duration| d.min(total / 2);
+        let d = Deadlines::DEFAULT;
+        Deadlines {
+            total,
+            load: cap(d.load),
+            init: cap(d.init),
+            enumerate: cap(d.enumerate),
+            kernel: cap(d.kernel),
+        }
+    }
+
     /// The limit of `stage`.
     pub fn stage(&self, stage: Stage) -> Duration {
         match stage {
@@ -182,7 +196,7 @@ pub fn probe(options: &ProbeOptions) -> Report {
         hard_deadline: started + options.deadlines.total,
         env: &environment.vars,
     };
-    let jobs: Vec<(BackendName, Vec<(OsString, OsString)>)> = options
+    let jobs: Vec<Job> = options
         .backends
         .iter()
         .map(|&name| (name, Vec::new()))
@@ -191,12 +205,9 @@ pub fn probe(options: &ProbeOptions) -> Report {
 
     let backends: Vec<BackendReport> = runs
         .into_iter()
-        .map(|run| {
-            if run.name == BackendName::Opencl && run.lost_its_result() {
-                isolate_opencl_icds(run, &spawn)
-            } else {
-                run.into_report()
-            }
+        .map(|run| match drivers_of(run.name, spawn.env) {
+            Some(drivers) if run.failed_as_a_whole() => isolate_drivers(run, &spawn, drivers),
+            _ => run.into_report(),
         })
         .collect();
     Report {
@@ -337,9 +348,12 @@ struct Run {
     warnings: Vec<String>,
 }
 
-/// Starts one worker per job (a backend and variables that override the shared environment)
-/// and supervises them all to completion or deadline.
-fn run_all(spawn: &Spawn<'_>, jobs: &[(BackendName, Vec<(OsString, OsString)>)]) -> Vec<Run> {
+/// A worker to start: its backend, and variables that override the shared environment
+/// (`None` removes one).
+type Job = (BackendName, Vec<(OsString, Option<OsString>)>);
+
+/// Starts one worker per job and supervises them all to completion or deadline.
+fn run_all(spawn: &Spawn<'_>, jobs: &[Job]) -> Vec<Run> {
     let (tx, rx) = mpsc::channel();
     let mut runs: Vec<Run> = jobs
         .iter()
@@ -356,7 +370,7 @@ impl Run {
         index: usize,
         name: BackendName,
         spawn: &Spawn<'_>,
-        overrides: &[(OsString, OsString)],
+        overrides: &[(OsString, Option<OsString>)],
         tx: &Sender<Event>,
     ) -> Run {
         let started = Instant::now();
@@ -386,12 +400,15 @@ impl Run {
             .env
             .iter()
             .filter(|(k, _)| !overrides.iter().any(|(o, _)| o == k));
+        let set = overrides
+            .iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
         let spawned = Command::new(&spawn.worker.program)
             .args(&spawn.worker.args)
             .arg(name.as_str())
             .arg(spawn.level.as_str())
             .env_clear()
-            .envs(shared.chain(overrides).map(|(k, v)| (k, v)))
+            .envs(shared.map(|(k, v)| (k, v)).chain(set))
             .current_dir("/")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -438,10 +455,25 @@ impl Run {
         }
     }
 
-    /// Whether the worker ended without a final report (crash, timeout, garbage, half a
-    /// report): the cases in which re-probing in smaller pieces can still learn something.
-    fn lost_its_result(&self) -> bool {
-        self.report.is_none() && self.spawn_error.is_none()
+    /// Whether the whole backend failed in a way one bad driver can cause for all: the worker
+    /// ended without a final report (crash, timeout, garbage, half a report), or the runtime
+    /// refused to start at all (`driver-error` with no device listed). Re-probing each driver
+    /// alone can then still find the healthy ones.
+    fn failed_as_a_whole(&self) -> bool {
+        if self.spawn_error.is_some() {
+            return false;
+        }
+        match &self.report {
+            None => true,
+            Some((report, _)) => {
+                report.devices.is_empty()
+                    && report.status == Status::Unusable
+                    && report
+                        .reason
+                        .as_ref()
+                        .is_some_and(|r| r.code == ReasonCode::DriverError)
+            }
+        }
     }
 
     fn handle(&mut self, event: Event, now: Instant) {
@@ -648,17 +680,56 @@ fn describe_exit(status: Option<ExitStatus>) -> String {
     }
 }
 
-/// Re-probes OpenCL one ICD at a time after the loader-wide worker died, hung or garbled its
-/// result, so the culprit is named and the healthy ICDs' devices are still reported (design
-/// §7). Each ICD gets its own worker with `OCL_ICD_VENDORS` naming its `.icd` file, all in
-/// parallel and all within the probe's hard deadline.
-fn isolate_opencl_icds(failed: Run, spawn: &Spawn<'_>) -> BackendReport {
-    let vendors = spawn
-        .env
-        .iter()
-        .find(|(k, _)| k == "OCL_ICD_VENDORS")
-        .map(|(_, v)| v.as_os_str());
-    let icds = crate::backends::opencl::icd_files(vendors);
+/// The separately loadable drivers of a backend whose runtime loads several, any one of which
+/// can take the whole probe down: OpenCL's ICDs and Vulkan's driver manifests.
+struct Drivers {
+    /// How a report names one (`OpenCL ICD`, `Vulkan driver manifest`).
+    label: &'static str,
+    /// The files that name the drivers, one worker each when isolating.
+    files: Vec<PathBuf>,
+    /// The variable that makes a worker's runtime load only the driver named by one file.
+    variable: &'static str,
+    /// Variables that would add drivers back, removed when isolating.
+    cleared: &'static [&'static str],
+}
+
+/// The drivers of `backend` as a worker with environment `env` would load them.
+fn drivers_of(backend: BackendName, env: &[(OsString, OsString)]) -> Option<Drivers> {
+    let var = |name: &str| {
+        env.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.to_string_lossy().into_owned())
+    };
+    match backend {
+        BackendName::Opencl => Some(Drivers {
+            label: "OpenCL ICD",
+            files: crate::backends::opencl::icd_files(
+                var("OCL_ICD_VENDORS").as_deref().map(std::ffi::OsStr::new),
+            ),
+            variable: "OCL_ICD_VENDORS",
+            cleared: &["OCL_ICD_FILENAMES"],
+        }),
+        BackendName::Vulkan => Some(Drivers {
+            label: "Vulkan driver manifest",
+            files: crate::backends::vulkan::manifests::listed(
+                var("VK_DRIVER_FILES")
+                    .or_else(|| var("VK_ICD_FILENAMES"))
+                    .as_deref(),
+                var("VK_ADD_DRIVER_FILES").as_deref(),
+                var("HOME").as_deref().map(Path::new),
+            ),
+            variable: "VK_DRIVER_FILES",
+            cleared: &["VK_ICD_FILENAMES", "VK_ADD_DRIVER_FILES"],
+        }),
+        _ => None,
+    }
+}
+
+/// Re-probes a backend one driver at a time after the whole-runtime worker failed, so the
+/// culprit is named and the healthy drivers' devices are still reported (design §7). Each
+/// driver gets its own worker, all in parallel and all within the probe's hard deadline.
+fn isolate_drivers(failed: Run, spawn: &Spawn<'_>, drivers: Drivers) -> BackendReport {
+    let name = failed.name;
     let started = failed.started;
     let mut original = failed.into_report();
     let failure = original.reason.clone();
@@ -667,32 +738,34 @@ fn isolate_opencl_icds(failed: Run, spawn: &Spawn<'_>) -> BackendReport {
             .as_ref()
             .map_or_else(String::new, |r| format!("{}: {}", r.code, r.message))
     };
-    if icds.len() < 2 {
-        if let Some(icd) = icds.first() {
-            original.warnings.push(format!(
-                "OpenCL ICD {}: {}",
-                icd.display(),
+    if drivers.files.len() < 2 {
+        if let Some(file) = drivers.files.first() {
+            let blame = format!(
+                "{} {}: {}",
+                drivers.label,
+                file.display(),
                 describe(&failure)
-            ));
+            );
+            original.warnings.push(blame);
         }
         return original;
     }
     if Instant::now() >= spawn.hard_deadline {
         original.warnings.push(format!(
-            "no time was left to probe the {} OpenCL ICDs one at a time",
-            icds.len()
+            "no time was left to probe the {} {}s one at a time",
+            drivers.files.len(),
+            drivers.label
         ));
         return original;
     }
 
-    let jobs: Vec<(BackendName, Vec<(OsString, OsString)>)> = icds
+    let jobs: Vec<Job> = drivers
+        .files
         .iter()
-        .map(|icd| {
-            let vendors = (
-                OsString::from("OCL_ICD_VENDORS"),
-                icd.as_os_str().to_owned(),
-            );
-            (BackendName::Opencl, vec![vendors])
+        .map(|file| {
+            let only = (drivers.variable.into(), Some(file.as_os_str().to_owned()));
+            let cleared = drivers.cleared.iter().map(|k| (OsString::from(k), None));
+            (name, std::iter::once(only).chain(cleared).collect())
         })
         .collect();
     let alone: Vec<BackendReport> = run_all(spawn, &jobs)
@@ -700,36 +773,46 @@ fn isolate_opencl_icds(failed: Run, spawn: &Spawn<'_>) -> BackendReport {
         .map(Run::into_report)
         .collect();
 
-    let mut merged = BackendReport::new(BackendName::Opencl, Status::Unusable, failure.clone());
+    let mut merged = BackendReport::new(name, Status::Unusable, failure.clone());
     merged.properties.insert(
         "isolation".into(),
         format!(
-            "the loader-wide probe failed ({}); each of the {} ICDs was probed alone",
+            "the probe of all drivers together failed ({}); each of the {} {}s was probed alone",
             describe(&failure),
-            icds.len()
+            drivers.files.len(),
+            drivers.label
         ),
     );
-    for (icd, report) in icds.iter().zip(alone) {
-        let culprit = report.reason.as_ref().is_some_and(|r| {
-            matches!(
-                r.code,
-                ReasonCode::Timeout
-                    | ReasonCode::Crashed
-                    | ReasonCode::BadOutput
-                    | ReasonCode::PartialOutput
-                    | ReasonCode::WorkerFailed
-            )
-        });
+    for (file, report) in drivers.files.iter().zip(alone) {
+        let culprit = report.devices.is_empty()
+            && report.reason.as_ref().is_some_and(|r| {
+                matches!(
+                    r.code,
+                    ReasonCode::Timeout
+                        | ReasonCode::Crashed
+                        | ReasonCode::BadOutput
+                        | ReasonCode::PartialOutput
+                        | ReasonCode::WorkerFailed
+                        | ReasonCode::DriverError
+                )
+            });
         if culprit {
-            merged.warnings.push(format!(
-                "OpenCL ICD {}: {}",
-                icd.display(),
+            let blame = format!(
+                "{} {}: {}",
+                drivers.label,
+                file.display(),
                 describe(&report.reason)
-            ));
+            );
+            merged.warnings.push(blame);
         }
         merged.library = merged.library.or(report.library);
+        merged.runtime_version = merged.runtime_version.or(report.runtime_version);
         merged.devices.extend(report.devices);
-        merged.warnings.extend(report.warnings);
+        for warning in report.warnings {
+            if !merged.warnings.contains(&warning) {
+                merged.warnings.push(warning);
+            }
+        }
     }
     merged.settle_status();
     merged.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
@@ -964,6 +1047,16 @@ mod tests {
         assert_eq!(reason.code, ReasonCode::Timeout);
         assert!(reason.message.contains("stage init"), "{}", reason.message);
         assert!(reason.message.contains("in all"), "{}", reason.message);
+    }
+
+    #[test]
+    fn a_short_total_caps_the_default_stage_limits_at_half() {
+        let d = Deadlines::with_total(Duration::from_secs(5));
+        assert_eq!(d.total, Duration::from_secs(5));
+        assert_eq!(d.init, Duration::from_millis(2500));
+        assert_eq!(d.load, Duration::from_millis(2500));
+        let long = Deadlines::with_total(Duration::from_secs(600));
+        assert_eq!(long.init, Deadlines::DEFAULT.init);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! compute queue, checking the results against [`crate::kernels`].
 
 mod api;
+pub(crate) mod manifests;
 
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -65,6 +66,7 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
     let expected = (level >= Level::Standard).then(|| Pending::start(level));
     let mut report = BackendReport::new(BackendName::Vulkan, Status::Absent, None);
     report.library = crate::sys::loaded_library("libvulkan.so");
+    report.warnings = manifests::unusable(&manifests::listed_here());
 
     progress.stage(Stage::Init);
     let instance_version = match loader.instance_version() {
