@@ -85,27 +85,6 @@ fn the_committed_ptx_is_what_clang_makes_of_the_source() {
     }
 }
 
-#[test]
-fn a_device_is_validated_only_when_every_kernel_passed() {
-    let validation = |kernel: &str, passed| crate::model::Validation {
-        kernel: kernel.into(),
-        passed,
-        max_abs_error: if passed { 0.0 } else { 1.0 },
-        elapsed_ms: 1.0,
-        elements: 16,
-    };
-    let mut device = Device::new("d", "NVIDIA", DeviceKind::Gpu);
-    device.validation = Some(validation("saxpy", true));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Validated);
-    device.gemm_validation = Some(validation("sgemm", false));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Failed);
-    let reason = device.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::WrongResult);
-    assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
-}
-
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
 

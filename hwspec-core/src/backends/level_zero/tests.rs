@@ -6,7 +6,6 @@ use super::ze::{DriverProperties, QueueGroup};
 use super::*;
 use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
-use crate::model::Validation;
 
 #[test]
 fn versions_unpack_as_ze_make_version_packs_them() {
@@ -182,27 +181,6 @@ fn build_log_excerpts_keep_the_first_non_empty_lines() {
         BUILD_LOG_LINES - 1
     );
     assert_eq!(build_log_excerpt(""), "(empty)");
-}
-
-#[test]
-fn a_device_is_validated_only_when_every_kernel_passed() {
-    let validation = |kernel: &str, passed| Validation {
-        kernel: kernel.into(),
-        passed,
-        max_abs_error: if passed { 0.0 } else { 1.0 },
-        elapsed_ms: 1.0,
-        elements: 16,
-    };
-    let mut device = Device::new("d", "Intel", DeviceKind::Gpu);
-    device.validation = Some(validation("saxpy", true));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Validated);
-    device.gemm_validation = Some(validation("sgemm", false));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Failed);
-    let reason = device.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::WrongResult);
-    assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
 }
 
 #[test]

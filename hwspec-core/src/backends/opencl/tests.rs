@@ -126,33 +126,6 @@ fn platform_errors_separate_no_icd_from_a_broken_one() {
     assert_eq!(stripped.reason.unwrap().code, ReasonCode::LoadFailed);
 }
 
-fn validation(kernel: &str, passed: bool, max_abs_error: f64) -> crate::model::Validation {
-    crate::model::Validation {
-        kernel: kernel.into(),
-        passed,
-        max_abs_error,
-        elapsed_ms: 1.0,
-        elements: 16,
-    }
-}
-
-#[test]
-fn a_device_is_validated_only_when_every_kernel_passed() {
-    let mut device = Device::new("d", "v", DeviceKind::Gpu);
-    device.validation = Some(validation("saxpy", true, 0.0));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Validated);
-    assert!(device.reason.is_none());
-
-    device.gemm_validation = Some(validation("sgemm", false, 0.75));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Failed);
-    let reason = device.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::WrongResult);
-    assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
-    assert!(reason.message.contains("0.75"), "{}", reason.message);
-}
-
 /// A fresh directory under the system temp dir, removed on drop.
 struct TempDir(PathBuf);
 
