@@ -171,20 +171,6 @@ fn device_facts_come_from_device_driver_and_memory_properties() {
 }
 
 #[test]
-fn build_log_excerpts_keep_the_first_non_empty_lines() {
-    assert_eq!(
-        build_log_excerpt("\nerror: bad\n  \n at line 3\n"),
-        "error: bad | at line 3"
-    );
-    let long: String = (0..100).map(|i| format!("line {i}\n")).collect();
-    assert_eq!(
-        build_log_excerpt(&long).matches(" | ").count(),
-        BUILD_LOG_LINES - 1
-    );
-    assert_eq!(build_log_excerpt(""), "(empty)");
-}
-
-#[test]
 fn the_loader_is_opened_by_its_versioned_soname() {
     assert_eq!(ze::LOADER_SONAME, "libze_loader.so.1");
 }
