@@ -158,6 +158,26 @@ pub fn compare(kernel: &str, want: &[f32], got: &[f32], elapsed: Duration) -> Va
     }
 }
 
+/// Build-log lines kept in a `build-failed` reason: the first error is nearly always in them,
+/// and a whole log can run to megabytes.
+pub(crate) const BUILD_LOG_LINES: usize = 8;
+
+/// The first [`BUILD_LOG_LINES`] non-empty lines of a kernel's build (or compile) log, trimmed
+/// and joined on one line for a reason message; `if_empty` when the log has none.
+pub(crate) fn build_log_excerpt(log: &str, if_empty: &str) -> String {
+    let lines: Vec<&str> = log
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .take(BUILD_LOG_LINES)
+        .collect();
+    if lines.is_empty() {
+        if_empty.to_owned()
+    } else {
+        lines.join(" | ")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,6 +213,27 @@ mod tests {
         let v = p.check(&short, Duration::ZERO);
         assert!(!v.passed);
         assert!(v.max_abs_error.is_infinite());
+    }
+
+    #[test]
+    fn build_log_excerpts_keep_the_first_non_empty_lines() {
+        let log = "\n<source>:3:5: error: use of undeclared identifier 'z'\n   z = 1;\n\n   ^\n";
+        assert_eq!(
+            build_log_excerpt(log, "(empty)"),
+            "<source>:3:5: error: use of undeclared identifier 'z' | z = 1; | ^"
+        );
+        assert_eq!(
+            build_log_excerpt("\nerror: bad\n  \n at line 3\n", "(empty)"),
+            "error: bad | at line 3"
+        );
+        let long: String = (0..100).map(|i| format!("line {i}\n")).collect();
+        assert_eq!(
+            build_log_excerpt(&long, "(empty)").matches(" | ").count(),
+            BUILD_LOG_LINES - 1
+        );
+        assert_eq!(build_log_excerpt("  \n", "(empty)"), "(empty)");
+        assert_eq!(build_log_excerpt("", "(empty)"), "(empty)");
+        assert_eq!(build_log_excerpt("", "(empty log)"), "(empty log)");
     }
 
     #[test]

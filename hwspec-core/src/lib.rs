@@ -14,6 +14,8 @@ pub mod isolate;
 pub mod kernels;
 pub mod model;
 pub mod sys;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod worker;
 
 pub use isolate::{probe, Deadlines, ProbeOptions, WorkerCommand};

@@ -649,6 +649,31 @@ mod tests {
         }
     }
 
+    /// Every backend judges its devices' kernels with [`Device::judge_validations`].
+    #[test]
+    fn a_device_is_validated_only_when_every_kernel_passed() {
+        let validation = |kernel: &str, passed, max_abs_error| Validation {
+            kernel: kernel.into(),
+            passed,
+            max_abs_error,
+            elapsed_ms: 1.0,
+            elements: 16,
+        };
+        let mut device = Device::new("d", "v", DeviceKind::Gpu);
+        device.validation = Some(validation("saxpy", true, 0.0));
+        device.judge_validations();
+        assert_eq!(device.status, Status::Validated);
+        assert!(device.reason.is_none());
+
+        device.gemm_validation = Some(validation("sgemm", false, 0.75));
+        device.judge_validations();
+        assert_eq!(device.status, Status::Failed);
+        let reason = device.reason.unwrap();
+        assert_eq!(reason.code, ReasonCode::WrongResult);
+        assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
+        assert!(reason.message.contains("0.75"), "{}", reason.message);
+    }
+
     #[test]
     fn settle_status_prefers_the_best_device() {
         let mut b = BackendReport::new(BackendName::Vulkan, Status::Absent, None);

@@ -1,10 +1,11 @@
 use std::ffi::OsStr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use super::*;
 use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
+use crate::testing::{compile_fixture, ChildRunner, TempDir};
 
 const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backends/cuda");
 
@@ -62,9 +63,9 @@ fn the_ptx_declares_sm_50_and_the_entries_launched() {
 /// The committed PTX must be what its source compiles to, so that nobody edits one alone.
 #[test]
 fn the_committed_ptx_is_what_clang_makes_of_the_source() {
-    let out = TempDir::new("ptx");
+    let out = TempDir::new("cuda-ptx");
     for kernel in ["saxpy", "sgemm"] {
-        let ptx = out.0.join(format!("{kernel}.ptx"));
+        let ptx = out.path().join(format!("{kernel}.ptx"));
         let status = Command::new("clang-15")
             .args(["--cuda-device-only", "-S", "-nocudainc", "-nocudalib"])
             .args(["--cuda-gpu-arch=sm_50", "-O2", "-o"])
@@ -85,80 +86,36 @@ fn the_committed_ptx_is_what_clang_makes_of_the_source() {
     }
 }
 
-#[test]
-fn a_device_is_validated_only_when_every_kernel_passed() {
-    let validation = |kernel: &str, passed| crate::model::Validation {
-        kernel: kernel.into(),
-        passed,
-        max_abs_error: if passed { 0.0 } else { 1.0 },
-        elapsed_ms: 1.0,
-        elements: 16,
-    };
-    let mut device = Device::new("d", "NVIDIA", DeviceKind::Gpu);
-    device.validation = Some(validation("saxpy", true));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Validated);
-    device.gemm_validation = Some(validation("sgemm", false));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Failed);
-    let reason = device.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::WrongResult);
-    assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("hwspec-cuda-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// Builds `fake_libcuda.c` as `libcuda.so.1` in a directory of its own.
 fn fake_libcuda(tag: &str, defines: &[&str]) -> TempDir {
-    let dir = TempDir::new(tag);
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-o"])
-        .arg(dir.0.join("libcuda.so.1"))
-        .args(defines)
-        .arg(Path::new(SOURCE_DIR).join("fake_libcuda.c"))
-        .status()
-        .unwrap_or_else(|e| panic!("a C compiler (cc) is needed for the fake libcuda: {e}"));
-    assert!(status.success(), "cc failed on fake_libcuda.c");
+    let dir = TempDir::new(&format!("cuda-{tag}"));
+    let source = Path::new(SOURCE_DIR).join("fake_libcuda.c");
+    compile_fixture(&source, dir.path(), "libcuda.so.1", defines);
     dir
 }
 
-/// Set in a child test process: probe with the default candidates and print the report.
-const CHILD_ENV: &str = "HWSPEC_TEST_CUDA_CHILD_PROBE";
-const CHILD_LEVEL_ENV: &str = "HWSPEC_TEST_CUDA_CHILD_LEVEL";
-const REPORT_MARKER: &str = "hwspec-cuda-child-report:";
+/// Runs [`child_probe_entry`] in a child process: libcuda stays loaded for the life of a
+/// process and is found through `LD_LIBRARY_PATH`, which the dynamic loader reads once, so
+/// every library under test needs a fresh process.
+const CHILD: ChildRunner = ChildRunner {
+    module: module_path!(),
+    entry: "child_probe_entry",
+    switch: "HWSPEC_TEST_CUDA_CHILD_PROBE",
+    level_var: "HWSPEC_TEST_CUDA_CHILD_LEVEL",
+    marker: "hwspec-cuda-child-report:",
+    cleared: &[&[diagnose::VISIBLE_DEVICES_ENV]],
+};
 const STAGES_MARKER: &str = "hwspec-cuda-child-stages:";
 
-/// Only does something when started by [`probe_in_child`]: libcuda stays loaded for the life
-/// of a process and is found through `LD_LIBRARY_PATH`, which the dynamic loader reads once,
-/// so every library under test needs a fresh process.
+/// Only does something in a child started through [`CHILD`]: probes with the default
+/// candidates and prints the report, then the stages and number of partial reports.
 #[test]
 fn child_probe_entry() {
-    if std::env::var_os(CHILD_ENV).is_none() {
+    if CHILD.mode().is_none() {
         return;
     }
-    let level = std::env::var(CHILD_LEVEL_ENV)
-        .ok()
-        .and_then(|l| Level::parse(&l))
-        .unwrap_or(Level::Quick);
     let mut progress = Recorder::default();
-    let report = CudaBackend.probe(level, &mut progress);
-    println!("{REPORT_MARKER}{}", serde_json::to_string(&report).unwrap());
+    CHILD.print_report(&CudaBackend.probe(CHILD.level(), &mut progress));
     let stages: Vec<&str> = progress.stages.iter().map(|s| s.as_str()).collect();
     println!(
         "{STAGES_MARKER}{} partials={}",
@@ -176,48 +133,28 @@ struct ChildProbe {
 /// Runs [`child_probe_entry`] at `level` in a new process of this test binary with `env`.
 /// `library_dir`, when given, is where the dynamic loader finds libcuda.so.1 first.
 fn probe_in_child(library_dir: Option<&Path>, level: Level, env: &[(&str, &str)]) -> ChildProbe {
-    let (_, module) = module_path!().split_once("::").unwrap();
-    let test = format!("{module}::child_probe_entry");
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .env(CHILD_LEVEL_ENV, level.as_str())
-        .env_remove(diagnose::VISIBLE_DEVICES_ENV)
-        .envs(env.iter().map(|(k, v)| (OsStr::new(k), OsStr::new(v))));
+    let mut env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, OsStr::new(v))).collect();
     if let Some(dir) = library_dir {
-        command.env("LD_LIBRARY_PATH", dir);
+        env.push(("LD_LIBRARY_PATH", dir.as_os_str()));
     }
-    let output = command.output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let find = |marker: &str| {
-        stdout
-            .lines()
-            .find_map(|line| line.split_once(marker).map(|(_, rest)| rest.to_owned()))
-            .unwrap_or_else(|| {
-                panic!(
-                    "child printed no {marker}; stdout:\n{stdout}\nstderr:\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                )
-            })
-    };
+    let output = CHILD.run("1", Some(level), &env);
     ChildProbe {
-        report: serde_json::from_str(&find(REPORT_MARKER)).unwrap(),
-        progress: find(STAGES_MARKER),
+        report: output.json(CHILD.marker),
+        progress: output.after(STAGES_MARKER).to_owned(),
     }
 }
 
 fn init_result(code: &str) -> BackendReport {
     let fake = fake_libcuda(&format!("init-{code}"), &[]);
     let probe = probe_in_child(
-        Some(&fake.0),
+        Some(fake.path()),
         Level::Standard,
         &[("HWSPEC_FAKE_CUINIT", code)],
     );
     assert_eq!(probe.progress, "load,init partials=0");
     let library = probe.report.library.as_deref().unwrap_or_default();
     assert!(
-        library.starts_with(fake.0.to_str().unwrap()),
+        library.starts_with(fake.path().to_str().unwrap()),
         "library {library:?}"
     );
     probe.report
@@ -312,8 +249,8 @@ fn error_999_names_a_missing_device_node() {
 
 #[test]
 fn a_library_without_cuinit_is_load_failed_not_a_panic() {
-    let fake = fake_libcuda("no-cuinit", &["-DOMIT_CUINIT"]);
-    let probe = probe_in_child(Some(&fake.0), Level::Standard, &[]);
+    let fake = fake_libcuda("no-cuinit", &["OMIT_CUINIT"]);
+    let probe = probe_in_child(Some(fake.path()), Level::Standard, &[]);
     assert_eq!(probe.progress, "load partials=0");
     let report = probe.report;
     assert_eq!(report.status, Status::Unusable, "{report:#?}");
@@ -329,7 +266,7 @@ fn a_library_without_cuinit_is_load_failed_not_a_panic() {
 #[test]
 fn quick_enumerates_the_fake_device_with_its_identity() {
     let fake = fake_libcuda("quick", &[]);
-    let probe = probe_in_child(Some(&fake.0), Level::Quick, &[]);
+    let probe = probe_in_child(Some(fake.path()), Level::Quick, &[]);
     assert_eq!(probe.progress, "load,init,enumerate partials=1");
     let report = probe.report;
     assert_eq!(report.status, Status::Enumerated, "{report:#?}");
@@ -357,7 +294,7 @@ fn quick_enumerates_the_fake_device_with_its_identity() {
 #[test]
 fn standard_and_full_run_the_kernels_through_the_driver_api() {
     let fake = fake_libcuda("validate", &[]);
-    let standard = probe_in_child(Some(&fake.0), Level::Standard, &[]);
+    let standard = probe_in_child(Some(fake.path()), Level::Standard, &[]);
     assert_eq!(standard.progress, "load,init,enumerate,kernel partials=1");
     let device = &standard.report.devices[0];
     assert_eq!(device.status, Status::Validated, "{device:#?}");
@@ -366,7 +303,7 @@ fn standard_and_full_run_the_kernels_through_the_driver_api() {
     assert_eq!(saxpy.elements, SAXPY_ELEMENTS as u64);
     assert!(device.gemm_validation.is_none());
 
-    let full = probe_in_child(Some(&fake.0), Level::Full, &[]).report;
+    let full = probe_in_child(Some(fake.path()), Level::Full, &[]).report;
     assert_eq!(full.status, Status::Validated, "{full:#?}");
     let gemm = full.devices[0].gemm_validation.as_ref().unwrap();
     assert!(gemm.passed);
@@ -376,7 +313,12 @@ fn standard_and_full_run_the_kernels_through_the_driver_api() {
 #[test]
 fn a_wrong_result_fails_the_device() {
     let fake = fake_libcuda("wrong", &[]);
-    let report = probe_in_child(Some(&fake.0), Level::Full, &[("HWSPEC_FAKE_WRONG", "1")]).report;
+    let report = probe_in_child(
+        Some(fake.path()),
+        Level::Full,
+        &[("HWSPEC_FAKE_WRONG", "1")],
+    )
+    .report;
     assert_eq!(report.status, Status::Failed, "{report:#?}");
     let reason = report.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::WrongResult);
@@ -387,7 +329,7 @@ fn a_wrong_result_fails_the_device() {
 fn a_jit_failure_is_build_failed_with_the_log() {
     let fake = fake_libcuda("jit", &[]);
     let report = probe_in_child(
-        Some(&fake.0),
+        Some(fake.path()),
         Level::Standard,
         &[("HWSPEC_FAKE_JIT_FAIL", "1")],
     )

@@ -25,13 +25,10 @@ use self::api::{CompileFailure, Hip, HipError, Hiprtc, LoadError};
 use self::facts::Evidence;
 use crate::backend::{Backend, Progress, Stage};
 use crate::cache::KernelCache;
-use crate::kernels::{Saxpy, Sgemm};
+use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
-
-/// Compile-log lines kept in a `build-failed` reason.
-const BUILD_LOG_LINES: usize = 8;
 
 /// Probes AMD GPUs through the HIP runtime.
 #[derive(Debug)]
@@ -372,7 +369,7 @@ fn compile_message(failure: &CompileFailure, target: &str) -> String {
         "{} returned {} compiling for {target}: {}",
         failure.call,
         failure.code,
-        build_log_excerpt(&failure.log)
+        build_log_excerpt(&failure.log, "(empty log)")
     )
 }
 
@@ -393,19 +390,4 @@ fn code_cache(job: &Job<'_>) -> Option<KernelCache> {
 fn fail(device: &mut Device, status: Status, code: ReasonCode, message: String) {
     device.status = status;
     device.reason = Some(Reason::new(code, message));
-}
-
-/// The first lines of a compile log, on one line, for a reason message.
-fn build_log_excerpt(log: &str) -> String {
-    let lines: Vec<&str> = log
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .take(BUILD_LOG_LINES)
-        .collect();
-    if lines.is_empty() {
-        "(empty log)".to_owned()
-    } else {
-        lines.join(" | ")
-    }
 }

@@ -1,7 +1,6 @@
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::ffi::OsStr;
+use std::path::Path;
 
 use serde_json::{json, Value};
 
@@ -9,6 +8,7 @@ use super::api::PropLayout;
 use super::facts::{Evidence, NodeAccess};
 use super::*;
 use crate::backend::NoProgress;
+use crate::testing::{compile_fixture, print_marked, ChildRunner, TempDir, NO_ENV, PROBE_MODE};
 
 // ---- pure functions ----
 
@@ -295,28 +295,38 @@ fn a_missing_runtime_is_absent_and_named() {
     assert!(report.devices.is_empty());
 }
 
-/// Set in a child test process: what [`child_entry`] should do.
-const CHILD_ENV: &str = "HWSPEC_TEST_HIP_CHILD";
-const REPORT_MARKER: &str = "hwspec-child-report:";
+/// Runs [`child_entry`] in a child process, in the mode that says what it should do. The HIP
+/// runtime's state is per process and its teardown corrupts the heap, so each case gets a
+/// fresh process that prints its result and leaves with `_exit`.
+const CHILD: ChildRunner = ChildRunner {
+    module: module_path!(),
+    entry: "child_entry",
+    switch: "HWSPEC_TEST_HIP_CHILD",
+    level_var: "HWSPEC_TEST_HIP_CHILD_LEVEL",
+    marker: "hwspec-child-report:",
+    cleared: &[&[
+        "HIP_VISIBLE_DEVICES",
+        "ROCR_VISIBLE_DEVICES",
+        "CUDA_VISIBLE_DEVICES",
+        crate::cache::DRIVER_CACHE_ENV,
+    ]],
+};
 
-/// Only does something when started by [`in_child`]. The HIP runtime's state is per process
-/// and its teardown corrupts the heap, so each case gets a fresh process that prints its
-/// result and leaves with `_exit`.
+/// Only does something in a child started through [`CHILD`]: runs its mode's case, prints
+/// the result and leaves at once.
 #[test]
 fn child_entry() {
-    let Ok(mode) = std::env::var(CHILD_ENV) else {
+    let Some(mode) = CHILD.mode() else {
         return;
     };
     let result = match mode.as_str() {
-        "probe" => {
-            serde_json::to_value(HipBackend.probe(Level::Standard, &mut NoProgress)).unwrap()
+        PROBE_MODE => {
+            serde_json::to_value(HipBackend.probe(CHILD.level(), &mut NoProgress)).unwrap()
         }
         "compile" => compile_cases(),
         other => json!({ "error": format!("unknown child mode {other}") }),
     };
-    let mut stdout = std::io::stdout();
-    let _ = writeln!(stdout, "{REPORT_MARKER}{result}");
-    let _ = stdout.flush();
+    print_marked(CHILD.marker, &result);
     crate::sys::exit_immediately(0);
 }
 
@@ -357,36 +367,9 @@ fn compile_cases() -> Value {
     })
 }
 
-/// Runs [`child_entry`] in `mode` in a new process of this test binary with `env` added.
-fn in_child(mode: &str, env: &[(&str, &std::ffi::OsStr)]) -> Value {
-    let (_, module) = module_path!().split_once("::").unwrap();
-    let test = format!("{module}::child_entry");
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, mode)
-        .envs(env.iter().copied())
-        .env_remove("HIP_VISIBLE_DEVICES")
-        .env_remove("ROCR_VISIBLE_DEVICES")
-        .env_remove("CUDA_VISIBLE_DEVICES")
-        .env_remove(crate::cache::DRIVER_CACHE_ENV)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let json = stdout
-        .lines()
-        .find_map(|line| line.split_once(REPORT_MARKER).map(|(_, json)| json))
-        .unwrap_or_else(|| {
-            panic!(
-                "child printed no result ({:?}); stdout:\n{stdout}\nstderr:\n{}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    serde_json::from_str(json).unwrap()
-}
-
-fn probe_in_child(env: &[(&str, &std::ffi::OsStr)]) -> BackendReport {
-    serde_json::from_value(in_child("probe", env)).unwrap()
+/// Probes at level standard in a child with `env` added.
+fn probe_in_child(env: &[(&str, &OsStr)]) -> BackendReport {
+    CHILD.probe(Level::Standard, env)
 }
 
 #[test]
@@ -417,7 +400,7 @@ fn the_installed_runtime_without_a_gpu_is_absent_with_no_device() {
 
 #[test]
 fn hiprtc_compiles_for_named_targets_without_a_gpu() {
-    let result = in_child("compile", &[]);
+    let result: Value = CHILD.run("compile", None, NO_ENV).json(CHILD.marker);
     assert!(result.get("error").is_none(), "{result:#}");
     for case in ["saxpy_gfx90a", "saxpy_gfx1030", "both_gfx90a_features"] {
         assert_eq!(result[case]["elf"], true, "{case}: {result:#}");
@@ -438,41 +421,13 @@ fn hiprtc_compiles_for_named_targets_without_a_gpu() {
     );
 }
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("hwspec-hip-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-/// Builds `fake_hip.c` as `libamdhip64.so.5` in `dir` with the given `-D` definitions.
-fn build_fake(dir: &Path, defines: &[&str]) {
-    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backends/hip/fake_hip.c");
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-o"])
-        .arg(dir.join("libamdhip64.so.5"))
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg(&source)
-        .status()
-        .expect("a C compiler (cc) to build the fake runtime");
-    assert!(status.success(), "cc failed on {}", source.display());
-}
-
+/// Probes in a child whose dynamic loader finds `fake_hip.c`, built as `libamdhip64.so.5`
+/// with the given `-D` definitions, first.
 fn probe_with_fake(tag: &str, defines: &[&str]) -> BackendReport {
-    let dir = TempDir::new(tag);
-    build_fake(&dir.0, defines);
-    probe_in_child(&[("LD_LIBRARY_PATH", dir.0.as_os_str())])
+    let dir = TempDir::new(&format!("hip-{tag}"));
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backends/hip/fake_hip.c");
+    compile_fixture(&source, dir.path(), "libamdhip64.so.5", defines);
+    probe_in_child(&[("LD_LIBRARY_PATH", dir.path().as_os_str())])
 }
 
 #[test]

@@ -20,7 +20,7 @@ use self::ze::{
     QueueGroup, ZeError, ZE_RESULT_ERROR_UNINITIALIZED, ZE_RESULT_NOT_READY,
 };
 use crate::backend::{Backend, Progress, Stage};
-use crate::kernels::{Saxpy, Sgemm};
+use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
@@ -38,9 +38,6 @@ const DISCOVERY_VARIABLES: &[&str] = &[
     "ZE_ENABLE_NULL_DRIVER",
     "ZE_AFFINITY_MASK",
 ];
-
-/// Build-log lines kept in a `build-failed` reason: the first error is nearly always in them.
-const BUILD_LOG_LINES: usize = 8;
 
 /// Probes Level Zero through its loader.
 #[derive(Debug)]
@@ -443,7 +440,7 @@ fn fail_kernel(device: &mut Device, kernel: &str, error: KernelError) {
             let message = format!(
                 "{kernel}: {}; build log: {}",
                 failure.error,
-                build_log_excerpt(&failure.log)
+                build_log_excerpt(&failure.log, "(empty)")
             );
             device.fail(ReasonCode::BuildFailed, message);
         }
@@ -455,20 +452,5 @@ fn fail_kernel(device: &mut Device, kernel: &str, error: KernelError) {
         KernelError::Call(error) => {
             device.fail(ReasonCode::LaunchFailed, format!("{kernel}: {error}"));
         }
-    }
-}
-
-/// The first lines of a build log, on one line, for a reason message.
-fn build_log_excerpt(log: &str) -> String {
-    let lines: Vec<&str> = log
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .take(BUILD_LOG_LINES)
-        .collect();
-    if lines.is_empty() {
-        "(empty)".to_owned()
-    } else {
-        lines.join(" | ")
     }
 }

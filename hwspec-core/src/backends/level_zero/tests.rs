@@ -6,7 +6,7 @@ use super::ze::{DriverProperties, QueueGroup};
 use super::*;
 use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
-use crate::model::Validation;
+use crate::testing::{compile_fixture, ChildRunner, TempDir};
 
 #[test]
 fn versions_unpack_as_ze_make_version_packs_them() {
@@ -171,41 +171,6 @@ fn device_facts_come_from_device_driver_and_memory_properties() {
 }
 
 #[test]
-fn build_log_excerpts_keep_the_first_non_empty_lines() {
-    assert_eq!(
-        build_log_excerpt("\nerror: bad\n  \n at line 3\n"),
-        "error: bad | at line 3"
-    );
-    let long: String = (0..100).map(|i| format!("line {i}\n")).collect();
-    assert_eq!(
-        build_log_excerpt(&long).matches(" | ").count(),
-        BUILD_LOG_LINES - 1
-    );
-    assert_eq!(build_log_excerpt(""), "(empty)");
-}
-
-#[test]
-fn a_device_is_validated_only_when_every_kernel_passed() {
-    let validation = |kernel: &str, passed| Validation {
-        kernel: kernel.into(),
-        passed,
-        max_abs_error: if passed { 0.0 } else { 1.0 },
-        elapsed_ms: 1.0,
-        elements: 16,
-    };
-    let mut device = Device::new("d", "Intel", DeviceKind::Gpu);
-    device.validation = Some(validation("saxpy", true));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Validated);
-    device.gemm_validation = Some(validation("sgemm", false));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Failed);
-    let reason = device.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::WrongResult);
-    assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
-}
-
-#[test]
 fn the_loader_is_opened_by_its_versioned_soname() {
     assert_eq!(ze::LOADER_SONAME, "libze_loader.so.1");
 }
@@ -236,32 +201,14 @@ fn kernel_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src/backends/level_zero")
 }
 
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("hwspec-l0-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The committed SPIR-V must be exactly what its OpenCL C compiles to, and valid.
 #[test]
 fn committed_spirv_is_what_the_opencl_c_compiles_to() {
-    let out = TempDir::new("spirv");
+    let out = TempDir::new("l0-spirv");
     let dir = kernel_dir();
     for kernel in ["saxpy", "sgemm"] {
-        let bitcode = out.0.join(format!("{kernel}.bc"));
-        let spirv = out.0.join(format!("{kernel}.spv"));
+        let bitcode = out.path().join(format!("{kernel}.bc"));
+        let spirv = out.path().join(format!("{kernel}.spv"));
         let clang = Command::new("clang-15")
             .args([
                 "-cl-std=CL1.2",
@@ -308,52 +255,25 @@ fn committed_spirv_is_what_the_opencl_c_compiles_to() {
     }
 }
 
-/// Set in a child test process: the environment has been chosen, probe and print.
-const CHILD_ENV: &str = "HWSPEC_TEST_LEVEL_ZERO_CHILD_PROBE";
-const CHILD_LEVEL_ENV: &str = "HWSPEC_TEST_LEVEL_ZERO_CHILD_LEVEL";
-const REPORT_MARKER: &str = "hwspec-child-report:";
+/// Runs [`child_probe_entry`] in a child process whose environment is cleared of the
+/// variables that steer the loader. The dynamic loader maps one `libze_loader.so.1` per
+/// process, so each loader under test needs a fresh process.
+const CHILD: ChildRunner = ChildRunner {
+    module: module_path!(),
+    entry: "child_probe_entry",
+    switch: "HWSPEC_TEST_LEVEL_ZERO_CHILD_PROBE",
+    level_var: "HWSPEC_TEST_LEVEL_ZERO_CHILD_LEVEL",
+    marker: "hwspec-child-report:",
+    cleared: &[&["ZE_ENABLE_LOADER_DEBUG_TRACE"], DISCOVERY_VARIABLES],
+};
 
-/// Only does something when started by [`probe_in_child`]. The dynamic loader maps one
-/// `libze_loader.so.1` per process, so each loader under test needs a fresh process.
+/// Only does something in a child started through [`CHILD`]: probes and prints the report.
 #[test]
 fn child_probe_entry() {
-    if std::env::var_os(CHILD_ENV).is_none() {
+    if CHILD.mode().is_none() {
         return;
     }
-    let level = std::env::var(CHILD_LEVEL_ENV)
-        .ok()
-        .and_then(|l| Level::parse(&l))
-        .unwrap_or(Level::Quick);
-    let report = LevelZeroBackend.probe(level, &mut NoProgress);
-    println!("{REPORT_MARKER}{}", serde_json::to_string(&report).unwrap());
-}
-
-/// Runs [`child_probe_entry`] at `level` in a new process of this test binary, with `env`
-/// added to an environment cleared of the variables that steer the loader.
-fn probe_in_child(env: &[(&str, OsString)], level: Level) -> BackendReport {
-    let (_, module) = module_path!().split_once("::").unwrap();
-    let test = format!("{module}::child_probe_entry");
-    let mut command = Command::new(std::env::current_exe().unwrap());
-    command
-        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .env(CHILD_LEVEL_ENV, level.as_str())
-        .env_remove("ZE_ENABLE_LOADER_DEBUG_TRACE");
-    for name in DISCOVERY_VARIABLES {
-        command.env_remove(name);
-    }
-    let output = command.envs(env.iter().cloned()).output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let json = stdout
-        .lines()
-        .find_map(|line| line.split_once(REPORT_MARKER).map(|(_, json)| json))
-        .unwrap_or_else(|| {
-            panic!(
-                "child printed no report; stdout:\n{stdout}\nstderr:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    serde_json::from_str(json).unwrap()
+    CHILD.print_report(&LevelZeroBackend.probe(CHILD.level(), &mut NoProgress));
 }
 
 #[test]
@@ -361,7 +281,7 @@ fn the_real_loader_without_a_driver_is_absent_with_no_device() {
     // The loader opens the drivers this variable names instead of the installed ones, so the
     // test sees "loader present, no driver" on any machine.
     let missing = OsString::from("/nonexistent/libhwspec-no-such-ze-driver.so.1");
-    let report = probe_in_child(&[("ZE_ENABLE_ALT_DRIVERS", missing)], Level::Standard);
+    let report = CHILD.probe(Level::Standard, &[("ZE_ENABLE_ALT_DRIVERS", missing)]);
     if report
         .reason
         .as_ref()
@@ -384,33 +304,23 @@ fn the_real_loader_without_a_driver_is_absent_with_no_device() {
 
 /// A directory holding `fake_loader.c` built as `libze_loader.so.1` with `defines`.
 fn fake_loader(tag: &str, defines: &[&str]) -> TempDir {
-    let dir = TempDir::new(tag);
-    let output = Command::new("cc")
-        .args(["-shared", "-fPIC", "-std=c11", "-Wall", "-Werror", "-o"])
-        .arg(dir.0.join("libze_loader.so.1"))
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg(kernel_dir().join("fake_loader.c"))
-        .output()
-        .unwrap_or_else(|e| panic!("cc could not run ({e}); install gcc"));
-    assert!(
-        output.status.success(),
-        "fake_loader.c: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let dir = TempDir::new(&format!("l0-{tag}"));
+    let source = kernel_dir().join("fake_loader.c");
+    compile_fixture(&source, dir.path(), "libze_loader.so.1", defines);
     dir
 }
 
 /// Probes at `level` in a child whose dynamic loader finds `loader` first.
 fn probe_with_fake(loader: &TempDir, level: Level) -> BackendReport {
-    let mut path = OsString::from(&loader.0);
+    let mut path = OsString::from(loader.path());
     if let Some(existing) = std::env::var_os("LD_LIBRARY_PATH") {
         path.push(":");
         path.push(existing);
     }
-    let report = probe_in_child(&[("LD_LIBRARY_PATH", path)], level);
+    let report = CHILD.probe(level, &[("LD_LIBRARY_PATH", path)]);
     let library = report.library.as_deref().unwrap_or_default();
     assert!(
-        library.starts_with(loader.0.to_str().unwrap()),
+        library.starts_with(loader.path().to_str().unwrap()),
         "the fake loader was not the one loaded: {library:?}"
     );
     report

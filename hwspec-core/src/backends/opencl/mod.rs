@@ -33,7 +33,7 @@ use self::cl::{ClError, DeviceId};
 use self::validate::{Session, SetupError};
 use crate::backend::{Backend, Progress, Stage};
 use crate::cache::KernelCache;
-use crate::kernels::{Saxpy, Sgemm};
+use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
@@ -49,10 +49,6 @@ const SOFTWARE_DEVICE_NAMES: &[&str] = &["llvmpipe", "softpipe", "swiftshader"];
 /// Where ocl-icd and the Khronos loader look for `.icd` files when `OCL_ICD_VENDORS` does not
 /// name a directory.
 const DEFAULT_VENDORS_DIR: &str = "/etc/OpenCL/vendors";
-
-/// Build-log lines kept in a `build-failed` reason: the first error is nearly always in them,
-/// and a whole log can run to megabytes.
-const BUILD_LOG_LINES: usize = 8;
 
 /// Probes OpenCL through the ICD loader.
 #[derive(Debug)]
@@ -344,7 +340,7 @@ fn run_validations(
             let message = format!(
                 "{}; build log: {}",
                 failure.error,
-                build_log_excerpt(&failure.log)
+                build_log_excerpt(&failure.log, "(empty)")
             );
             device.fail(ReasonCode::BuildFailed, message);
             return None;
@@ -439,21 +435,6 @@ fn features(
         .filter(|(_, present)| *present)
         .map(|(name, _)| name.to_owned())
         .collect()
-}
-
-/// The first lines of a build log, on one line, for a reason message.
-fn build_log_excerpt(log: &str) -> String {
-    let lines: Vec<&str> = log
-        .lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty())
-        .take(BUILD_LOG_LINES)
-        .collect();
-    if lines.is_empty() {
-        "(empty)".to_owned()
-    } else {
-        lines.join(" | ")
-    }
 }
 
 /// How many `.icd` files the loader could have found, for `no-device` messages: zero files

@@ -1,10 +1,10 @@
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Instant;
 
 use super::*;
 use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
+use crate::testing::{ChildRunner, TempDir};
 
 const CL_DEVICE_TYPE_DEFAULT: u64 = 1;
 
@@ -82,21 +82,6 @@ fn features_come_from_queries_or_the_extension_list() {
 }
 
 #[test]
-fn build_log_excerpts_keep_the_first_non_empty_lines() {
-    let log = "\n<source>:3:5: error: use of undeclared identifier 'z'\n   z = 1;\n\n   ^\n";
-    assert_eq!(
-        build_log_excerpt(log),
-        "<source>:3:5: error: use of undeclared identifier 'z' | z = 1; | ^"
-    );
-    let long: String = (0..100).map(|i| format!("line {i}\n")).collect();
-    assert_eq!(
-        build_log_excerpt(&long).matches(" | ").count(),
-        BUILD_LOG_LINES - 1
-    );
-    assert_eq!(build_log_excerpt("  \n"), "(empty)");
-}
-
-#[test]
 fn platform_errors_separate_no_icd_from_a_broken_one() {
     let none = platform_error(ClError {
         call: "clGetPlatformIDs",
@@ -126,60 +111,15 @@ fn platform_errors_separate_no_icd_from_a_broken_one() {
     assert_eq!(stripped.reason.unwrap().code, ReasonCode::LoadFailed);
 }
 
-fn validation(kernel: &str, passed: bool, max_abs_error: f64) -> crate::model::Validation {
-    crate::model::Validation {
-        kernel: kernel.into(),
-        passed,
-        max_abs_error,
-        elapsed_ms: 1.0,
-        elements: 16,
-    }
-}
-
-#[test]
-fn a_device_is_validated_only_when_every_kernel_passed() {
-    let mut device = Device::new("d", "v", DeviceKind::Gpu);
-    device.validation = Some(validation("saxpy", true, 0.0));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Validated);
-    assert!(device.reason.is_none());
-
-    device.gemm_validation = Some(validation("sgemm", false, 0.75));
-    device.judge_validations();
-    assert_eq!(device.status, Status::Failed);
-    let reason = device.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::WrongResult);
-    assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
-    assert!(reason.message.contains("0.75"), "{}", reason.message);
-}
-
-/// A fresh directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let path = std::env::temp_dir().join(format!("hwspec-opencl-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).unwrap();
-        TempDir(path)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn icd_directories_are_counted_by_extension() {
-    let dir = TempDir::new("count");
+    let dir = TempDir::new("opencl-count");
     for file in ["pocl.icd", "nvidia.icd", "README"] {
-        std::fs::write(dir.0.join(file), "libx.so\n").unwrap();
+        std::fs::write(dir.path().join(file), "libx.so\n").unwrap();
     }
-    let seen = describe_icd_dir(&dir.0);
-    assert_eq!(seen, format!("2 .icd file(s) in {}", dir.0.display()));
-    let missing = describe_icd_dir(&dir.0.join("nonexistent"));
+    let seen = describe_icd_dir(dir.path());
+    assert_eq!(seen, format!("2 .icd file(s) in {}", dir.path().display()));
+    let missing = describe_icd_dir(&dir.path().join("nonexistent"));
     assert!(missing.contains("unreadable"), "{missing}");
 }
 
@@ -314,68 +254,41 @@ fn a_kernel_that_does_not_compile_reports_its_build_log() {
         opencl3::error_codes::CL_BUILD_PROGRAM_FAILURE
     );
     assert!(
-        build_log_excerpt(&failure.log).contains("undeclared_name"),
+        build_log_excerpt(&failure.log, "(empty)").contains("undeclared_name"),
         "{}",
         failure.log
     );
 }
 
-/// Set in a child test process: the vendors directory has been chosen, probe and print.
-const CHILD_ENV: &str = "HWSPEC_TEST_OPENCL_CHILD_PROBE";
-const CHILD_LEVEL_ENV: &str = "HWSPEC_TEST_OPENCL_CHILD_LEVEL";
-const REPORT_MARKER: &str = "hwspec-child-report:";
+/// Runs [`child_probe_entry`] in a child process. The ICD loader reads `OCL_ICD_VENDORS` once
+/// per process, so each environment needs a fresh process.
+const CHILD: ChildRunner = ChildRunner {
+    module: module_path!(),
+    entry: "child_probe_entry",
+    switch: "HWSPEC_TEST_OPENCL_CHILD_PROBE",
+    level_var: "HWSPEC_TEST_OPENCL_CHILD_LEVEL",
+    marker: "hwspec-child-report:",
+    cleared: &[&["OCL_ICD_FILENAMES", "OPENCL_DYLIB_PATH"]],
+};
 
-/// Only does something when started by [`probe_in_child`]. The ICD loader reads
-/// `OCL_ICD_VENDORS` once per process, so each environment needs a fresh process.
+/// Only does something in a child started through [`CHILD`]: probes and prints the report.
 #[test]
 fn child_probe_entry() {
-    if std::env::var_os(CHILD_ENV).is_none() {
+    if CHILD.mode().is_none() {
         return;
     }
-    let level = std::env::var(CHILD_LEVEL_ENV)
-        .ok()
-        .and_then(|l| Level::parse(&l))
-        .unwrap_or(Level::Quick);
-    let report = OpenclBackend.probe(level, &mut NoProgress);
-    println!("{REPORT_MARKER}{}", serde_json::to_string(&report).unwrap());
+    CHILD.print_report(&OpenclBackend.probe(CHILD.level(), &mut NoProgress));
 }
 
-/// Runs [`child_probe_entry`] at level quick in a new process of this test binary with the
-/// ICD loader pointed at `vendors`.
+/// Probes at level quick in a child whose ICD loader is pointed at `vendors`.
 fn probe_in_child(vendors: &Path) -> BackendReport {
-    probe_in_child_with(&[("OCL_ICD_VENDORS", vendors.as_os_str())], Level::Quick)
-}
-
-/// Runs [`child_probe_entry`] at `level` in a new process of this test binary with `env`.
-fn probe_in_child_with(env: &[(&str, &std::ffi::OsStr)], level: Level) -> BackendReport {
-    let (_, module) = module_path!().split_once("::").unwrap();
-    let test = format!("{module}::child_probe_entry");
-    let output = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &test, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .env(CHILD_LEVEL_ENV, level.as_str())
-        .envs(env.iter().copied())
-        .env_remove("OCL_ICD_FILENAMES")
-        .env_remove("OPENCL_DYLIB_PATH")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let json = stdout
-        .lines()
-        .find_map(|line| line.split_once(REPORT_MARKER).map(|(_, json)| json))
-        .unwrap_or_else(|| {
-            panic!(
-                "child printed no report; stdout:\n{stdout}\nstderr:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            )
-        });
-    serde_json::from_str(json).unwrap()
+    CHILD.probe(Level::Quick, &[("OCL_ICD_VENDORS", vendors)])
 }
 
 #[test]
 fn an_empty_vendors_directory_is_absent_with_no_device() {
-    let vendors = TempDir::new("empty-vendors");
-    let report = probe_in_child(&vendors.0);
+    let vendors = TempDir::new("opencl-empty-vendors");
+    let report = probe_in_child(vendors.path());
     assert_eq!(report.status, Status::Absent, "{report:#?}");
     let reason = report.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::NoDevice);
@@ -390,9 +303,13 @@ fn an_empty_vendors_directory_is_absent_with_no_device() {
 
 #[test]
 fn an_icd_whose_library_is_missing_is_absent_and_counted() {
-    let vendors = TempDir::new("dangling-icd");
-    std::fs::write(vendors.0.join("dangling.icd"), "libhwspec-no-such-icd.so\n").unwrap();
-    let report = probe_in_child(&vendors.0);
+    let vendors = TempDir::new("opencl-dangling-icd");
+    std::fs::write(
+        vendors.path().join("dangling.icd"),
+        "libhwspec-no-such-icd.so\n",
+    )
+    .unwrap();
+    let report = probe_in_child(vendors.path());
     assert_eq!(report.status, Status::Absent, "{report:#?}");
     let reason = report.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::NoDevice);
@@ -405,42 +322,42 @@ fn an_icd_whose_library_is_missing_is_absent_and_counted() {
 
 #[test]
 fn a_validated_build_is_cached_and_a_bad_cache_entry_falls_back_to_source() {
-    let cache_dir = TempDir::new("binary-cache");
-    let env = [(crate::cache::DRIVER_CACHE_ENV, cache_dir.0.as_os_str())];
+    let cache_dir = TempDir::new("opencl-binary-cache");
+    let env = [(crate::cache::DRIVER_CACHE_ENV, cache_dir.path().as_os_str())];
     let program = |report: &BackendReport| {
         let device = pocl_device(report);
         assert_eq!(device.status, Status::Validated, "{device:#?}");
         device.properties["program"].clone()
     };
 
-    let first = probe_in_child_with(&env, Level::Standard);
+    let first = CHILD.probe(Level::Standard, &env);
     assert_eq!(program(&first), "built from source");
-    let entries: Vec<_> = std::fs::read_dir(cache_dir.0.join("opencl"))
+    let entries: Vec<_> = std::fs::read_dir(cache_dir.path().join("opencl"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
 
-    let second = probe_in_child_with(&env, Level::Standard);
+    let second = CHILD.probe(Level::Standard, &env);
     assert_eq!(program(&second), "binary cached from an earlier build");
 
     std::fs::write(&entries[0], b"not a program binary").unwrap();
-    let third = probe_in_child_with(&env, Level::Standard);
+    let third = CHILD.probe(Level::Standard, &env);
     assert_eq!(program(&third), "built from source");
     assert_ne!(std::fs::read(&entries[0]).unwrap(), b"not a program binary");
 }
 
 #[test]
 fn icd_files_follow_ocl_icd_rules_for_the_vendors_variable() {
-    let dir = TempDir::new("icd-files");
-    std::fs::write(dir.0.join("b.icd"), "libb.so\n").unwrap();
-    std::fs::write(dir.0.join("a.icd"), "liba.so\n").unwrap();
-    std::fs::write(dir.0.join("notes.txt"), "").unwrap();
+    let dir = TempDir::new("opencl-icd-files");
+    std::fs::write(dir.path().join("b.icd"), "libb.so\n").unwrap();
+    std::fs::write(dir.path().join("a.icd"), "liba.so\n").unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "").unwrap();
     assert_eq!(
-        icd_files(Some(dir.0.as_os_str())),
-        [dir.0.join("a.icd"), dir.0.join("b.icd")]
+        icd_files(Some(dir.path().as_os_str())),
+        [dir.path().join("a.icd"), dir.path().join("b.icd")]
     );
-    let one = dir.0.join("b.icd");
+    let one = dir.path().join("b.icd");
     assert_eq!(icd_files(Some(one.as_os_str())), [one]);
     let library = std::ffi::OsStr::new("/opt/vendor/libicd.so");
     assert_eq!(icd_files(Some(library)), [PathBuf::from(library)]);
@@ -454,11 +371,15 @@ fn icd_files_follow_ocl_icd_rules_for_the_vendors_variable() {
 
 #[test]
 fn icds_naming_unloadable_libraries_are_named() {
-    let dir = TempDir::new("unloadable");
-    std::fs::write(dir.0.join("missing.icd"), "libhwspec-no-such-icd.so.9\n").unwrap();
-    std::fs::write(dir.0.join("empty.icd"), "\n").unwrap();
-    std::fs::write(dir.0.join("libc.icd"), "libc.so.6\n").unwrap();
-    let warnings = unloadable_icds(&icd_files(Some(dir.0.as_os_str())));
+    let dir = TempDir::new("opencl-unloadable");
+    std::fs::write(
+        dir.path().join("missing.icd"),
+        "libhwspec-no-such-icd.so.9\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("empty.icd"), "\n").unwrap();
+    std::fs::write(dir.path().join("libc.icd"), "libc.so.6\n").unwrap();
+    let warnings = unloadable_icds(&icd_files(Some(dir.path().as_os_str())));
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].contains("empty.icd") && warnings[0].contains("names no library"));
     assert!(warnings[1].contains("missing.icd"), "{}", warnings[1]);

@@ -496,6 +496,7 @@ mod tests {
 
     use super::*;
     use crate::backend::{NoProgress, Recorder};
+    use crate::testing::{ChildRunner, TempDir};
 
     #[test]
     fn vendor_ids_map_to_names() {
@@ -761,13 +762,12 @@ mod tests {
     /// match what the committed GLSL compiles to.
     #[test]
     fn committed_spirv_is_what_the_glsl_compiles_to() {
-        let out = std::env::temp_dir().join(format!("hwspec-vulkan-spv-{}", std::process::id()));
-        std::fs::create_dir_all(&out).unwrap();
+        let out = TempDir::new("vulkan-spv");
         for (source, shader) in [
             ("saxpy.comp", api::Shader::Saxpy),
             ("sgemm.comp", api::Shader::Sgemm),
         ] {
-            let spv = out.join(source).with_extension("spv");
+            let spv = out.path().join(source).with_extension("spv");
             let status = Command::new("glslangValidator")
                 .args(["-V", "--target-env", "vulkan1.0"])
                 .arg(shader_dir().join(source))
@@ -804,7 +804,6 @@ mod tests {
                 );
             }
         }
-        let _ = std::fs::remove_dir_all(&out);
     }
 
     fn lavapipe(report: &BackendReport) -> &Device {
@@ -872,50 +871,26 @@ mod tests {
         assert!(device.api_version.is_some());
     }
 
-    /// Set in a child test process: probe, print the report after this marker, and stop.
-    const CHILD: &str = "HWSPEC_VULKAN_TEST_CHILD";
-    const MARKER: &str = "hwspec-vulkan-report:";
-
-    /// Runs the test `name` of this module in a child process with `env`, where it probes and
-    /// prints its report, so environment changes never reach other tests.
-    fn probe_in_child(name: &str, env: &[(&str, &str)]) -> BackendReport {
-        let module = module_path!().split_once("::").unwrap().1;
-        let out = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                &format!("{module}::{name}"),
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(CHILD, "1")
-            .envs(env.iter().copied())
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let json = stdout
-            .lines()
-            .find_map(|l| l.split_once(MARKER).map(|(_, json)| json))
-            .unwrap_or_else(|| panic!("the child printed no report: {stdout}"));
-        serde_json::from_str(json).unwrap()
-    }
-
-    fn child_probe() -> bool {
-        if std::env::var_os(CHILD).is_none() {
-            return false;
-        }
-        let report = VulkanBackend.probe(Level::Quick, &mut NoProgress);
-        println!("{MARKER}{}", serde_json::to_string(&report).unwrap());
-        true
-    }
+    /// Re-runs the test below in a child process, where it probes and prints its report, so
+    /// environment changes never reach other tests.
+    const CHILD: ChildRunner = ChildRunner {
+        module: module_path!(),
+        entry: "no_driver_manifest_means_absent_with_no_device",
+        switch: "HWSPEC_VULKAN_TEST_CHILD",
+        level_var: "HWSPEC_VULKAN_TEST_CHILD_LEVEL",
+        marker: "hwspec-vulkan-report:",
+        cleared: &[],
+    };
 
     #[test]
     fn no_driver_manifest_means_absent_with_no_device() {
-        if child_probe() {
+        if CHILD.mode().is_some() {
+            CHILD.print_report(&VulkanBackend.probe(CHILD.level(), &mut NoProgress));
             return;
         }
         let nowhere = "/nonexistent/hwspec-test-icd.json";
-        let report = probe_in_child(
-            "no_driver_manifest_means_absent_with_no_device",
+        let report = CHILD.probe(
+            Level::Quick,
             &[("VK_DRIVER_FILES", nowhere), ("VK_ICD_FILENAMES", nowhere)],
         );
         assert_eq!(report.status, Status::Absent, "{report:#?}");
