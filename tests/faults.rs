@@ -165,7 +165,7 @@ impl Probe {
             }
             None => Command::new(hwspec),
         };
-        command.args(["probe", "--json"]);
+        command.args(["probe", "--json", "--fresh"]);
         if self.trust_env {
             command.arg("--trust-env");
         }

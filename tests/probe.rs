@@ -186,7 +186,7 @@ fn a_hanging_driver_times_out_while_the_others_report() {
 
 #[test]
 fn the_table_names_every_backend_and_the_capabilities() {
-    let run = hwspec(&["probe"], &[]);
+    let run = hwspec(&["probe", "--fresh"], &[]);
     run.assert_success();
     for word in [
         "BACKEND",
@@ -240,4 +240,98 @@ fn help_and_completions_work() {
     let bash = hwspec(&["completions", "bash"], &[]);
     bash.assert_success();
     assert!(bash.stdout.contains("hwspec"));
+}
+
+#[test]
+fn a_second_probe_is_answered_from_the_cache_until_fresh_is_asked() {
+    // Level full with only the CPU is a key no other test uses, so no test races this one.
+    let args = ["probe", "--json", "--backend", "cpu", "--level", "full"];
+    let fresh = hwspec(&[&args[..], &["--fresh"]].concat(), &[]);
+    fresh.assert_success();
+    let first: Value = serde_json::from_str(&fresh.stdout).unwrap();
+    assert_eq!(first["cache"]["hit"], false, "{:#}", first["cache"]);
+
+    let cached = hwspec(&args, &[]);
+    cached.assert_success();
+    let second: Value = serde_json::from_str(&cached.stdout).unwrap();
+    assert_eq!(second["cache"]["hit"], true, "{:#}", second["cache"]);
+    assert!(second["cache"]["age_seconds"].as_f64().unwrap() >= 0.0);
+    assert_eq!(second["capabilities"], first["capabilities"]);
+
+    let table = hwspec(&["probe", "--backend", "cpu", "--level", "full"], &[]);
+    assert!(
+        table.stdout.contains("from the report cache"),
+        "{}",
+        table.stdout
+    );
+
+    let expired = hwspec(&[&args[..], &["--max-age", "0"]].concat(), &[]);
+    let third: Value = serde_json::from_str(&expired.stdout).unwrap();
+    assert_eq!(third["cache"]["hit"], false, "{:#}", third["cache"]);
+}
+
+#[test]
+fn nfd_output_is_written_atomically_as_labels() {
+    let dir = scratch_dir("nfd");
+    let file = dir.join("hwspec.features");
+    let run = hwspec(
+        &[
+            "probe",
+            "--format",
+            "nfd",
+            "--fresh",
+            "--output",
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    run.assert_success();
+    assert!(
+        run.stdout.is_empty(),
+        "nothing on stdout with --output: {}",
+        run.stdout
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.lines().any(|l| l.starts_with("# +expiry-time=")),
+        "{text}"
+    );
+    let labels: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    assert!(labels.contains(&"hwspec-cpu=true"), "{text}");
+    assert!(
+        labels.iter().any(|l| l.starts_with("hwspec-opencl=")),
+        "{text}"
+    );
+    assert!(
+        labels.iter().any(|l| l.starts_with("hwspec-vulkan=")),
+        "{text}"
+    );
+    assert!(
+        !labels.iter().any(|l| l.starts_with("hwspec-gpu")),
+        "{text}"
+    );
+    for label in labels {
+        let (name, value) = label.split_once('=').expect(label);
+        let ok = |s: &str| {
+            s.len() <= 63
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                && s.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && s.ends_with(|c: char| c.is_ascii_alphanumeric())
+        };
+        assert!(ok(name) && ok(value), "{label}");
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+    assert_eq!(leftovers.len(), 1, "no temporary file left behind");
+
+    let unwritable = hwspec(
+        &["probe", "--format", "nfd", "--output", "/nonexistent/dir/f"],
+        &[],
+    );
+    assert_eq!(unwritable.code, Some(1), "{unwritable:?}");
+    assert!(
+        unwritable.stderr.contains("/nonexistent/dir/f"),
+        "{}",
+        unwritable.stderr
+    );
 }

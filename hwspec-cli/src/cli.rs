@@ -1,5 +1,6 @@
 //! The command line, as clap definitions. Also used to generate the man pages and completions.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
@@ -43,10 +44,40 @@ pub enum Commands {
 /// Options of `hwspec probe`.
 #[derive(Debug, clap::Args)]
 pub struct ProbeArgs {
-    /// Print the report as a JSON document instead of a table.
-    #[arg(long)]
+    /// Output format: `table` for people, `json` for the whole report, `nfd` for a Kubernetes
+    /// Node Feature Discovery features.d file (one label per line).
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// Print the report as a JSON document (the same as --format json).
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
 
+    /// Write the output to FILE instead of standard output, atomically (a temporary file in the
+    /// same directory, renamed into place), so a reader never sees half of it.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// What to probe and how.
+    #[command(flatten)]
+    pub probe: ProbeOpts,
+}
+
+/// Output formats of `hwspec probe`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// The report as JSON (docs/report.md).
+    Json,
+    /// Node Feature Discovery labels.
+    Nfd,
+}
+
+/// How a report is obtained: which backends, how deep, under which deadlines, and whether a
+/// cached report may answer.
+#[derive(Debug, clap::Args)]
+pub struct ProbeOpts {
     /// Backends to probe, comma-separated (default: all).
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = backend_parser())]
     pub backend: Vec<BackendName>,
@@ -57,7 +88,7 @@ pub struct ProbeArgs {
     pub level: Level,
 
     /// Deadline for each backend, in seconds, from its worker's start to its result (re-probes
-    /// of single OpenCL ICDs included); a worker that exceeds it is stopped and reported with
+    /// of single drivers included); a worker that exceeds it is stopped and reported with
     /// reason `timeout`.
     #[arg(long, value_name = "SECONDS", default_value = "60", value_parser = parse_timeout)]
     pub timeout: Duration,
@@ -73,6 +104,16 @@ pub struct ProbeArgs {
     /// the report lists the names withheld.
     #[arg(long)]
     pub trust_env: bool,
+
+    /// Probe now even if a cached report is still true (the new report replaces it).
+    #[arg(long)]
+    pub fresh: bool,
+
+    /// Oldest cached report to use, in seconds. A cached report is used only while nothing it
+    /// depends on has changed (boot, driver modules, device nodes, ICDs, Vulkan manifests,
+    /// installed libraries, the workers' environment) and it is younger than this.
+    #[arg(long, value_name = "SECONDS", default_value = "3600", value_parser = parse_age)]
+    pub max_age: Duration,
 }
 
 fn backend_parser() -> impl TypedValueParser<Value = BackendName> {
@@ -101,6 +142,18 @@ fn parse_stage_timeout(text: &str) -> Result<(Stage, Duration), String> {
         }
     };
     Ok((stage, parse_timeout(seconds)?))
+}
+
+fn parse_age(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number of seconds"))?;
+    if !(0.0..=31_536_000.0).contains(&seconds) {
+        return Err(format!(
+            "`{text}` is out of range: give 0 to 31536000 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -197,7 +250,10 @@ mod tests {
         let Commands::Probe(args) = cli.command else {
             panic!("not probe")
         };
-        assert_eq!(args.backend, [BackendName::Opencl, BackendName::Vulkan]);
+        assert_eq!(
+            args.probe.backend,
+            [BackendName::Opencl, BackendName::Vulkan]
+        );
         assert!(Cli::try_parse_from(["hwspec", "probe", "--backend", "cuda9"]).is_err());
     }
 }

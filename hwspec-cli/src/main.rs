@@ -11,9 +11,12 @@ use std::io::{self, Write};
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use hwspec_core::{BackendName, Level, ProbeOptions, WorkerCommand};
+use std::time::SystemTime;
 
-use cli::{Cli, Commands, ProbeArgs};
+use hwspec_core::cache::CachePolicy;
+use hwspec_core::{BackendName, Level, ProbeOptions, Report, WorkerCommand};
+
+use cli::{Cli, Commands, Format, ProbeArgs, ProbeOpts};
 
 /// The hidden first argument that turns this executable into a backend worker
 /// (`hwspec __worker BACKEND LEVEL`); only hwspec itself starts it.
@@ -61,35 +64,51 @@ fn run_worker(args: &[OsString]) -> ! {
     }
 }
 
-fn probe(args: &ProbeArgs) -> io::Result<()> {
+/// The report `opts` asks for: cached when still true and allowed, probed otherwise.
+fn report(opts: &ProbeOpts) -> io::Result<Report> {
     let program = std::env::current_exe()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot find own executable: {e}")))?;
     let mut options = ProbeOptions::new(WorkerCommand {
         program,
         args: vec![WORKER_ARG.into()],
     });
-    if !args.backend.is_empty() {
+    if !opts.backend.is_empty() {
         options.backends = BackendName::ALL
             .iter()
             .copied()
-            .filter(|b| args.backend.contains(b))
+            .filter(|b| opts.backend.contains(b))
             .collect();
     }
-    options.level = args.level;
-    options.deadlines = hwspec_core::Deadlines::with_total(args.timeout);
-    for &(stage, limit) in &args.stage_timeout {
+    options.level = opts.level;
+    options.deadlines = hwspec_core::Deadlines::with_total(opts.timeout);
+    for &(stage, limit) in &opts.stage_timeout {
         options.deadlines.set_stage(stage, limit);
     }
-    options.trust_env = args.trust_env;
-    let report = hwspec_core::probe(&options);
-    let text = if args.json {
-        let mut json = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
-        json.push('\n');
-        json
-    } else {
-        render::table(&report)
+    options.trust_env = opts.trust_env;
+    let policy = CachePolicy {
+        read: !opts.fresh,
+        max_age: opts.max_age,
     };
-    write_stdout(text.as_bytes())
+    Ok(hwspec_core::cache::probe_cached(&options, policy))
+}
+
+fn probe(args: &ProbeArgs) -> io::Result<()> {
+    let report = report(&args.probe)?;
+    let format = if args.json { Format::Json } else { args.format };
+    let text = match format {
+        Format::Table => render::table(&report),
+        Format::Json => {
+            let mut json = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
+            json.push('\n');
+            json
+        }
+        Format::Nfd => render::nfd(&report, SystemTime::now(), args.probe.max_age),
+    };
+    match &args.output {
+        Some(path) => hwspec_core::cache::write_atomically(path, text.as_bytes(), 0o644)
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))),
+        None => write_stdout(text.as_bytes()),
+    }
 }
 
 fn write_stdout(bytes: &[u8]) -> io::Result<()> {

@@ -1,6 +1,7 @@
 //! The readable table of `hwspec probe`. Renders the report model only; decides nothing.
 
 use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
 
 use hwspec_core::model::{Device, Reason, Report, Validation};
 
@@ -18,6 +19,21 @@ pub fn table(report: &Report) -> String {
         report.host.kernel,
         report.host.architecture,
     );
+    if let Some(cache) = report.cache.as_ref().filter(|c| c.hit) {
+        let _ = writeln!(
+            out,
+            "note: from the report cache ({:.0} s old; --fresh probes again)",
+            cache.age_seconds
+        );
+    }
+    if !report.overrides.is_empty() {
+        let set: Vec<String> = report
+            .overrides
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let _ = writeln!(out, "note: capabilities overridden by {}", set.join(", "));
+    }
     if !report.host.dropped_environment.is_empty() {
         let _ = writeln!(
             out,
@@ -98,6 +114,72 @@ pub fn table(report: &Report) -> String {
     out
 }
 
+/// Renders `report` as a Kubernetes Node Feature Discovery `features.d` file: one
+/// `name=value` label per line, which NFD publishes as `feature.node.kubernetes.io/<name>`.
+/// Each capability becomes `hwspec-<name>` with its version, or `true` for a flag; a
+/// capability with several versions (`cuda-arch` on a mixed machine) gets its highest as the
+/// value and one `hwspec-<name>-<version>=true` label per version. The expiry directive tells
+/// NFD to drop the labels once the report is older than `valid_for`, so a stale file on a node
+/// whose exporter stopped does not keep attracting GPU jobs.
+pub fn nfd(report: &Report, now: SystemTime, valid_for: Duration) -> String {
+    let age = report.cache.as_ref().map_or(0.0, |c| c.age_seconds);
+    let remaining = valid_for.saturating_sub(Duration::from_secs_f64(age.max(0.0)));
+    let expiry = humantime::format_rfc3339_seconds(now + remaining);
+    let mut out = format!(
+        "# hwspec {} capabilities at level {} (hwspec probe --format nfd)\n# +expiry-time={expiry}\n",
+        report.hwspec_version, report.level
+    );
+    for (variable, value) in &report.overrides {
+        let _ = writeln!(out, "# overridden: {variable}={value}");
+    }
+    let mut names: Vec<&str> = report
+        .capabilities
+        .iter()
+        .map(|c| c.name.as_str())
+        .collect();
+    names.dedup();
+    for name in names {
+        let mut versions: Vec<&str> = report
+            .capabilities
+            .iter()
+            .filter(|c| c.name == name)
+            .filter_map(|c| c.version.as_deref())
+            .collect();
+        versions.sort_by(|a, b| hwspec_core::caps::compare_versions(a, b));
+        let mut labels = vec![(
+            format!("hwspec-{name}"),
+            versions.last().copied().unwrap_or("true").to_owned(),
+        )];
+        if versions.len() > 1 {
+            labels.extend(
+                versions
+                    .iter()
+                    .map(|v| (format!("hwspec-{name}-{v}"), "true".to_owned())),
+            );
+        }
+        for (label, value) in labels {
+            if is_label_part(&label) && (value.is_empty() || is_label_part(&value)) {
+                let _ = writeln!(out, "{label}={value}");
+            } else {
+                let _ = writeln!(out, "# not a valid label, left out: {label}={value}");
+            }
+        }
+    }
+    out
+}
+
+/// Whether `text` is a valid Kubernetes label name (without prefix) or value: at most 63
+/// characters, alphanumerics with `-`, `_` and `.` inside, alphanumeric at both ends.
+fn is_label_part(text: &str) -> bool {
+    let ends_ok = |c: Option<char>| c.is_some_and(|c| c.is_ascii_alphanumeric());
+    text.len() <= 63
+        && ends_ok(text.chars().next())
+        && ends_ok(text.chars().last())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
     cells.iter().map(|c| (*c).to_owned()).collect()
 }
@@ -140,6 +222,78 @@ fn push_table(out: &mut String, rows: &[Vec<String>], notes: &[Vec<String>]) {
         for note in notes {
             let _ = writeln!(out, "    {note}");
         }
+    }
+}
+
+#[cfg(test)]
+mod nfd_tests {
+    use super::*;
+    use hwspec_core::model::{Capability, HostInfo, SCHEMA_VERSION};
+    use std::time::UNIX_EPOCH;
+
+    fn report_with(caps: Vec<Capability>) -> Report {
+        Report {
+            schema: SCHEMA_VERSION,
+            hwspec_version: "0.1.0".into(),
+            level: hwspec_core::Level::Standard,
+            capabilities: caps,
+            backends: Vec::new(),
+            host: HostInfo {
+                kernel: "Linux".into(),
+                architecture: "x86_64".into(),
+                root: true,
+                driver_cache: None,
+                environment: Default::default(),
+                dropped_environment: Vec::new(),
+            },
+            elapsed_ms: 1.0,
+            cache: None,
+            overrides: Default::default(),
+        }
+    }
+
+    #[test]
+    fn every_capability_becomes_a_valid_label_with_an_expiry() {
+        let report = report_with(vec![
+            Capability::flag("cpu"),
+            Capability::versioned("cuda", "12.8"),
+            Capability::versioned("cuda-arch", "8.6"),
+            Capability::versioned("cuda-arch", "9.0"),
+            Capability::flag("rocm-gfx90a"),
+        ]);
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let text = nfd(&report, now, Duration::from_secs(3600));
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], "# +expiry-time=2027-01-15T09:00:00Z");
+        assert_eq!(
+            &lines[2..],
+            [
+                "hwspec-cpu=true",
+                "hwspec-cuda=12.8",
+                "hwspec-cuda-arch=9.0",
+                "hwspec-cuda-arch-8.6=true",
+                "hwspec-cuda-arch-9.0=true",
+                "hwspec-rocm-gfx90a=true"
+            ]
+        );
+        for line in lines.iter().filter(|l| !l.starts_with('#')) {
+            let (name, value) = line.split_once('=').unwrap();
+            assert!(is_label_part(name) && is_label_part(value), "{line}");
+        }
+    }
+
+    #[test]
+    fn label_syntax_is_checked() {
+        assert!(is_label_part("hwspec-x86-64-v3"));
+        assert!(!is_label_part("-x"));
+        assert!(!is_label_part("a b"));
+        assert!(!is_label_part(&"a".repeat(64)));
+        let report = report_with(vec![Capability::versioned("cuda", "12.8+weird")]);
+        let text = nfd(&report, UNIX_EPOCH, Duration::ZERO);
+        assert!(
+            text.contains("# not a valid label, left out: hwspec-cuda=12.8+weird"),
+            "{text}"
+        );
     }
 }
 

@@ -56,7 +56,7 @@ pub fn hwspec(args: &[&str], env: &[(&str, &str)]) -> TestRun {
 
 /// Runs `hwspec probe --json` with `args` and returns the parsed report.
 pub fn probe_json(args: &[&str], env: &[(&str, &str)]) -> Value {
-    let mut all = vec!["probe", "--json"];
+    let mut all = vec!["probe", "--json", "--fresh"];
     all.extend_from_slice(args);
     let run = hwspec(&all, env);
     run.assert_success();

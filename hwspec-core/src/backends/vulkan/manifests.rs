@@ -38,7 +38,10 @@ pub(crate) fn listed(
     // A missing default directory is normal; a missing file the caller named is worth saying.
     let entries: Vec<PathBuf> = match driver_files.filter(|v| !v.is_empty()) {
         Some(files) => files.split(':').map(PathBuf::from).collect(),
-        None => default_dirs(home).into_iter().filter(|d| d.is_dir()).collect(),
+        None => default_dirs(home)
+            .into_iter()
+            .filter(|d| d.is_dir())
+            .collect(),
     };
     let added = add_driver_files
         .into_iter()
