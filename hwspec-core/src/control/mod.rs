@@ -17,6 +17,9 @@ mod armour;
 mod deb;
 mod error;
 
+#[cfg(test)]
+mod tests;
+
 
 use std::fs::File;
 use std::io::BufReader;
