@@ -20,7 +20,6 @@ mod error;
 #[cfg(test)]
 mod tests;
 
-
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
