@@ -10,6 +10,7 @@ pub mod backend;
 pub mod backends;
 pub mod cache;
 pub mod caps;
+pub mod control;
 pub mod isolate;
 pub mod kernels;
 pub mod model;
