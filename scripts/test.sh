@@ -7,15 +7,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Runtimes the tests probe for real, the HIP runtime and the Level Zero loader (present with no
-# device), the C compiler for fault fixtures, and the compilers that check committed kernel
-# artefacts against their sources (glslang: Vulkan SPIR-V; clang: CUDA PTX; clang with
-# llvm-spirv: Level Zero SPIR-V; spirv-val checks both SPIR-V kinds).
+# device), the C compiler for fault fixtures, xz and zstd (with dpkg-deb, which every Debian
+# system has) to build test .deb files and compressed bombs, and the compilers that check
+# committed kernel artefacts against their sources (glslang: Vulkan SPIR-V; clang: CUDA PTX;
+# clang with llvm-spirv: Level Zero SPIR-V; spirv-val checks both SPIR-V kinds).
 packages=(
   ocl-icd-libopencl1 pocl-opencl-icd
   libvulkan1 mesa-vulkan-drivers
   libamdhip64-5
   libze1
   gcc libc6-dev
+  xz-utils zstd
   glslang-tools spirv-tools
   clang-15 llvm-spirv-15
 )
