@@ -13,6 +13,7 @@ pub mod caps;
 pub mod isolate;
 pub mod kernels;
 pub mod model;
+pub mod spec;
 pub mod sys;
 pub mod worker;
 

@@ -1,0 +1,10 @@
+//! The requirement language (design §6): Debian's relationship syntax over the capability
+//! vocabulary (design §5), e.g. `cuda (>= 12.0), cuda-arch (>= 8.0) | rocm`.
+//!
+//! [`parse`] turns a field into a [`Requirement`], whose `Display` is the canonical spelling;
+//! [`evaluate`] judges it against a [`Report`](crate::model::Report) and explains every
+//! relation; [`apply_overrides`] lets `HWSPEC_OVERRIDE_*` variables stand in for hardware.
+//! `docs/requirements.md` is the user's description.
+
+pub mod version;
+pub mod vocab;
