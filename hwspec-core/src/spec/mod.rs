@@ -6,5 +6,11 @@
 //! relation; [`apply_overrides`] lets `HWSPEC_OVERRIDE_*` variables stand in for hardware.
 //! `docs/requirements.md` is the user's description.
 
+mod ast;
+mod lexer;
+mod parse;
 pub mod version;
 pub mod vocab;
+
+pub use ast::{Alternatives, Op, Relation, Requirement};
+pub use parse::{parse, ParseError, ParseErrorKind};
