@@ -8,9 +8,13 @@
 
 mod ast;
 mod lexer;
+mod overrides;
 mod parse;
 pub mod version;
 pub mod vocab;
 
 pub use ast::{Alternatives, Op, Relation, Requirement};
+pub use overrides::{
+    apply_overrides, BadOverride, Override, OverrideError, ABSENT, OVERRIDE_PREFIX,
+};
 pub use parse::{parse, ParseError, ParseErrorKind};
