@@ -7,6 +7,7 @@
 //! `docs/requirements.md` is the user's description.
 
 mod ast;
+mod eval;
 mod lexer;
 mod overrides;
 mod parse;
@@ -14,7 +15,11 @@ pub mod version;
 pub mod vocab;
 
 pub use ast::{Alternatives, Op, Relation, Requirement};
+pub use eval::{evaluate, ClauseVerdict, RelationVerdict, Verdict};
 pub use overrides::{
     apply_overrides, BadOverride, Override, OverrideError, ABSENT, OVERRIDE_PREFIX,
 };
 pub use parse::{parse, ParseError, ParseErrorKind};
+
+#[cfg(test)]
+mod eval_tests;
