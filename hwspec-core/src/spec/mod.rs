@@ -23,3 +23,5 @@ pub use parse::{parse, ParseError, ParseErrorKind};
 
 #[cfg(test)]
 mod eval_tests;
+#[cfg(test)]
+mod proptests;
