@@ -367,3 +367,28 @@ fn overridden_capabilities_name_the_variable() {
         "removed by HWSPEC_OVERRIDE_OPENCL=absent"
     );
 }
+
+#[test]
+fn the_captured_pocl_lavapipe_report_gives_the_issue_verdicts() {
+    let report: Report = serde_json::from_str(include_str!(
+        "../../../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-full.json"
+    ))
+    .unwrap();
+    assert!(check("opencl (>= 1.2), vulkan", &report).satisfied);
+    assert!(check("cuda (>= 11.0) | opencl", &report).satisfied);
+    let v = only("opencl-gpu", &report);
+    assert!(!v.satisfied);
+    assert!(
+        v.explanation
+            .starts_with("no hardware GPU; only software devices were found (pthread-"),
+        "{}",
+        v.explanation
+    );
+    let v = only("cuda", &report);
+    assert!(
+        v.explanation
+            .starts_with("the cuda backend is absent: library-not-found: "),
+        "{}",
+        v.explanation
+    );
+}
