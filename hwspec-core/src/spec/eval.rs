@@ -341,6 +341,7 @@ impl<'r> World<'r> {
             "cuda" => format!("the driver supports CUDA {values}"),
             "rocm" => format!("the HIP runtime is {values}"),
             "level-zero" => format!("the Level Zero API is {values}"),
+            "gpu-count" if values == "1" => "1 hardware GPU was found".to_owned(),
             "gpu-count" => format!("{values} hardware GPUs were found"),
             "gpu-memory" => match self.prover(name, None) {
                 Some(found) => format!(

@@ -238,6 +238,11 @@ fn gpu_memory_and_count_follow_the_largest_gpu_and_the_busiest_backend() {
         "2 hardware GPUs were found"
     );
     assert!(check("cuda (>= 12.0), gpu-count (>= 2)", &r).satisfied);
+    let single = cuda_machine(vec![cuda_gpu("GeForce RTX 3070", "8.6", 8)]);
+    assert_eq!(
+        only("gpu-count (>= 2)", &single).explanation,
+        "1 hardware GPU was found"
+    );
 }
 
 #[test]
