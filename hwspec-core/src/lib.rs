@@ -14,6 +14,7 @@ pub mod control;
 pub mod isolate;
 pub mod kernels;
 pub mod model;
+pub mod spec;
 pub mod sys;
 #[cfg(test)]
 pub(crate) mod testing;

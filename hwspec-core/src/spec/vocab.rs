@@ -1,0 +1,137 @@
+//! The capability names a requirement may use (design §5, `docs/report.md`).
+
+/// Names with a fixed spelling, and whether each carries a version.
+const FIXED: &[(&str, bool)] = &[
+    ("cpu", false),
+    ("x86-64-v2", false),
+    ("x86-64-v3", false),
+    ("x86-64-v4", false),
+    ("arm64-asimd", false),
+    ("arm64-dotprod", false),
+    ("arm64-fp16", false),
+    ("arm64-lse", false),
+    ("arm64-bf16", false),
+    ("arm64-i8mm", false),
+    ("arm64-sve", false),
+    ("arm64-sve2", false),
+    ("arm64-sme", false),
+    ("cuda", true),
+    ("cuda-arch", true),
+    ("rocm", true),
+    ("opencl", true),
+    ("opencl-gpu", false),
+    ("opencl-fp64", false),
+    ("vulkan", true),
+    ("vulkan-gpu", false),
+    ("level-zero", true),
+    ("sycl", false),
+    ("gpu", false),
+    ("gpu-memory", true),
+    ("gpu-count", true),
+];
+
+/// The prefix of the one family of names that is open-ended: one per AMD gfx target.
+pub(crate) const ROCM_TARGET_PREFIX: &str = "rocm-gfx";
+
+/// Every fixed name, in documentation order.
+pub fn fixed_names() -> impl Iterator<Item = &'static str> {
+    FIXED.iter().map(|(name, _)| *name)
+}
+
+/// Whether `name` is a capability of the vocabulary.
+pub fn is_known(name: &str) -> bool {
+    FIXED.iter().any(|(n, _)| *n == name) || is_rocm_target(name)
+}
+
+/// Whether `name` is a known capability that carries a version.
+pub fn is_versioned(name: &str) -> bool {
+    FIXED.iter().any(|(n, versioned)| *n == name && *versioned)
+}
+
+/// `rocm-gfx` followed by the target's lowercase hex digits, as `rocm-gfx90a` or `rocm-gfx1100`.
+pub fn is_rocm_target(name: &str) -> bool {
+    name.strip_prefix(ROCM_TARGET_PREFIX).is_some_and(|target| {
+        !target.is_empty()
+            && target
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The known name `name` was most likely meant to be, if any is close enough to be a useful
+/// guess rather than noise.
+pub fn closest(name: &str) -> Option<String> {
+    let lower = name.to_lowercase();
+    if is_known(&lower) {
+        return Some(lower);
+    }
+    // The report calls the ROCm backend `hip`; people will write what they read there.
+    if lower == "hip" {
+        return Some("rocm".to_owned());
+    }
+    let underscored = lower.replace('_', "-");
+    if is_known(&underscored) {
+        return Some(underscored);
+    }
+    let (best, distance) = FIXED
+        .iter()
+        .map(|(known, _)| (*known, strsim::damerau_levenshtein(&lower, known)))
+        .min_by_key(|(_, distance)| *distance)?;
+    let budget = (lower.chars().count() / 3).max(2);
+    let is_prefix = lower.chars().count() >= 3 && best.starts_with(&lower);
+    (distance <= budget || is_prefix).then(|| best.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_names_and_rocm_targets_are_known() {
+        assert!(fixed_names().all(is_known));
+        assert!(is_known("rocm-gfx90a"));
+        assert!(is_known("rocm-gfx1100"));
+        assert!(!is_known("rocm-gfx"));
+        assert!(!is_known("rocm-gfx90A"));
+        assert!(!is_known("rocm-gfx9-generic"));
+        assert!(!is_known("CUDA"));
+    }
+
+    #[test]
+    fn only_measured_capabilities_carry_a_version() {
+        for name in [
+            "cuda",
+            "cuda-arch",
+            "rocm",
+            "opencl",
+            "vulkan",
+            "level-zero",
+            "gpu-memory",
+            "gpu-count",
+        ] {
+            assert!(is_versioned(name), "{name}");
+        }
+        for name in [
+            "cpu",
+            "gpu",
+            "opencl-gpu",
+            "sycl",
+            "rocm-gfx90a",
+            "x86-64-v3",
+        ] {
+            assert!(!is_versioned(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn suggestions_fix_typos_case_and_underscores() {
+        assert_eq!(closest("cdua").as_deref(), Some("cuda"));
+        assert_eq!(closest("CUDA").as_deref(), Some("cuda"));
+        assert_eq!(closest("ROCM-GFX90A").as_deref(), Some("rocm-gfx90a"));
+        assert_eq!(closest("level_zero").as_deref(), Some("level-zero"));
+        assert_eq!(closest("hip").as_deref(), Some("rocm"));
+        assert_eq!(closest("opencl-gpuu").as_deref(), Some("opencl-gpu"));
+        assert_eq!(closest("gpu-mem").as_deref(), Some("gpu-memory"));
+        assert_eq!(closest("tensorflow"), None);
+    }
+}
