@@ -40,6 +40,8 @@ fn report(level: Level, backends: Vec<BackendReport>) -> Report {
             dropped_environment: Vec::new(),
         },
         elapsed_ms: 1.0,
+        cache: None,
+        overrides: Default::default(),
     }
 }
 

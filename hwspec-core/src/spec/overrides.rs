@@ -170,6 +170,8 @@ mod tests {
                 dropped_environment: Vec::new(),
             },
             elapsed_ms: 0.0,
+            cache: None,
+            overrides: Default::default(),
         }
     }
 
