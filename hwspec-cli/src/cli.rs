@@ -34,6 +34,21 @@ pub enum Commands {
     /// hangs or crashes is reported with a reason, never as an error of hwspec itself.
     /// The readable table goes to standard output; diagnostics go to standard error.
     Probe(ProbeArgs),
+    /// Decide whether this machine satisfies a requirement (an X-Requires-Hwspec expression).
+    ///
+    /// The requirement comes from the command line or from a package: debian/control (the
+    /// source stanza and every binary stanza must be satisfied), a .dsc or a .deb; a missing
+    /// field means `cpu`. Exit status: 0 satisfied, 1 (or --skip-code) not satisfied, 2 invalid
+    /// input or usage. Nothing is printed unless --explain or --json asks for it. The answer
+    /// comes from the report cache while it is still true, else from a probe.
+    Check(CheckArgs),
+    /// Warn about (or refuse) packages apt is about to install whose X-Requires-Hwspec this
+    /// machine does not satisfy: a DPkg::Pre-Install-Pkgs hook, reading .deb paths on stdin.
+    ///
+    /// Reads APT's hook protocol versions 1 to 3. Messages go to standard error; exit status 0,
+    /// or 1 with --refuse when a package's requirement is not satisfied. A package that cannot
+    /// be read, or whose field is malformed, is warned about and never refused.
+    AptHook(AptHookArgs),
     /// Print a shell completion script to standard output.
     Completions {
         /// The shell to complete for.
@@ -59,6 +74,64 @@ pub struct ProbeArgs {
     pub output: Option<PathBuf>,
 
     /// What to probe and how.
+    #[command(flatten)]
+    pub probe: ProbeOpts,
+}
+
+/// Options of `hwspec check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The requirement in Debian relationship syntax, e.g. 'cuda (>= 12.0) | rocm' (`,` is
+    /// AND, `|` is OR; see docs/requirements.md). An empty expression means `cpu`.
+    #[arg(
+        value_name = "EXPR",
+        conflicts_with_all = ["control", "dsc", "deb"],
+        required_unless_present_any = ["control", "dsc", "deb"]
+    )]
+    pub expr: Option<String>,
+
+    /// Read X-Requires-Hwspec from a debian/control file.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["dsc", "deb"])]
+    pub control: Option<PathBuf>,
+
+    /// With --control: check the source stanza and this binary package only.
+    #[arg(long, value_name = "NAME", requires = "control")]
+    pub package: Option<String>,
+
+    /// Read the field from a source package's .dsc file.
+    #[arg(long, value_name = "FILE", conflicts_with = "deb")]
+    pub dsc: Option<PathBuf>,
+
+    /// Read the field from a binary package (.deb).
+    #[arg(long, value_name = "FILE")]
+    pub deb: Option<PathBuf>,
+
+    /// Print, for each clause, whether it is satisfied and by which device, or why not.
+    #[arg(long)]
+    pub explain: bool,
+
+    /// Print the verdict as JSON.
+    #[arg(long, conflicts_with = "explain")]
+    pub json: bool,
+
+    /// Exit with N instead of 1 when the requirement is not satisfied; autopkgtest's
+    /// `skippable` restriction uses 77. 0 and 2 are not allowed (2 means invalid input).
+    #[arg(long, value_name = "N", default_value = "1", value_parser = parse_skip_code)]
+    pub skip_code: u8,
+
+    /// What to probe and how, when no cached report answers.
+    #[command(flatten)]
+    pub probe: ProbeOpts,
+}
+
+/// Options of `hwspec apt-hook`.
+#[derive(Debug, clap::Args)]
+pub struct AptHookArgs {
+    /// Make apt stop (exit 1) when a package's requirement is not satisfied, instead of warning.
+    #[arg(long)]
+    pub refuse: bool,
+
+    /// What to probe and how, when no cached report answers.
     #[command(flatten)]
     pub probe: ProbeOpts,
 }
@@ -142,6 +215,15 @@ fn parse_stage_timeout(text: &str) -> Result<(Stage, Duration), String> {
         }
     };
     Ok((stage, parse_timeout(seconds)?))
+}
+
+fn parse_skip_code(text: &str) -> Result<u8, String> {
+    match text.parse::<u8>() {
+        Ok(0) => Err("0 would mean satisfied".to_owned()),
+        Ok(2) => Err("2 means invalid input".to_owned()),
+        Ok(code) => Ok(code),
+        Err(_) => Err(format!("`{text}` is not an exit status from 1 to 255")),
+    }
 }
 
 fn parse_age(text: &str) -> Result<Duration, String> {

@@ -1,19 +1,22 @@
 //! `hwspec`: probe which accelerators this machine can really use.
 //!
-//! Results go to stdout, diagnostics to stderr. Exit status: 0 when the command ran, 1 when
-//! hwspec itself failed, 2 for usage errors (clap's own code for those).
+//! Results go to stdout, diagnostics to stderr. Exit status: 0 when the command ran (for
+//! `check`: satisfied), 1 when hwspec itself failed (for `check`: not satisfied, or the
+//! `--skip-code`), 2 for invalid input or usage (clap's own code for usage errors).
 
+mod check;
 mod cli;
 mod render;
 
 use std::ffi::OsString;
+use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
-
-use clap::{CommandFactory, Parser};
 use std::time::SystemTime;
 
+use clap::{CommandFactory, Parser};
 use hwspec_core::cache::CachePolicy;
+use hwspec_core::spec::Override;
 use hwspec_core::{BackendName, Level, ProbeOptions, Report, WorkerCommand};
 
 use cli::{Cli, Commands, Format, ProbeArgs, ProbeOpts};
@@ -21,6 +24,30 @@ use cli::{Cli, Commands, Format, ProbeArgs, ProbeOpts};
 /// The hidden first argument that turns this executable into a backend worker
 /// (`hwspec __worker BACKEND LEVEL`); only hwspec itself starts it.
 const WORKER_ARG: &str = "__worker";
+
+/// Why a command did not finish normally.
+#[derive(Debug)]
+pub enum Failure {
+    /// The input was invalid (a malformed expression, file or override): exit 2.
+    Invalid(String),
+    /// hwspec itself failed (e.g. could not write its output): exit 1.
+    Io(io::Error),
+}
+
+impl From<io::Error> for Failure {
+    fn from(err: io::Error) -> Failure {
+        Failure::Io(err)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Invalid(message) => f.write_str(message),
+            Failure::Io(err) => write!(f, "{err}"),
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().collect();
@@ -32,19 +59,27 @@ fn main() -> ExitCode {
     hwspec_core::sys::restore_default_sigchld();
     let cli = Cli::parse();
     let result = match cli.command {
-        Commands::Probe(args) => probe(&args),
+        Commands::Probe(args) => probe(&args).map(|()| ExitCode::SUCCESS),
+        Commands::Check(args) => check::check(&args),
+        Commands::AptHook(args) => check::apt_hook(&args),
         Commands::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "hwspec", &mut out);
             write_stdout(&out)
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(Failure::Io)
         }
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
-        Err(err) => {
+        Ok(code) => code,
+        Err(Failure::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Io(err)) => {
             eprintln!("hwspec: {err}");
             ExitCode::from(1)
+        }
+        Err(Failure::Invalid(message)) => {
+            eprintln!("hwspec: {message}");
+            ExitCode::from(2)
         }
     }
 }
@@ -64,8 +99,10 @@ fn run_worker(args: &[OsString]) -> ! {
     }
 }
 
-/// The report `opts` asks for: cached when still true and allowed, probed otherwise.
-fn report(opts: &ProbeOpts) -> io::Result<Report> {
+/// The report `opts` asks for: cached when still true and allowed, probed otherwise, with the
+/// caller's `HWSPEC_OVERRIDE_*` variables applied and recorded in it; also the overrides, for
+/// explanations.
+fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
     let program = std::env::current_exe()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot find own executable: {e}")))?;
     let mut options = ProbeOptions::new(WorkerCommand {
@@ -89,26 +126,37 @@ fn report(opts: &ProbeOpts) -> io::Result<Report> {
         read: !opts.fresh,
         max_age: opts.max_age,
     };
-    Ok(hwspec_core::cache::probe_cached(&options, policy))
+    let mut report = hwspec_core::cache::probe_cached(&options, policy);
+    let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars())
+        .map_err(|e| Failure::Invalid(e.to_string()))?;
+    report.overrides = overrides
+        .iter()
+        .map(|o| (o.variable.clone(), o.value.clone()))
+        .collect();
+    Ok((report, overrides))
 }
 
-fn probe(args: &ProbeArgs) -> io::Result<()> {
-    let report = report(&args.probe)?;
+fn probe(args: &ProbeArgs) -> Result<(), Failure> {
+    let (report, _) = report(&args.probe)?;
     let format = if args.json { Format::Json } else { args.format };
     let text = match format {
         Format::Table => render::table(&report),
-        Format::Json => {
-            let mut json = serde_json::to_string_pretty(&report).map_err(io::Error::other)?;
-            json.push('\n');
-            json
-        }
+        Format::Json => json(&report)?,
         Format::Nfd => render::nfd(&report, SystemTime::now(), args.probe.max_age),
     };
     match &args.output {
         Some(path) => hwspec_core::cache::write_atomically(path, text.as_bytes(), 0o644)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display()))),
-        None => write_stdout(text.as_bytes()),
+            .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
+            .map_err(Failure::Io),
+        None => write_stdout(text.as_bytes()).map_err(Failure::Io),
     }
+}
+
+/// `value` as pretty JSON with a final newline.
+fn json(value: &impl serde::Serialize) -> io::Result<String> {
+    let mut json = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
+    json.push('\n');
+    Ok(json)
 }
 
 fn write_stdout(bytes: &[u8]) -> io::Result<()> {
