@@ -15,12 +15,10 @@ use hwspec_core::{BackendName, Level};
 /// compares the result with the CPU, then prints what was proven as a set of capabilities.
 #[derive(Debug, Parser)]
 #[command(name = "hwspec", version, about, long_about, max_term_width = 100)]
-#[command(
-    after_help = "Exit status: probe: 0 when it ran, whatever it found; \
+#[command(after_help = "Exit status: probe: 0 when it ran, whatever it found; \
 check: 0 satisfied, 1 not satisfied (or --skip-code); apt-hook: 0, or 1 when --refuse refuses; \
 any command: 1 when hwspec itself failed (e.g. could not write its output), \
-2 for invalid input or usage."
-)]
+2 for invalid input or usage.")]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
