@@ -292,11 +292,13 @@ fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePo
 }
 
 /// Names the cache entry after what was asked: level, backends, deadlines' effect aside, and
-/// the hwspec that answers.
+/// the hwspec that answers, worker included: libhwspec's callers choose their worker, and one
+/// that is missing must not leave its failed report to the CLI or another caller.
 fn cache_key(options: &ProbeOptions) -> u64 {
     let backends: Vec<&str> = options.backends.iter().map(|b| b.as_str()).collect();
     stable_hash(&[
         env!("CARGO_PKG_VERSION").as_bytes(),
+        options.worker.program.as_os_str().as_encoded_bytes(),
         options.level.as_str().as_bytes(),
         backends.join(",").as_bytes(),
         if options.trust_env {
@@ -317,6 +319,8 @@ fn fingerprint(options: &ProbeOptions) -> BTreeMap<String, String> {
     let mut put = |key: &str, value: String| {
         parts.insert(key.to_owned(), value);
     };
+    // A worker installed, replaced or removed since the probe changes its answer.
+    put("worker", describe_file(&options.worker.program));
     put(
         "boot_id",
         fs::read_to_string("/proc/sys/kernel/random/boot_id")
@@ -544,6 +548,18 @@ mod tests {
                 .cache
                 .unwrap()
                 .hit
+        );
+    }
+
+    #[test]
+    fn another_worker_has_its_own_entry_and_a_replaced_one_is_seen() {
+        let options = scripted_options();
+        let mut other = options.clone();
+        other.worker.program = PathBuf::from("/nonexistent/hwspec-worker");
+        assert_ne!(cache_key(&options), cache_key(&other));
+        assert_ne!(
+            fingerprint(&options)["worker"],
+            fingerprint(&other)["worker"]
         );
     }
 
