@@ -81,6 +81,7 @@ static void check_options(void) {
   CHECK_RC(hwspec_options_set_worker(NULL, "/usr/bin/true"), HWSPEC_ERR_NULL);
   CHECK_RC(hwspec_options_set_worker(options, NULL), HWSPEC_ERR_NULL);
   CHECK_RC(hwspec_options_set_worker(options, "/\xff/hwspec-worker"), HWSPEC_ERR_INVALID);
+  CHECK_RC(hwspec_options_set_worker(options, "bin/hwspec-worker"), HWSPEC_ERR_INVALID);
   hwspec_options_free(options);
 
   CHECK_RC(hwspec_probe(NULL, NULL), HWSPEC_ERR_NULL);
@@ -118,6 +119,9 @@ static void check_report_queries(const hwspec_report *report) {
   CHECK_RC(hwspec_report_has(report, "cp\xffu", NULL, NULL, &flag), HWSPEC_ERR_INVALID);
   CHECK_RC(hwspec_report_has(report, "opencl", "~=", "1.2", &flag), HWSPEC_ERR_INVALID);
   CHECK_RC(hwspec_report_has(report, "opencl", ">=", "1.\xff", &flag), HWSPEC_ERR_INVALID);
+  /* The header: only one of op and version given is HWSPEC_ERR_NULL. */
+  CHECK_RC(hwspec_report_has(report, "opencl", ">=", NULL, &flag), HWSPEC_ERR_NULL);
+  CHECK_RC(hwspec_report_has(report, "opencl", NULL, "1.2", &flag), HWSPEC_ERR_NULL);
   CHECK(flag == true, "hwspec_report_has leaves *out (true) alone on error");
   flag = false;
   CHECK_RC(hwspec_report_has(report, "opencl", "<<<", "1.2", &flag), HWSPEC_ERR_INVALID);
@@ -172,6 +176,22 @@ static void check_overrides(const hwspec_options *options) {
         "the override error names the variable: \"%s\"", last_error());
   CHECK(report == SENTINEL_REPORT, "hwspec_probe leaves *out alone on error");
 
+  unsetenv("HWSPEC_OVERRIDE_CUDA");
+
+  /* HWSPEC_WORKER must be absolute (the header says so); the caller's own worker setting is
+   * not involved, so save and restore whatever the runner set. */
+  const char *saved = getenv("HWSPEC_WORKER");
+  char *worker = saved ? strdup(saved) : NULL;
+  setenv("HWSPEC_WORKER", "hwspec-worker", 1);
+  CHECK_RC(hwspec_probe(options, &report), HWSPEC_ERR_INVALID);
+  CHECK(report == SENTINEL_REPORT, "hwspec_probe leaves *out alone on error");
+  if (worker != NULL) {
+    setenv("HWSPEC_WORKER", worker, 1);
+    free(worker);
+  } else {
+    unsetenv("HWSPEC_WORKER");
+  }
+
   setenv("HWSPEC_OVERRIDE_CUDA", "12.4", 1);
   report = NULL;
   CHECK_OK(hwspec_probe(options, &report));
@@ -219,6 +239,9 @@ static void check_package_requirement(void) {
            HWSPEC_ERR_NULL);
   CHECK_RC(hwspec_package_requirement(path, HWSPEC_DEBIAN_CONTROL, NULL, NULL), HWSPEC_ERR_NULL);
   CHECK_RC(hwspec_package_requirement(path, HWSPEC_DEBIAN_CONTROL, "foo-\xff", &requirement),
+           HWSPEC_ERR_INVALID);
+  /* C lets any int through an enum parameter; the library must reject it, not trust it. */
+  CHECK_RC(hwspec_package_requirement(path, (hwspec_package_file)7, NULL, &requirement),
            HWSPEC_ERR_INVALID);
   unlink(path);
   CHECK_RC(hwspec_package_requirement(path, HWSPEC_DEBIAN_CONTROL, NULL, &requirement),
