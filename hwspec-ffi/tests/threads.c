@@ -5,7 +5,8 @@
  * are really spawned from many threads at once), then evaluates expressions both on its own
  * report and on one report shared by all threads, and provokes a parse error whose column is
  * different in every thread to check that hwspec_last_error() is per thread. Every result must
- * match what the main thread computed alone before the threads started.
+ * match what the main thread computed alone before the threads started, and every probe with
+ * the cache on must be answered from the entry the main thread's probe has just written.
  *
  * With --ignore-sigchld the host ignores SIGCHLD first (the kernel then reaps workers itself
  * and their exit statuses are lost); reports must still arrive and be the same.
@@ -74,6 +75,15 @@ static int satisfied(const hwspec_report *report, const char *expression) {
   return rc == HWSPEC_OK ? answer : -1;
 }
 
+/* The report's "cache": {"hit": ...} member, pretty-printed or not. */
+static bool answered_from_cache(const hwspec_report *report) {
+  char *json = NULL;
+  if (hwspec_report_json(report, &json) != HWSPEC_OK) return false;
+  bool hit = strstr(json, "\"hit\": true") != NULL || strstr(json, "\"hit\":true") != NULL;
+  hwspec_string_free(json);
+  return hit;
+}
+
 struct job {
   int index;
   int failures;
@@ -107,9 +117,15 @@ static void *run(void *arg) {
     return NULL;
   }
   hwspec_options_free(own);
+  if (!fresh && !answered_from_cache(report))
+    fail(job, "a probe with the cache on, right after the main thread's, was not a cache hit");
   char *capabilities = capability_string(report);
-  if (capabilities == NULL || strcmp(capabilities, expected_capabilities) != 0)
-    fail(job, "its own report has another capability set");
+  if (capabilities == NULL || strcmp(capabilities, expected_capabilities) != 0) {
+    char what[200];
+    snprintf(what, sizeof what, "its own report has another capability set: %.150s",
+             capabilities ? capabilities : "(unreadable)");
+    fail(job, what);
+  }
   free(capabilities);
 
   /* Column of the parse error: the expression is indented by index spaces, so every thread
