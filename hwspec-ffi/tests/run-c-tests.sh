@@ -3,7 +3,8 @@
 # PREFIX, found through pkg-config, loaded by the dynamic linker.
 #
 #   1. the install layout: versioned .so and its symlinks, SONAME, .a, header, .pc, worker;
-#   2. the C tests (probe, errors, threads, threads with SIGCHLD ignored, the example programs)
+#   2. the C tests (probe, errors, threads, threads with SIGCHLD ignored, the example program of
+#      docs/c-api.md)
 #      built with -Wall -Wextra -Werror and run;
 #   3. the same built with AddressSanitizer + UndefinedBehaviorSanitizer (LeakSanitizer on);
 #   4. the same under valgrind: no errors, no definite leaks;
@@ -89,17 +90,11 @@ step "install layout" check_layout
 
 # The documented example, extracted verbatim: the first ```c block of docs/c-api.md that has a
 # main(), so the documentation cannot drift from what compiles and runs.
-programs=(probe errors threads example)
-if [ -f docs/c-api.md ]; then
-  awk '/^```c[[:space:]]*$/ {inside = 1; block = ""; next}
-       inside && /^```/ {inside = 0; if (!done && block ~ /main\(/) {printf "%s", block; done = 1}; next}
-       inside {block = block $0 "\n"}' docs/c-api.md >"$tmp/doc-example.c"
-  if [ -s "$tmp/doc-example.c" ]; then
-    programs+=(doc-example)
-  else
-    step "docs/c-api.md has a complete example program" false
-  fi
-fi
+programs=(probe errors threads doc-example)
+awk '/^```c[[:space:]]*$/ {inside = 1; block = ""; next}
+     inside && /^```/ {inside = 0; if (!done && block ~ /main\(/) {printf "%s", block; done = 1}; next}
+     inside {block = block $0 "\n"}' docs/c-api.md >"$tmp/doc-example.c"
+step "docs/c-api.md has a complete example program" test -s "$tmp/doc-example.c"
 source_of() { if [ "$1" = doc-example ]; then echo "$tmp/doc-example.c"; else echo "$tests/$1.c"; fi; }
 
 # Flags as the issue gives them; -pthread for threads.c (glibc >= 2.34 needs no -lpthread, but
@@ -114,8 +109,7 @@ for p in "${programs[@]}"; do
 done
 
 # Each run: the program and its arguments; threads twice, once in a host that ignores SIGCHLD.
-runs=("probe" "errors $version" "threads" "threads --ignore-sigchld" "example")
-[[ " ${programs[*]} " == *" doc-example "* ]] && runs+=("doc-example")
+runs=("probe" "errors $version" "threads" "threads --ignore-sigchld" "doc-example")
 
 for run in "${runs[@]}"; do
   read -r -a argv <<<"$run"
@@ -123,17 +117,16 @@ for run in "${runs[@]}"; do
 done
 
 # LeakSanitizer is on by default with ASan on x86-64; said explicitly because it is the point.
-# The suppressions file lists what LeakSanitizer reports that is not a leak (each entry says
-# why); the Rust library is not instrumented, but its allocations go through the intercepted
-# malloc, so leaks on either side of the ABI are found.
+# The Rust library is not instrumented, but its allocations go through the intercepted malloc,
+# so leaks on either side of the ABI are found (checked: leaving out hwspec_report_free fails
+# this run). No suppressions are needed: Rust's runtime and thread-locals report no leaks.
 export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-export LSAN_OPTIONS=suppressions=$PWD/$tests/lsan.supp:print_suppressions=0
 for run in "${runs[@]}"; do
   read -r -a argv <<<"$run"
   step "ASan+UBSan run $run" timeout 300 "$bin/sanitized/${argv[0]}" "${argv[@]:1}"
 done
-unset ASAN_OPTIONS UBSAN_OPTIONS LSAN_OPTIONS
+unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # valgrind checks the uninstrumented build, the Rust side included. Workers are separate
 # programs started with exec and not ours to check here: --trace-children=no.
@@ -144,7 +137,7 @@ for run in "probe" "errors $version" "threads" "threads --ignore-sigchld"; do
   step "valgrind $run" timeout 400 "${valgrind[@]}" "$bin/plain/${argv[0]}" "${argv[@]:1}"
 done
 
-step "Python bindings (unittest)" env HWSPEC_LIBRARY="$prefix/lib/libhwspec.so.0" \
+step "Python bindings (unittest)" env PYTHONDONTWRITEBYTECODE=1 HWSPEC_LIBRARY="$prefix/lib/libhwspec.so.0" \
   HWSPEC_EXPECTED_VERSION="$version" python3 -m unittest discover -s python/tests -v
 
 # Static linking: a directory holding only libhwspec.a comes first in the search path, so
