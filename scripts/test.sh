@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check hwspec has: formatting, clippy, and all tests (Rust unit and integration
-# tests, which drive the real PoCL and lavapipe runtimes and compile C fault fixtures).
+# tests, which drive the real PoCL and lavapipe runtimes and compile C fault fixtures), then
+# libhwspec as installed: its C tests (also under ASan/UBSan and valgrind) and Python tests.
 # Installs the Debian packages the tests need when they are missing, so it works from a fresh
 # clone on a fresh Debian bookworm machine with only the Rust toolchain.
 set -euo pipefail
@@ -11,6 +12,9 @@ cd "$(dirname "$0")/.."
 # system has) to build test .deb files and compressed bombs, and the compilers that check
 # committed kernel artefacts against their sources (glslang: Vulkan SPIR-V; clang: CUDA PTX;
 # clang with llvm-spirv: Level Zero SPIR-V; spirv-val checks both SPIR-V kinds).
+# For libhwspec's C and Python tests (hwspec-ffi/tests/run-c-tests.sh): pkg-config to build
+# against the installed library, binutils for readelf (SONAME), valgrind, python3 for the
+# ctypes bindings; gcc brings AddressSanitizer and UndefinedBehaviorSanitizer.
 packages=(
   ocl-icd-libopencl1 pocl-opencl-icd
   libvulkan1 mesa-vulkan-drivers
@@ -20,6 +24,7 @@ packages=(
   xz-utils zstd
   glslang-tools spirv-tools
   clang-15 llvm-spirv-15
+  pkg-config binutils valgrind python3
 )
 
 missing=()
@@ -42,3 +47,5 @@ echo "test.sh: cargo clippy" >&2
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "test.sh: cargo test" >&2
 cargo test --workspace --locked
+echo "test.sh: C library and Python tests" >&2
+hwspec-ffi/tests/run-c-tests.sh
