@@ -74,7 +74,11 @@ fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     if meta.uid() != sys::effective_uid() {
         return Err(io::Error::other("owned by another user"));
     }
-    let probe = dir.join(format!(".hwspec-write-test-{}", std::process::id()));
+    // Unique per call, not just per process: threads probing at once must not remove each
+    // other's test file (which made some of them skip the cache).
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let probe = dir.join(format!(".hwspec-write-test-{}-{call}", std::process::id()));
     fs::write(&probe, b"")?;
     fs::remove_file(&probe)
 }
@@ -633,6 +637,26 @@ mod tests {
         assert_ne!(stable_hash(&[b"ab", b"c"]), stable_hash(&[b"a", b"bc"]));
         assert_eq!(stable_hash(&[]), 0xcbf2_9ce4_8422_2325);
         assert_eq!(stable_hash(&[b"a"]), 0x89bc907b544c769);
+    }
+
+    #[test]
+    fn threads_checking_one_directory_at_once_all_succeed() {
+        let dir = scratch("concurrent");
+        fs::create_dir_all(&dir).unwrap();
+        let failures: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..16)
+                .map(|_| {
+                    let dir = dir.clone();
+                    scope.spawn(move || {
+                        (0..50)
+                            .filter(|_| ensure_private_dir(&dir).is_err())
+                            .count()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(failures, 0);
     }
 
     #[test]

@@ -98,8 +98,11 @@ impl Default for Deadlines {
 const TERM_GRACE: Duration = Duration::from_millis(250);
 /// Time allowed, after SIGKILL or after a final report, for the worker to be reaped.
 const REAP_GRACE: Duration = Duration::from_secs(1);
-/// Time allowed, after a worker exits, for its last output to be read.
-const DRAIN_GRACE: Duration = Duration::from_millis(200);
+/// Time allowed, after a worker exits, for its last output to be read. The worker's process
+/// group is killed as it exits, so its pipes normally close at once and this only bounds the
+/// wait for output held open by a process that left the group; it must still cover a slow
+/// reader thread (a loaded machine, valgrind).
+const DRAIN_GRACE: Duration = Duration::from_secs(1);
 /// Longest protocol line accepted; a report with hundreds of devices is far smaller.
 const MAX_LINE_BYTES: u64 = 16 << 20;
 /// How much of a worker's stderr is kept for crash messages.
