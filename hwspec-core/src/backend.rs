@@ -98,5 +98,9 @@ pub fn backend(name: BackendName) -> &'static dyn Backend {
         BackendName::Cuda => &backends::cuda::CudaBackend,
         BackendName::Hip => &backends::hip::HipBackend,
         BackendName::LevelZero => &backends::level_zero::LevelZeroBackend,
+        BackendName::Egl => &backends::egl::EglBackend,
+        BackendName::Vaapi => &backends::vaapi::VaapiBackend,
+        BackendName::Nvcodec => &backends::nvcodec::NvcodecBackend,
+        BackendName::GccOffload => &backends::gcc_offload::GccOffloadBackend,
     }
 }

@@ -71,6 +71,14 @@ pub enum BackendName {
     Hip,
     /// Intel oneAPI Level Zero through its loader (`libze_loader.so.1`).
     LevelZero,
+    /// Headless rendering through EGL (`libEGL.so.1`) with OpenGL ES and OpenGL.
+    Egl,
+    /// Video acceleration through VA-API (`libva.so.2`, `libva-drm.so.2`).
+    Vaapi,
+    /// NVIDIA's video decoder and encoder (`libnvcuvid.so.1`, `libnvidia-encode.so.1`).
+    Nvcodec,
+    /// GCC's OpenMP offloading to nvptx and amdgcn (`gcc -foffload=...`).
+    GccOffload,
 }
 
 impl BackendName {
@@ -82,6 +90,10 @@ impl BackendName {
         BackendName::Cuda,
         BackendName::Hip,
         BackendName::LevelZero,
+        BackendName::Egl,
+        BackendName::Vaapi,
+        BackendName::Nvcodec,
+        BackendName::GccOffload,
     ];
 
     /// The name used on the command line and in JSON.
@@ -93,6 +105,10 @@ impl BackendName {
             BackendName::Cuda => "cuda",
             BackendName::Hip => "hip",
             BackendName::LevelZero => "level_zero",
+            BackendName::Egl => "egl",
+            BackendName::Vaapi => "vaapi",
+            BackendName::Nvcodec => "nvcodec",
+            BackendName::GccOffload => "gcc_offload",
         }
     }
 

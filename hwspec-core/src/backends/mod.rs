@@ -3,7 +3,11 @@
 
 pub mod cpu;
 pub mod cuda;
+pub mod egl;
+pub mod gcc_offload;
 pub mod hip;
 pub mod level_zero;
+pub mod nvcodec;
 pub mod opencl;
+pub mod vaapi;
 pub mod vulkan;
