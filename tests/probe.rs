@@ -335,3 +335,47 @@ fn nfd_output_is_written_atomically_as_labels() {
         unwritable.stderr
     );
 }
+
+/// `hwspec probe --format slurm` on this machine: a node line whose features are the capability
+/// set, in Slurm's `Key=Value` syntax, and no GPU resources (PoCL and lavapipe are software).
+#[test]
+fn slurm_output_lists_features_and_no_gres_without_gpus() {
+    let run = hwspec(&["probe", "--format", "slurm", "--fresh"], &[]);
+    run.assert_success();
+    let node = run
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("NodeName="))
+        .unwrap_or_else(|| panic!("no node line: {}", run.stdout));
+    let pairs: Vec<(&str, &str)> = node
+        .split_whitespace()
+        .map(|p| {
+            p.split_once('=')
+                .unwrap_or_else(|| panic!("not Key=Value: {p}"))
+        })
+        .collect();
+    assert_eq!(pairs[0].0, "NodeName");
+    assert_eq!(pairs[1].0, "Features");
+    let features: Vec<&str> = pairs[1].1.split(',').collect();
+    for expected in ["cpu", "opencl", "vulkan"] {
+        assert!(features.contains(&expected), "{expected} in {features:?}");
+    }
+    assert!(
+        features.iter().any(|f| f.starts_with("opencl-")),
+        "{features:?}"
+    );
+    for feature in &features {
+        assert!(
+            feature
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "_-.".contains(c)),
+            "{feature}"
+        );
+    }
+    assert!(!node.contains("Gres="), "{node}");
+    assert!(
+        run.stdout.contains("# no validated hardware GPU"),
+        "{}",
+        run.stdout
+    );
+}

@@ -60,7 +60,8 @@ pub enum Commands {
 #[derive(Debug, clap::Args)]
 pub struct ProbeArgs {
     /// Output format: `table` for people, `json` for the whole report, `nfd` for a Kubernetes
-    /// Node Feature Discovery features.d file (one label per line).
+    /// Node Feature Discovery features.d file (one label per line), `slurm` for a slurm.conf
+    /// node line (Features= for --constraint, Gres=) and gres.conf lines.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
 
@@ -145,6 +146,8 @@ pub enum Format {
     Json,
     /// Node Feature Discovery labels.
     Nfd,
+    /// Slurm node features and gres.conf lines.
+    Slurm,
 }
 
 /// How a report is obtained: which backends, how deep, under which deadlines, and whether a

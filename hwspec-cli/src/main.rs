@@ -143,6 +143,7 @@ fn probe(args: &ProbeArgs) -> Result<(), Failure> {
         Format::Table => render::table(&report),
         Format::Json => json(&report)?,
         Format::Nfd => render::nfd(&report, SystemTime::now(), args.probe.max_age),
+        Format::Slurm => render::slurm(&report, &hwspec_core::sys::short_hostname()),
     };
     match &args.output {
         Some(path) => hwspec_core::cache::write_atomically(path, text.as_bytes(), 0o644)

@@ -168,6 +168,108 @@ pub fn nfd(report: &Report, now: SystemTime, valid_for: Duration) -> String {
     out
 }
 
+/// Renders `report` for Slurm: a `slurm.conf` node line whose `Features=` are the capability
+/// set (for `sbatch --constraint`), and `gres.conf` lines for the validated hardware GPUs.
+/// A flag capability is one feature (`gpu`); a versioned one is two, its name and its name with
+/// the version (`cuda`, `cuda-12.8`), since Slurm compares features by name only. GPUs are
+/// counted as the capability set counts them (`gpu-count`), grouped by model for `Type=`.
+pub fn slurm(report: &Report, hostname: &str) -> String {
+    let mut features: Vec<String> = Vec::new();
+    for cap in &report.capabilities {
+        let mut add = |f: String| {
+            if is_slurm_feature(&f) && !features.contains(&f) {
+                features.push(f);
+            }
+        };
+        add(cap.name.clone());
+        if let Some(version) = &cap.version {
+            add(format!("{}-{version}", cap.name));
+        }
+    }
+    let mut out = format!(
+        "# hwspec {} capabilities at level {} (hwspec probe --format slurm)\n",
+        report.hwspec_version, report.level
+    );
+    for (variable, value) in &report.overrides {
+        let _ = writeln!(out, "# overridden: {variable}={value}");
+    }
+    let gpu_count: usize = report
+        .capability("gpu-count")
+        .and_then(|c| c.version.as_deref())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut types: Vec<(String, usize)> = Vec::new();
+    if let Some(best) = report
+        .backends
+        .iter()
+        .map(|b| gpu_models(b, report.level))
+        .max_by_key(Vec::len)
+    {
+        for model in best {
+            match types.iter_mut().find(|(t, _)| *t == model) {
+                Some((_, n)) => *n += 1,
+                None => types.push((model, 1)),
+            }
+        }
+    }
+    let gres = if gpu_count == 0 {
+        String::new()
+    } else {
+        format!(" Gres=gpu:{gpu_count}")
+    };
+    let _ = writeln!(out, "# slurm.conf");
+    let _ = writeln!(
+        out,
+        "NodeName={hostname} Features={}{gres}",
+        features.join(",")
+    );
+    let _ = writeln!(out, "# gres.conf");
+    if types.is_empty() {
+        let _ = writeln!(out, "# no validated hardware GPU, so no gres.conf line");
+    }
+    for (model, count) in types {
+        let _ = writeln!(
+            out,
+            "NodeName={hostname} Name=gpu Type={model} Count={count}"
+        );
+    }
+    out
+}
+
+/// The validated (or, at level quick, enumerated) hardware GPUs of one backend, as Slurm
+/// `Type=` names: the device name lowercased, runs of other characters made `_`.
+fn gpu_models(
+    backend: &hwspec_core::model::BackendReport,
+    level: hwspec_core::Level,
+) -> Vec<String> {
+    backend
+        .devices
+        .iter()
+        .filter(|d| d.kind == hwspec_core::model::DeviceKind::Gpu)
+        .filter(|d| hwspec_core::caps::proven(d, level))
+        .map(|d| {
+            let mut model = String::new();
+            for c in d.name.to_ascii_lowercase().chars() {
+                if c.is_ascii_alphanumeric() {
+                    model.push(c);
+                } else if !model.ends_with('_') && !model.is_empty() {
+                    model.push('_');
+                }
+            }
+            model.trim_end_matches('_').to_owned()
+        })
+        .collect()
+}
+
+/// Whether `text` can be a Slurm feature name usable in `--constraint`: letters, digits, `_`,
+/// `-` and `.`, none of the constraint operators (`&`, `|`, `*`, `[`, `]`, `,`, `!`, `(`, `)`).
+fn is_slurm_feature(text: &str) -> bool {
+    !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
 /// Whether `text` is a valid Kubernetes label name (without prefix) or value: at most 63
 /// characters, alphanumerics with `-`, `_` and `.` inside, alphanumeric at both ends.
 fn is_label_part(text: &str) -> bool {
@@ -222,6 +324,105 @@ fn push_table(out: &mut String, rows: &[Vec<String>], notes: &[Vec<String>]) {
         for note in notes {
             let _ = writeln!(out, "    {note}");
         }
+    }
+}
+
+#[cfg(test)]
+mod slurm_tests {
+    use super::*;
+    use hwspec_core::model::{
+        BackendName, BackendReport, Capability, Device, DeviceKind, HostInfo, Status,
+        SCHEMA_VERSION,
+    };
+
+    fn report(caps: Vec<Capability>, backends: Vec<BackendReport>) -> Report {
+        Report {
+            schema: SCHEMA_VERSION,
+            hwspec_version: "0.1.0".into(),
+            level: hwspec_core::Level::Standard,
+            capabilities: caps,
+            backends,
+            host: HostInfo {
+                kernel: "Linux".into(),
+                architecture: "x86_64".into(),
+                root: true,
+                driver_cache: None,
+                environment: Default::default(),
+                dropped_environment: Vec::new(),
+            },
+            elapsed_ms: 1.0,
+            cache: None,
+            overrides: Default::default(),
+        }
+    }
+
+    fn gpu(name: &str) -> Device {
+        let mut d = Device::new(name, "NVIDIA", DeviceKind::Gpu);
+        d.status = Status::Validated;
+        d
+    }
+
+    /// Splits a slurm.conf-style line into its `Key=Value` pairs, as slurmd reads them.
+    fn pairs(line: &str) -> Vec<(&str, &str)> {
+        line.split_whitespace()
+            .map(|pair| pair.split_once('=').expect(pair))
+            .collect()
+    }
+
+    #[test]
+    fn features_and_gres_follow_the_capability_set() {
+        let mut cuda = BackendReport::new(BackendName::Cuda, Status::Validated, None);
+        cuda.devices = vec![
+            gpu("NVIDIA H100 80GB HBM3"),
+            gpu("NVIDIA H100 80GB HBM3"),
+            gpu("NVIDIA A100-SXM4-40GB"),
+        ];
+        let text = slurm(
+            &report(
+                vec![
+                    Capability::flag("cpu"),
+                    Capability::versioned("cuda", "12.8"),
+                    Capability::versioned("cuda-arch", "8.0"),
+                    Capability::versioned("cuda-arch", "9.0"),
+                    Capability::flag("gpu"),
+                    Capability::versioned("gpu-count", "3"),
+                ],
+                vec![cuda],
+            ),
+            "node7",
+        );
+        let lines: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(
+            pairs(lines[0]),
+            [
+                ("NodeName", "node7"),
+                (
+                    "Features",
+                    "cpu,cuda,cuda-12.8,cuda-arch,cuda-arch-8.0,cuda-arch-9.0,gpu,gpu-count,gpu-count-3"
+                ),
+                ("Gres", "gpu:3")
+            ]
+        );
+        assert_eq!(
+            &lines[1..],
+            [
+                "NodeName=node7 Name=gpu Type=nvidia_h100_80gb_hbm3 Count=2",
+                "NodeName=node7 Name=gpu Type=nvidia_a100_sxm4_40gb Count=1"
+            ]
+        );
+        for feature in pairs(lines[0])[1].1.split(',') {
+            assert!(is_slurm_feature(feature), "{feature}");
+        }
+    }
+
+    #[test]
+    fn a_machine_without_gpus_has_no_gres() {
+        let text = slurm(&report(vec![Capability::flag("cpu")], Vec::new()), "n");
+        assert!(text.contains("NodeName=n Features=cpu\n"), "{text}");
+        assert!(!text.contains("Gres="), "{text}");
+        assert!(text.contains("# no validated hardware GPU"), "{text}");
+        assert!(!is_slurm_feature("a|b"));
+        assert!(!is_slurm_feature("cuda (>= 12)"));
     }
 }
 

@@ -32,9 +32,11 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
         caps.extend(device.features.iter().map(Capability::flag));
     }
 
-    for (backend, cap, gpu_cap) in [
-        (BackendName::Opencl, "opencl", "opencl-gpu"),
-        (BackendName::Vulkan, "vulkan", "vulkan-gpu"),
+    // The API version of the best proven device: OpenCL, Vulkan, and OpenGL ES through EGL.
+    for (backend, cap) in [
+        (BackendName::Opencl, "opencl"),
+        (BackendName::Vulkan, "vulkan"),
+        (BackendName::Egl, "gles"),
     ] {
         let highest = proven_devices(backend)
             .filter_map(|d| d.api_version.as_deref().and_then(major_minor))
@@ -42,9 +44,25 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
         if let Some(version) = highest {
             caps.push(Capability::versioned(cap, version));
         }
+    }
+    for (backend, gpu_cap) in [
+        (BackendName::Opencl, "opencl-gpu"),
+        (BackendName::Vulkan, "vulkan-gpu"),
+    ] {
         if proven_devices(backend).any(|d| d.kind == DeviceKind::Gpu) {
             caps.push(Capability::flag(gpu_cap));
         }
+    }
+    let opengl = proven_devices(BackendName::Egl)
+        .filter(|d| d.has_feature("opengl"))
+        .filter_map(|d| {
+            d.properties
+                .get("opengl_version")
+                .and_then(|v| major_minor(v))
+        })
+        .max_by(|a, b| compare_versions(a, b));
+    if let Some(version) = opengl {
+        caps.push(Capability::versioned("opengl", version));
     }
     if proven_devices(BackendName::Opencl).any(|d| d.has_feature("fp64")) {
         caps.push(Capability::flag("opencl-fp64"));
@@ -63,6 +81,7 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
         (BackendName::Cuda, "cuda"),
         (BackendName::Hip, "rocm"),
         (BackendName::LevelZero, "level-zero"),
+        (BackendName::Egl, "egl"),
     ] {
         if proven_devices(backend).next().is_some() {
             caps.push(match runtime_version(backend) {
@@ -76,6 +95,32 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
     }
     for arch in proven_devices(BackendName::Hip).filter_map(|d| d.arch.as_deref()) {
         caps.push(Capability::flag(format!("rocm-{arch}")));
+    }
+    // Video: each proven device's codec features, named after the interface that proved them.
+    let codecs = |backend: BackendName, rename: fn(&str) -> Option<String>| {
+        proven_devices(backend)
+            .flat_map(|d| d.features.iter())
+            .filter_map(move |f| rename(f))
+            .map(Capability::flag)
+            .collect::<Vec<_>>()
+    };
+    caps.extend(codecs(BackendName::Vaapi, |f| {
+        (f.starts_with("decode-") || f.starts_with("encode-")).then(|| format!("vaapi-{f}"))
+    }));
+    caps.extend(codecs(BackendName::Nvcodec, |f| {
+        f.strip_prefix("decode-")
+            .map(|c| format!("nvdec-{c}"))
+            .or_else(|| f.strip_prefix("encode-").map(|c| format!("nvenc-{c}")))
+    }));
+    caps.extend(codecs(BackendName::Vulkan, |f| {
+        f.starts_with("video-").then(|| format!("vulkan-{f}"))
+    }));
+    // GCC offloading counts only when a target region really ran on the device.
+    for arch in proven_devices(BackendName::GccOffload)
+        .filter(|d| d.status == Status::Validated)
+        .filter_map(|d| d.arch.as_deref())
+    {
+        caps.push(Capability::flag(format!("gcc-offload-{arch}")));
     }
     let level_zero_gpu = proven_devices(BackendName::LevelZero).any(|d| d.kind == DeviceKind::Gpu);
     let opencl_spirv = proven_devices(BackendName::Opencl).any(|d| d.has_feature("spirv"));
@@ -367,6 +412,77 @@ mod tests {
             &[backend(BackendName::Opencl, vec![plain])],
         ));
         assert!(!caps.contains(&"sycl".to_owned()), "{caps:?}");
+    }
+
+    #[test]
+    fn headless_rendering_gives_egl_gles_and_opengl() {
+        let mut llvmpipe = device(DeviceKind::Software, Status::Validated, "3.2");
+        llvmpipe.features.push("opengl".into());
+        llvmpipe
+            .properties
+            .insert("opengl_version".into(), "4.5".into());
+        let egl = with_runtime(backend(BackendName::Egl, vec![llvmpipe]), "1.5");
+        assert_eq!(
+            names(&reduce(Level::Standard, &[egl])),
+            ["cpu", "egl (= 1.5)", "gles (= 3.2)", "opengl (= 4.5)"]
+        );
+    }
+
+    #[test]
+    fn video_features_are_named_after_their_interface() {
+        let mut va = device(DeviceKind::Gpu, Status::Validated, "1.17");
+        va.features = vec!["decode-h264".into(), "encode-hevc".into()];
+        let mut nv = device(DeviceKind::Gpu, Status::Validated, "12.0");
+        nv.features = vec!["decode-av1".into(), "encode-h264".into()];
+        let mut vk = device(DeviceKind::Gpu, Status::Validated, "1.3.0");
+        vk.features = vec!["compute-queue".into(), "video-decode-h264".into()];
+        let caps = names(&reduce(
+            Level::Standard,
+            &[
+                backend(BackendName::Vaapi, vec![va]),
+                backend(BackendName::Nvcodec, vec![nv]),
+                backend(BackendName::Vulkan, vec![vk]),
+            ],
+        ));
+        for expected in [
+            "vaapi-decode-h264",
+            "vaapi-encode-hevc",
+            "nvdec-av1",
+            "nvenc-h264",
+            "vulkan-video-decode-h264",
+        ] {
+            assert!(
+                caps.contains(&expected.to_owned()),
+                "{expected} in {caps:?}"
+            );
+        }
+        assert!(
+            !caps.iter().any(|c| c.contains("compute-queue")),
+            "{caps:?}"
+        );
+    }
+
+    #[test]
+    fn gcc_offload_needs_a_region_that_really_ran() {
+        let mut ran = device(DeviceKind::Gpu, Status::Validated, "12");
+        ran.arch = Some("nvptx".into());
+        let mut compiled = device(DeviceKind::Other, Status::Enumerated, "12");
+        compiled.arch = Some("amdgcn".into());
+        let reports = [backend(
+            BackendName::GccOffload,
+            vec![ran, compiled.clone()],
+        )];
+        let caps = names(&reduce(Level::Standard, &reports));
+        assert!(caps.contains(&"gcc-offload-nvptx".to_owned()), "{caps:?}");
+        assert!(!caps.contains(&"gcc-offload-amdgcn".to_owned()), "{caps:?}");
+        let quick = names(&reduce(
+            Level::Quick,
+            &[backend(BackendName::GccOffload, vec![compiled])],
+        ));
+        assert!(
+            !quick.contains(&"gcc-offload-amdgcn".to_owned()),
+            "even at quick: {quick:?}"
+        );
     }
 
     #[test]

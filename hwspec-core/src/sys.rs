@@ -18,6 +18,16 @@ pub fn effective_uid() -> u32 {
     unsafe { libc::geteuid() }
 }
 
+/// This machine's host name up to its first dot, as Slurm names nodes; `localhost` when the
+/// kernel does not say.
+pub fn short_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .and_then(|name| name.trim().split('.').next().map(str::to_owned))
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 /// Kernel name and release, as `uname -sr` prints them.
 pub fn kernel() -> String {
     let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_owned());

@@ -28,7 +28,25 @@ const FIXED: &[(&str, bool)] = &[
     ("gpu", false),
     ("gpu-memory", true),
     ("gpu-count", true),
+    ("egl", true),
+    ("gles", true),
+    ("opengl", true),
+    ("gcc-offload-nvptx", false),
+    ("gcc-offload-amdgcn", false),
 ];
+
+/// Families of video capabilities: a prefix naming the interface and direction, then a codec.
+const CODEC_FAMILIES: &[&str] = &[
+    "vaapi-decode-",
+    "vaapi-encode-",
+    "nvdec-",
+    "nvenc-",
+    "vulkan-video-decode-",
+    "vulkan-video-encode-",
+];
+
+/// The codecs video capabilities name.
+const CODECS: &[&str] = &["h264", "hevc", "av1", "vp9", "vp8", "mpeg2", "vc1", "jpeg"];
 
 /// The prefix of the one family of names that is open-ended: one per AMD gfx target.
 pub(crate) const ROCM_TARGET_PREFIX: &str = "rocm-gfx";
@@ -40,7 +58,22 @@ pub fn fixed_names() -> impl Iterator<Item = &'static str> {
 
 /// Whether `name` is a capability of the vocabulary.
 pub fn is_known(name: &str) -> bool {
-    FIXED.iter().any(|(n, _)| *n == name) || is_rocm_target(name)
+    FIXED.iter().any(|(n, _)| *n == name) || is_rocm_target(name) || is_codec_capability(name)
+}
+
+/// A video capability such as `vaapi-decode-h264`, `nvenc-hevc` or `vulkan-video-decode-av1`.
+pub fn is_codec_capability(name: &str) -> bool {
+    CODEC_FAMILIES
+        .iter()
+        .filter_map(|family| name.strip_prefix(family))
+        .any(|codec| CODECS.contains(&codec))
+}
+
+/// Every video capability name, for suggestions.
+fn codec_names() -> impl Iterator<Item = String> {
+    CODEC_FAMILIES
+        .iter()
+        .flat_map(|family| CODECS.iter().map(move |codec| format!("{family}{codec}")))
 }
 
 /// Whether `name` is a known capability that carries a version.
@@ -75,7 +108,12 @@ pub fn closest(name: &str) -> Option<String> {
     }
     let (best, distance) = FIXED
         .iter()
-        .map(|(known, _)| (*known, strsim::damerau_levenshtein(&lower, known)))
+        .map(|(known, _)| (*known).to_owned())
+        .chain(codec_names())
+        .map(|known| {
+            let distance = strsim::damerau_levenshtein(&lower, &known);
+            (known, distance)
+        })
         .min_by_key(|(_, distance)| *distance)?;
     let budget = (lower.chars().count() / 3).max(2);
     let is_prefix = lower.chars().count() >= 3 && best.starts_with(&lower);
@@ -84,6 +122,40 @@ pub fn closest(name: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn video_rendering_and_offload_names_are_known() {
+        for name in [
+            "vaapi-decode-h264",
+            "vaapi-encode-hevc",
+            "nvdec-av1",
+            "nvenc-h264",
+            "vulkan-video-decode-h264",
+            "vulkan-video-encode-hevc",
+            "gcc-offload-nvptx",
+            "gcc-offload-amdgcn",
+        ] {
+            assert!(is_known(name), "{name}");
+            assert!(!is_versioned(name), "{name}");
+        }
+        for name in ["egl", "gles", "opengl"] {
+            assert!(is_known(name) && is_versioned(name), "{name}");
+        }
+        for name in [
+            "vaapi-decode-h999",
+            "nvdec-",
+            "vaapi-h264",
+            "vulkan-video-h264",
+        ] {
+            assert!(!is_known(name), "{name}");
+        }
+        assert_eq!(
+            closest("vaapi-decode-h246").as_deref(),
+            Some("vaapi-decode-h264")
+        );
+        assert_eq!(closest("nvenc_hevc").as_deref(), Some("nvenc-hevc"));
+    }
+
     use super::*;
 
     #[test]
