@@ -158,7 +158,11 @@ unsafe fn owned(raw: *const c_char) -> Option<String> {
         return None;
     }
     // SAFETY: non-NULL, and NUL-terminated as the caller promises.
-    Some(unsafe { CStr::from_ptr(raw) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr(raw) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 impl Egl {
@@ -287,7 +291,10 @@ impl Egl {
                 attributes.as_ptr(),
             )
         };
-        self.display(raw, "eglGetPlatformDisplayEXT(EGL_PLATFORM_SURFACELESS_MESA)")
+        self.display(
+            raw,
+            "eglGetPlatformDisplayEXT(EGL_PLATFORM_SURFACELESS_MESA)",
+        )
     }
 
     fn display(self, raw: Handle, call: &'static str) -> Result<Display, EglError> {
@@ -421,7 +428,10 @@ impl Display {
         let surface_type = if surfaceless { 0 } else { EGL_PBUFFER_BIT };
         let attempts: &[(EglInt, &[EglInt])] = match api {
             ClientApi::Gles => &[
-                (EGL_OPENGL_ES3_BIT, &[EGL_CONTEXT_MAJOR_VERSION, 3, EGL_NONE]),
+                (
+                    EGL_OPENGL_ES3_BIT,
+                    &[EGL_CONTEXT_MAJOR_VERSION, 3, EGL_NONE],
+                ),
                 (renderable, &[EGL_CONTEXT_MAJOR_VERSION, 2, EGL_NONE]),
             ],
             ClientApi::OpenGl => &[(renderable, &[EGL_NONE])],
@@ -481,9 +491,8 @@ impl Display {
             if !surfaceless {
                 let pbuffer = [EGL_WIDTH, 1, EGL_HEIGHT, 1, EGL_NONE];
                 // SAFETY: a config of this display with the pbuffer bit; terminated list.
-                context.surface = unsafe {
-                    (egl.0.create_pbuffer_surface)(self.raw, config, pbuffer.as_ptr())
-                };
+                context.surface =
+                    unsafe { (egl.0.create_pbuffer_surface)(self.raw, config, pbuffer.as_ptr()) };
                 if context.surface.is_null() {
                     return Err(egl.error("eglCreatePbufferSurface"));
                 }
@@ -528,12 +537,7 @@ impl Drop for Context {
         // on `display`; failures leave nothing the probe uses again.
         unsafe {
             if self.current {
-                (api.make_current)(
-                    display,
-                    ptr::null_mut(),
-                    ptr::null_mut(),
-                    ptr::null_mut(),
-                );
+                (api.make_current)(display, ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
             }
             if !self.surface.is_null() {
                 (api.destroy_surface)(display, self.surface);

@@ -122,10 +122,9 @@ fn probe_with(soname: &str, level: Level, progress: &mut dyn Progress) -> Backen
         .map(|o| o.version)
         .max()
         .map(|(major, minor)| format!("{major}.{minor}"));
-    report.properties.insert(
-        "platform".into(),
-        opened[0].origin.platform().to_owned(),
-    );
+    report
+        .properties
+        .insert("platform".into(), opened[0].origin.platform().to_owned());
     report
         .properties
         .insert("displays".into(), opened.len().to_string());
@@ -358,7 +357,7 @@ fn device_kind(renderer: &str, device_extensions: Option<&str>) -> DeviceKind {
 fn describe(opened: &Opened) -> (Device, Vec<ClientApi>) {
     let display = opened.display;
     let extensions = display.extensions().unwrap_or_default();
-    let client_apis = display.client_apis().unwrap_or_default();
+    let client_apis = display.client_apis().unwrap_or_default().trim().to_owned();
     let surfaceless = has_extension(&extensions, "EGL_KHR_surfaceless_context");
     let gles = context_strings(display, ClientApi::Gles, surfaceless);
     let opengl = client_apis
@@ -431,7 +430,11 @@ fn device_from(
     props.insert("egl_extensions".into(), notable.join(" "));
     props.insert(
         "egl_extension_count".into(),
-        facts.extensions.split_ascii_whitespace().count().to_string(),
+        facts
+            .extensions
+            .split_ascii_whitespace()
+            .count()
+            .to_string(),
     );
     props.insert("platform".into(), facts.origin.platform().to_owned());
     if let Origin::Device {
@@ -515,8 +518,8 @@ fn device_from(
 
 /// Renders on one device: OpenGL ES always, desktop OpenGL too at level `full`.
 fn validate_device(opened: &Opened, apis: &[ClientApi], level: Level, device: &mut Device) {
-    let surfaceless = device.properties.get("context_surface").map(String::as_str)
-        == Some("surfaceless");
+    let surfaceless =
+        device.properties.get("context_surface").map(String::as_str) == Some("surfaceless");
     for &api in apis {
         let kernel = match api {
             ClientApi::Gles => "render",
