@@ -660,11 +660,20 @@ macro_rules! gl_proc {
         if address.is_null() {
             return Err(GlError::Missing($name));
         }
-        // SAFETY: a non-NULL address eglGetProcAddress gave for `$name`, transmuted to the
-        // signature gl2.h declares for it (the field's type); function pointers and data
-        // pointers have one size on every platform EGL runs on.
-        unsafe { std::mem::transmute::<*mut c_void, _>(address) }
+        // SAFETY: a non-NULL address eglGetProcAddress gave for `$name`, used as the
+        // signature gl2.h declares for it (the field's type).
+        unsafe { function_pointer(address) }
     }};
+}
+
+/// `address` as the function pointer type `F`.
+///
+/// # Safety
+/// `address` is non-NULL and the entry point there has the signature `F` declares.
+unsafe fn function_pointer<F: Copy>(address: *mut c_void) -> F {
+    const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*mut c_void>()) };
+    // SAFETY: same size (asserted above); the caller vouches for the signature.
+    unsafe { std::mem::transmute_copy::<*mut c_void, F>(&address) }
 }
 
 /// The GL functions of the current context; borrowing the context keeps it current.

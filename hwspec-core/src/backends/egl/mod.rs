@@ -109,10 +109,14 @@ fn probe_with(soname: &str, level: Level, progress: &mut dyn Progress) -> Backen
     // query, so a vendor that hangs or crashes does so in this stage.
     progress.stage(Stage::Init);
     let client_extensions = egl.client_extensions().unwrap_or_default();
-    let opened = match open_displays(egl, &client_extensions) {
-        Ok(opened) => opened,
-        Err(report) => return BackendReport { library, ..report },
-    };
+    let opened = open_displays(egl, &client_extensions);
+    if opened.opened.is_empty() {
+        return BackendReport {
+            library,
+            ..no_display(&opened)
+        };
+    }
+    let opened = opened.opened;
 
     progress.stage(Stage::Enumerate);
     let mut report = BackendReport::new(BackendName::Egl, Status::Enumerated, None);
@@ -220,8 +224,8 @@ impl Attempts {
 }
 
 /// Finds and initialises the displays: every EGL device's, else the surfaceless platform's.
-/// With none, the report says what was tried and why each failed.
-fn open_displays(egl: Egl, client_extensions: &str) -> Result<Vec<Opened>, BackendReport> {
+/// With none, [`no_display`] says what was tried and why each failed.
+fn open_displays(egl: Egl, client_extensions: &str) -> Attempts {
     let mut attempts = Attempts::default();
     if has_extension(client_extensions, "EGL_EXT_platform_device") {
         match egl.devices() {
@@ -254,10 +258,7 @@ fn open_displays(egl: Egl, client_extensions: &str) -> Result<Vec<Opened>, Backe
             );
         }
     }
-    if !attempts.opened.is_empty() {
-        return Ok(attempts.opened);
-    }
-    Err(no_display(&attempts))
+    attempts
 }
 
 /// The report when no display initialised: absent when nothing was there to drive, unusable
