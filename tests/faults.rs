@@ -50,6 +50,8 @@ struct Fixtures {
     cuda_dir: PathBuf,
     /// Holds `libamdhip64.so.5` from `hip_faults.c`.
     hip_dir: PathBuf,
+    /// Holds `libEGL_mesa.so.0` from `egl_vendor.c`.
+    egl_dir: PathBuf,
     /// ICD libraries from `opencl_icd.c`, one per fault.
     icd_segv: PathBuf,
     icd_hang: PathBuf,
@@ -67,6 +69,13 @@ fn fixtures() -> &'static Fixtures {
         let hip_dir = dir.join("hip");
         std::fs::create_dir_all(&cuda_dir).unwrap();
         std::fs::create_dir_all(&hip_dir).unwrap();
+        let egl_dir = dir.join("egl");
+        std::fs::create_dir_all(&egl_dir).unwrap();
+        compile_shared_object(
+            &["faults/egl_vendor.c"],
+            &[],
+            &egl_dir.join("libEGL_mesa.so.0"),
+        );
         compile_shared_object(
             &["faults/cuda_faults.c"],
             &[],
@@ -92,6 +101,7 @@ fn fixtures() -> &'static Fixtures {
             ),
             cuda_dir,
             hip_dir,
+            egl_dir,
         }
     })
 }
@@ -882,6 +892,21 @@ fn vulkan_crashing_layer_crashes_when_the_caller_enables_it() {
     assert!(message.contains("SIGSEGV"), "{message}");
     assert_backend(&report, "cpu", "validated", None);
     assert_opencl_validated_on_pocl(&report);
+}
+
+// ---------------------------------------------------------------------------------------------
+// EGL: a libglvnd vendor library in Mesa's place whose __egl_Main never returns.
+
+#[test]
+fn egl_vendor_that_hangs_times_out_in_stage_init() {
+    let name = "egl_vendor_that_hangs_times_out_in_stage_init";
+    let report = Probe::new(name, "cpu,opencl,vulkan,egl", HANG_TIMEOUT)
+        .env("LD_LIBRARY_PATH", &fixtures().egl_dir)
+        .run();
+    assert_backend(&report, "egl", "unusable", Some("timeout"));
+    let message = reason_message(&report, "egl");
+    assert!(message.contains("stage init"), "{message}");
+    assert_software_devices_validated(&report);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,9 +1,65 @@
-//! The egl backend.
+//! Headless rendering through EGL (`libEGL.so.1`, libglvnd) with OpenGL ES and desktop OpenGL:
+//! one device per EGL display, validated by rendering a small image off-screen.
+//!
+//! Displays come from EGL_EXT_platform_device (one per `EGLDeviceEXT`: every GPU, and Mesa's
+//! software device), else from Mesa's surfaceless platform. Neither needs a window system, so
+//! the probe works in a worker without `DISPLAY` or `WAYLAND_DISPLAY`. On each display an
+//! OpenGL ES context (3, else 2) and, where the display offers it, a desktop OpenGL context are
+//! made current without a surface (EGL_KHR_surfaceless_context, else on a 1×1 pbuffer) and
+//! their strings read.
+//!
+//! What a device carries, for the capability reduction:
+//! - `features`: `egl` (the display initialised), `gles` (an ES context reported a version),
+//!   `opengl` (a desktop context reported a version);
+//! - `api_version`: the OpenGL ES version, `X.Y`;
+//! - `properties["egl_version"]`: the display's EGL version, `X.Y` (also the report's
+//!   `runtime_version`, the highest over all displays);
+//! - `properties["opengl_version"]`: the desktop OpenGL version, `X.Y`;
+//! - `validation`: kernel `render`, the OpenGL ES image; at level `full` also
+//!   `gemm_validation`: kernel `render-gl`, the same image through desktop OpenGL.
+//!
+//! [`api`] holds all unsafe code; [`render`] draws and checks the image.
 
-use crate::backend::{Backend, Progress};
-use crate::model::{BackendName, BackendReport, Level, ReasonCode};
+mod api;
+mod render;
 
-/// Probes egl.
+#[cfg(test)]
+mod tests;
+
+use std::sync::{Mutex, PoisonError};
+
+use self::api::{
+    ClientApi, Display, Egl, EglDevice, EglError, EglInt, GlError, LoadError, GL_RENDERER,
+    GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
+};
+use crate::backend::{Backend, Progress, Stage};
+use crate::kernels::build_log_excerpt;
+use crate::model::{
+    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
+};
+
+/// `eglGetError` after an `eglInitialize` that found nothing it can drive (Mesa on a device
+/// without a usable driver, NVIDIA's EGL without a GPU): no device, not a broken driver.
+const EGL_NOT_INITIALIZED: EglInt = 0x3001;
+
+/// Display extensions worth a line in a device's properties; the full list runs to dozens.
+const NOTABLE_EXTENSIONS: &[&str] = &[
+    "EGL_KHR_surfaceless_context",
+    "EGL_KHR_create_context",
+    "EGL_KHR_no_config_context",
+    "EGL_KHR_fence_sync",
+    "EGL_KHR_image_base",
+    "EGL_EXT_image_dma_buf_import",
+    "EGL_EXT_image_dma_buf_import_modifiers",
+    "EGL_MESA_image_dma_buf_export",
+    "EGL_EXT_create_context_robustness",
+    "EGL_ANDROID_native_fence_sync",
+];
+
+/// Substrings of `GL_RENDERER` that name a software rasteriser.
+const SOFTWARE_RENDERERS: &[&str] = &["llvmpipe", "softpipe", "swrast", "swiftshader"];
+
+/// Probes EGL through libglvnd.
 #[derive(Debug)]
 pub struct EglBackend;
 
@@ -12,7 +68,501 @@ impl Backend for EglBackend {
         BackendName::Egl
     }
 
-    fn probe(&self, _level: Level, _progress: &mut dyn Progress) -> BackendReport {
-        BackendReport::unusable(BackendName::Egl, ReasonCode::ProbeFailed, "not built yet")
+    fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
+        probe_with(api::EGL_SONAME, level, progress)
+    }
+}
+
+/// Held for a whole probe: contexts are made current on the calling thread, and EGL display
+/// initialisation is shared process state that in-process users (tests) may race on.
+static ONE_PROBE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// Probes with `soname` as the EGL library's name; tests name a missing one.
+fn probe_with(soname: &str, level: Level, progress: &mut dyn Progress) -> BackendReport {
+    let _one_at_a_time = ONE_PROBE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    progress.stage(Stage::Load);
+    let egl = match Egl::open(soname) {
+        Ok(egl) => egl,
+        Err(LoadError::Library(why)) => {
+            return BackendReport::absent(
+                BackendName::Egl,
+                ReasonCode::LibraryNotFound,
+                format!("{soname} could not be loaded: {why}"),
+            );
+        }
+        Err(LoadError::Symbol(symbol, why)) => {
+            return BackendReport {
+                library: crate::sys::loaded_library("libEGL.so"),
+                ..BackendReport::unusable(
+                    BackendName::Egl,
+                    ReasonCode::LoadFailed,
+                    format!("{soname} lacks the entry point {symbol}: {why}"),
+                )
+            };
+        }
+    };
+    let library = crate::sys::loaded_library("libEGL.so");
+
+    // libglvnd loads its vendor libraries (Mesa's libEGL_mesa.so.0, NVIDIA's) on the first
+    // query, so a vendor that hangs or crashes does so in this stage.
+    progress.stage(Stage::Init);
+    let client_extensions = egl.client_extensions().unwrap_or_default();
+    let opened = open_displays(egl, &client_extensions);
+    if opened.opened.is_empty() {
+        return BackendReport {
+            library,
+            ..no_display(&opened)
+        };
+    }
+    let opened = opened.opened;
+
+    progress.stage(Stage::Enumerate);
+    let mut report = BackendReport::new(BackendName::Egl, Status::Enumerated, None);
+    report.library = library;
+    report.runtime_version = opened
+        .iter()
+        .map(|o| o.version)
+        .max()
+        .map(|(major, minor)| format!("{major}.{minor}"));
+    report
+        .properties
+        .insert("platform".into(), opened[0].origin.platform().to_owned());
+    report
+        .properties
+        .insert("displays".into(), opened.len().to_string());
+    let client_apis: Vec<Vec<ClientApi>> = opened
+        .iter()
+        .map(|display| {
+            let (device, apis) = describe(display);
+            report.devices.push(device);
+            apis
+        })
+        .collect();
+    report.settle_status();
+    progress.partial(&report);
+    if level == Level::Quick {
+        return report;
+    }
+
+    progress.stage(Stage::Kernel);
+    for ((device, display), apis) in report.devices.iter_mut().zip(&opened).zip(&client_apis) {
+        if device.status == Status::Enumerated {
+            validate_device(display, apis, level, device);
+        }
+    }
+    report.settle_status();
+    report
+}
+
+/// Where a display came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Origin {
+    /// The EGL device of that index in `eglQueryDevicesEXT`'s list.
+    Device {
+        index: usize,
+        extensions: Option<String>,
+        drm_node: Option<String>,
+    },
+    /// Mesa's surfaceless platform.
+    Surfaceless,
+}
+
+impl Origin {
+    fn platform(&self) -> &'static str {
+        match self {
+            Origin::Device { .. } => "device",
+            Origin::Surfaceless => "surfaceless",
+        }
+    }
+}
+
+/// An initialised display.
+#[derive(Debug)]
+struct Opened {
+    origin: Origin,
+    display: Display,
+    version: (EglInt, EglInt),
+}
+
+/// Whether the space-separated extension list `list` holds `name`.
+fn has_extension(list: &str, name: &str) -> bool {
+    list.split_ascii_whitespace().any(|e| e == name)
+}
+
+/// What the search for displays found and tried.
+#[derive(Debug, Default)]
+struct Attempts {
+    opened: Vec<Opened>,
+    /// One line per display that did not initialise or source that gave none.
+    tried: Vec<String>,
+    /// Failures other than "nothing to drive here".
+    errors: Vec<String>,
+}
+
+impl Attempts {
+    fn initialise(&mut self, origin: Origin, display: Result<Display, EglError>) {
+        let label = match &origin {
+            Origin::Device { index, .. } => format!("EGL device {index}"),
+            Origin::Surfaceless => "the surfaceless platform".to_owned(),
+        };
+        match display.and_then(|d| d.initialize().map(|version| (d, version))) {
+            Ok((display, version)) => self.opened.push(Opened {
+                origin,
+                display,
+                version,
+            }),
+            Err(error) => {
+                self.tried.push(format!("{label}: {error}"));
+                if error.code != EGL_NOT_INITIALIZED {
+                    self.errors.push(format!("{label}: {error}"));
+                }
+            }
+        }
+    }
+}
+
+/// Finds and initialises the displays: every EGL device's, else the surfaceless platform's.
+/// With none, [`no_display`] says what was tried and why each failed.
+fn open_displays(egl: Egl, client_extensions: &str) -> Attempts {
+    let mut attempts = Attempts::default();
+    if has_extension(client_extensions, "EGL_EXT_platform_device") {
+        match egl.devices() {
+            Ok(devices) if devices.is_empty() => {
+                attempts
+                    .tried
+                    .push("eglQueryDevicesEXT lists no EGL device".to_owned());
+            }
+            Ok(devices) => {
+                for (index, device) in devices.into_iter().enumerate() {
+                    attempts.initialise(device_origin(index, device), device.display());
+                }
+            }
+            Err(error) => {
+                attempts.tried.push(error.to_string());
+                attempts.errors.push(error.to_string());
+            }
+        }
+    } else {
+        attempts
+            .tried
+            .push("EGL_EXT_platform_device is not among the client extensions".to_owned());
+    }
+    if attempts.opened.is_empty() {
+        if has_extension(client_extensions, "EGL_MESA_platform_surfaceless") {
+            attempts.initialise(Origin::Surfaceless, egl.surfaceless_display());
+        } else {
+            attempts.tried.push(
+                "EGL_MESA_platform_surfaceless is not among the client extensions".to_owned(),
+            );
+        }
+    }
+    attempts
+}
+
+/// The report when no display initialised: absent when nothing was there to drive, unusable
+/// when EGL failed otherwise.
+fn no_display(attempts: &Attempts) -> BackendReport {
+    if attempts.errors.is_empty() {
+        BackendReport::absent(
+            BackendName::Egl,
+            ReasonCode::NoDevice,
+            format!(
+                "no EGL display initialises without a window system (tried: {})",
+                attempts.tried.join("; ")
+            ),
+        )
+    } else {
+        BackendReport::unusable(
+            BackendName::Egl,
+            ReasonCode::DriverError,
+            format!(
+                "no EGL display could be used: {}",
+                attempts.errors.join("; ")
+            ),
+        )
+    }
+}
+
+fn device_origin(index: usize, device: EglDevice) -> Origin {
+    Origin::Device {
+        index,
+        extensions: device.extensions(),
+        drm_node: device.drm_node(),
+    }
+}
+
+/// What one context reported.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct ContextStrings {
+    vendor: Option<String>,
+    renderer: Option<String>,
+    version: Option<String>,
+    shading_language: Option<String>,
+}
+
+/// Makes a context for `api` current on `display` and reads its strings.
+fn context_strings(
+    display: Display,
+    api: ClientApi,
+    surfaceless: bool,
+) -> Result<ContextStrings, String> {
+    let context = display
+        .context(api, surfaceless)
+        .map_err(|e| e.to_string())?;
+    let gl = context.gl().map_err(|e| e.to_string())?;
+    Ok(ContextStrings {
+        vendor: gl.string(GL_VENDOR),
+        renderer: gl.string(GL_RENDERER),
+        version: gl.string(GL_VERSION),
+        shading_language: gl.string(GL_SHADING_LANGUAGE_VERSION),
+    })
+}
+
+/// `X.Y` of a `GL_VERSION` string: `OpenGL ES 3.2 Mesa 22.3.6` gives `3.2`,
+/// `4.5 (Compatibility Profile) Mesa 22.3.6` gives `4.5`.
+fn parse_gl_version(version: &str) -> Option<String> {
+    let rest = version
+        .strip_prefix("OpenGL ES-CM ")
+        .or_else(|| version.strip_prefix("OpenGL ES-CL "))
+        .or_else(|| version.strip_prefix("OpenGL ES "))
+        .unwrap_or(version);
+    let number = rest.split_ascii_whitespace().next()?;
+    let mut parts = number.split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: String = parts
+        .next()?
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let minor: u32 = minor.parse().ok()?;
+    Some(format!("{major}.{minor}"))
+}
+
+/// Software when the renderer is a software rasteriser or the EGL device says it is one
+/// (EGL_MESA_device_software); otherwise the display drives a GPU.
+fn device_kind(renderer: &str, device_extensions: Option<&str>) -> DeviceKind {
+    let renderer = renderer.to_ascii_lowercase();
+    let software_renderer = SOFTWARE_RENDERERS.iter().any(|s| renderer.contains(s));
+    let software_device =
+        device_extensions.is_some_and(|e| has_extension(e, "EGL_MESA_device_software"));
+    if software_renderer || software_device {
+        DeviceKind::Software
+    } else {
+        DeviceKind::Gpu
+    }
+}
+
+/// The device a display is, and the client APIs that made a context on it.
+fn describe(opened: &Opened) -> (Device, Vec<ClientApi>) {
+    let display = opened.display;
+    let extensions = display.extensions().unwrap_or_default();
+    let client_apis = display.client_apis().unwrap_or_default().trim().to_owned();
+    let surfaceless = has_extension(&extensions, "EGL_KHR_surfaceless_context");
+    let gles = context_strings(display, ClientApi::Gles, surfaceless);
+    let opengl = client_apis
+        .split_ascii_whitespace()
+        .any(|api| api == "OpenGL")
+        .then(|| context_strings(display, ClientApi::OpenGl, surfaceless));
+    let facts = DisplayFacts {
+        origin: &opened.origin,
+        version: opened.version,
+        vendor: display.vendor(),
+        version_string: display.version(),
+        client_apis,
+        extensions,
+        surfaceless,
+    };
+    device_from(&facts, &gles, opengl.as_ref())
+}
+
+/// What EGL said about a display.
+#[derive(Debug)]
+struct DisplayFacts<'a> {
+    origin: &'a Origin,
+    version: (EglInt, EglInt),
+    vendor: Option<String>,
+    version_string: Option<String>,
+    client_apis: String,
+    extensions: String,
+    surfaceless: bool,
+}
+
+/// The report's view of a display and its contexts: pure, so that tests can feed it anything.
+fn device_from(
+    facts: &DisplayFacts<'_>,
+    gles: &Result<ContextStrings, String>,
+    opengl: Option<&Result<ContextStrings, String>>,
+) -> (Device, Vec<ClientApi>) {
+    let egl_vendor = facts.vendor.clone().unwrap_or_else(|| "unknown".to_owned());
+    let device_extensions = match facts.origin {
+        Origin::Device { extensions, .. } => extensions.as_deref(),
+        Origin::Surfaceless => None,
+    };
+    let strings = gles.as_ref().ok();
+    let renderer = strings.and_then(|s| s.renderer.clone());
+    let name = renderer
+        .clone()
+        .unwrap_or_else(|| format!("EGL display ({egl_vendor})"));
+    let vendor = strings
+        .and_then(|s| s.vendor.clone())
+        .unwrap_or_else(|| egl_vendor.clone());
+    let mut device = Device::new(
+        name,
+        vendor,
+        device_kind(renderer.as_deref().unwrap_or_default(), device_extensions),
+    );
+    let mut apis = Vec::new();
+    device.features.push("egl".to_owned());
+    let (major, minor) = facts.version;
+    let props = &mut device.properties;
+    props.insert("egl_version".into(), format!("{major}.{minor}"));
+    props.insert("egl_vendor".into(), egl_vendor);
+    if let Some(version) = &facts.version_string {
+        props.insert("egl_version_string".into(), version.clone());
+    }
+    props.insert("egl_client_apis".into(), facts.client_apis.clone());
+    let notable: Vec<&str> = facts
+        .extensions
+        .split_ascii_whitespace()
+        .filter(|e| NOTABLE_EXTENSIONS.contains(e))
+        .collect();
+    props.insert("egl_extensions".into(), notable.join(" "));
+    props.insert(
+        "egl_extension_count".into(),
+        facts
+            .extensions
+            .split_ascii_whitespace()
+            .count()
+            .to_string(),
+    );
+    props.insert("platform".into(), facts.origin.platform().to_owned());
+    if let Origin::Device {
+        index,
+        extensions,
+        drm_node,
+    } = facts.origin
+    {
+        props.insert("egl_device".into(), index.to_string());
+        if let Some(extensions) = extensions {
+            props.insert("egl_device_extensions".into(), extensions.clone());
+        }
+        if let Some(node) = drm_node {
+            props.insert("drm_node".into(), node.clone());
+        }
+    }
+    let surface = if facts.surfaceless {
+        "surfaceless"
+    } else {
+        "pbuffer"
+    };
+    props.insert("context_surface".into(), surface.to_owned());
+
+    match gles {
+        Ok(strings) => {
+            if let Some(version) = &strings.version {
+                props.insert("gles_version_string".into(), version.clone());
+            }
+            if let Some(glsl) = &strings.shading_language {
+                props.insert("glsl_es_version".into(), glsl.clone());
+            }
+            device.driver_version = strings.version.clone();
+            device.api_version = strings.version.as_deref().and_then(parse_gl_version);
+            if device.api_version.is_some() {
+                device.features.push("gles".to_owned());
+                apis.push(ClientApi::Gles);
+            } else {
+                device.fail(
+                    ReasonCode::DriverError,
+                    format!(
+                        "the OpenGL ES context reports no version it is possible to read \
+                         (GL_VERSION {:?})",
+                        strings.version
+                    ),
+                );
+            }
+        }
+        Err(error) => device.fail(
+            ReasonCode::LaunchFailed,
+            format!("no OpenGL ES context on this display: {error}"),
+        ),
+    }
+    match opengl {
+        Some(Ok(strings)) => {
+            let version = strings.version.as_deref().and_then(parse_gl_version);
+            let props = &mut device.properties;
+            if let Some(full) = &strings.version {
+                props.insert("opengl_version_string".into(), full.clone());
+            }
+            if let Some(renderer) = &strings.renderer {
+                props.insert("opengl_renderer".into(), renderer.clone());
+            }
+            if let Some(glsl) = &strings.shading_language {
+                props.insert("glsl_version".into(), glsl.clone());
+            }
+            if let Some(version) = version {
+                props.insert("opengl_version".into(), version);
+                device.features.push("opengl".to_owned());
+                apis.push(ClientApi::OpenGl);
+            }
+        }
+        Some(Err(error)) => {
+            device
+                .properties
+                .insert("opengl_error".into(), error.clone());
+        }
+        None => {}
+    }
+    (device, apis)
+}
+
+/// Renders on one device: OpenGL ES always, desktop OpenGL too at level `full`.
+fn validate_device(opened: &Opened, apis: &[ClientApi], level: Level, device: &mut Device) {
+    let surfaceless =
+        device.properties.get("context_surface").map(String::as_str) == Some("surfaceless");
+    for &api in apis {
+        let kernel = match api {
+            ClientApi::Gles => "render",
+            ClientApi::OpenGl if level >= Level::Full => "render-gl",
+            ClientApi::OpenGl => continue,
+        };
+        let outcome = opened
+            .display
+            .context(api, surfaceless)
+            .map_err(|error| {
+                Reason::new(
+                    ReasonCode::LaunchFailed,
+                    format!("{kernel}: no context: {error}"),
+                )
+            })
+            .and_then(|context| {
+                let gl = context.gl().map_err(|e| gl_failure(kernel, e))?;
+                render::render(&gl, api, kernel).map_err(|e| gl_failure(kernel, e))
+            });
+        match outcome {
+            Ok(validation) if api == ClientApi::Gles => device.validation = Some(validation),
+            Ok(validation) => device.gemm_validation = Some(validation),
+            Err(reason) => {
+                device.status = Status::Failed;
+                device.reason = Some(reason);
+                return;
+            }
+        }
+    }
+    device.judge_validations();
+}
+
+/// Why a render gave no image: a shader that did not build, or a GL call that failed.
+fn gl_failure(kernel: &str, error: GlError) -> Reason {
+    match error {
+        GlError::Build(what, log) => Reason::new(
+            ReasonCode::BuildFailed,
+            format!(
+                "{kernel}: {what}; log: {}",
+                build_log_excerpt(&log, "(empty)")
+            ),
+        ),
+        other => Reason::new(ReasonCode::LaunchFailed, format!("{kernel}: {other}")),
     }
 }
