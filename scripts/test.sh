@@ -20,6 +20,7 @@ packages=(
   libvulkan1 mesa-vulkan-drivers
   libamdhip64-5
   libze1
+  libegl1 libegl-mesa0 libgl1-mesa-dri
   gcc libc6-dev
   xz-utils zstd
   glslang-tools spirv-tools

@@ -126,6 +126,8 @@ const PASSED_PREFIXES: &[&str] = &[
     "ZE_",
     "LD_LIBRARY_PATH",
     "LD_PRELOAD",
+    "__EGL_VENDOR_LIBRARY_",
+    "LIBVA_",
 ];
 const PASSED_PLAIN: &[&str] = &["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"];
 
@@ -133,7 +135,18 @@ const PASSED_PLAIN: &[&str] = &["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"];
 /// As root, hwspec is often run by hooks on the environment of whoever called them, so these are
 /// dropped unless the caller says it trusts its environment (design §7).
 const LOADER_PREFIXES: &[&str] = &[
-    "LD_", "VK_", "OCL_ICD_", "OPENCL_", "POCL_", "MESA_", "LIBGL_", "GALLIUM_", "ZE_", "LP_",
+    "LD_",
+    "VK_",
+    "OCL_ICD_",
+    "OPENCL_",
+    "POCL_",
+    "MESA_",
+    "LIBGL_",
+    "GALLIUM_",
+    "ZE_",
+    "LP_",
+    "__EGL_VENDOR_LIBRARY_",
+    "LIBVA_",
 ];
 
 /// The program (and leading arguments) that runs a worker; the backend name and level are
