@@ -40,8 +40,8 @@ const RESULT_MARKER: &str = "hwspec-gcc-offload";
 /// re-enters that stage: a cold compile with LTO and mkoffload, then a run whose first launch
 /// may JIT the PTX and initialise the driver.
 const VERSION_LIMIT: Duration = Duration::from_secs(5);
-const COMPILE_LIMIT: Duration = Duration::from_secs(9);
-const RUN_LIMIT: Duration = Duration::from_secs(9);
+const COMPILE_LIMIT: Duration = Duration::from_secs(8);
+const RUN_LIMIT: Duration = Duration::from_secs(8);
 
 /// Probes GCC's OpenMP offloading.
 #[derive(Debug)]
