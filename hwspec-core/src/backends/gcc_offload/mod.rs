@@ -204,6 +204,10 @@ fn validate(compiler: &OffloadCompiler, device: &mut Device) {
         .arg(&source)
         .arg("-o")
         .arg(&program);
+    // gcc finds `ld`, and mkoffload finds `nvptx-none-as`, through PATH only.
+    if std::env::var_os("PATH").is_none() {
+        compile.env("PATH", "/usr/local/bin:/usr/bin:/bin");
+    }
     let compiled = run_bounded(&mut compile, COMPILE_LIMIT);
     let compiled_ok = judge_compile(device, driver, triple, compiled);
     device
