@@ -22,6 +22,7 @@ packages=(
   libze1
   libegl1 libegl-mesa0 libgl1-mesa-dri
   gcc libc6-dev
+  gcc-12-offload-nvptx
   xz-utils zstd
   glslang-tools spirv-tools
   clang-15 llvm-spirv-15
