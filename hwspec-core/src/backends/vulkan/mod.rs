@@ -343,7 +343,9 @@ fn describe(facts: &api::DeviceFacts, compute_queue: Option<u32>) -> Device {
     if facts.shader_float64 {
         device.features.push("fp64".into());
     }
-    device.features.extend(video_features(facts).map(str::to_owned));
+    device
+        .features
+        .extend(video_features(facts).map(str::to_owned));
     let props = &mut device.properties;
     props.insert("device_type".into(), format!("{:?}", p.device_type));
     props.insert("vendor_id".into(), format!("{:#06x}", p.vendor_id));
@@ -735,7 +737,12 @@ mod tests {
         assert_eq!(d.properties["video_queue_families"], "1 (decode)");
         assert_eq!(
             d.features,
-            ["compute-queue", "fp64", "video-decode-h264", "video-decode-hevc"]
+            [
+                "compute-queue",
+                "fp64",
+                "video-decode-h264",
+                "video-decode-hevc"
+            ]
         );
 
         f.queue_families[1].queue_flags |= vk::QueueFlags::VIDEO_ENCODE_KHR;
