@@ -21,6 +21,7 @@ packages=(
   libamdhip64-5
   libze1
   libegl1 libegl-mesa0 libgl1-mesa-dri
+  libva2 libva-drm2 mesa-va-drivers util-linux
   gcc libc6-dev
   gcc-12-offload-nvptx
   xz-utils zstd

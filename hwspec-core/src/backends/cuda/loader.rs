@@ -23,7 +23,7 @@ use cudarc::driver::sys::{
 use libloading::Library;
 
 /// A `CUresult` as the driver returned it.
-pub(super) type RawResult = c_uint;
+pub(crate) type RawResult = c_uint;
 
 /// The soname the NVIDIA driver installs, looked up through the dynamic loader's normal
 /// search path.
@@ -37,7 +37,7 @@ pub(super) const KNOWN_LOCATIONS: &[&str] = &["/usr/lib/wsl/lib/libcuda.so.1"];
 /// Every name tried, in order: the soname through the search path, then absolute paths.
 /// Never an unversioned name (that is the toolkit's link-time stub) and never a relative path
 /// (the dynamic loader would resolve it against the current directory).
-pub(super) fn default_candidates() -> Vec<&'static str> {
+pub(crate) fn default_candidates() -> Vec<&'static str> {
     std::iter::once(SONAME)
         .chain(KNOWN_LOCATIONS.iter().copied())
         .collect()
@@ -45,7 +45,7 @@ pub(super) fn default_candidates() -> Vec<&'static str> {
 
 /// Opens the first candidate the dynamic loader accepts and keeps it open for the life of the
 /// process (design §3: no dlclose). On failure, every candidate with the loader's reason.
-pub(super) fn open(candidates: &[&str]) -> Result<(&'static Library, String), Vec<String>> {
+pub(crate) fn open(candidates: &[&str]) -> Result<(&'static Library, String), Vec<String>> {
     let mut refusals = Vec::new();
     for &candidate in candidates {
         // SAFETY: opening a library runs its initialisers. For libcuda that is the vendor code
@@ -64,8 +64,8 @@ macro_rules! entry_points {
     ($($field:ident = $symbol:literal: fn($($arg:ty),*);)*) => {
         /// The driver API entry points the probe calls, all resolved.
         #[derive(Debug, Clone, Copy)]
-        pub(super) struct Api {
-            $(pub(super) $field: unsafe extern "C" fn($($arg),*) -> RawResult,)*
+        pub(crate) struct Api {
+            $(pub(crate) $field: unsafe extern "C" fn($($arg),*) -> RawResult,)*
             /// Names of error codes; absent only from very old drivers.
             pub(super) get_error_name:
                 Option<unsafe extern "C" fn(RawResult, *mut *const c_char) -> RawResult>,
@@ -77,7 +77,7 @@ macro_rules! entry_points {
         impl Api {
             /// Looks up every entry point in `library`. On failure, the C names of all the
             /// required ones it lacks.
-            pub(super) fn resolve(library: &'static Library) -> Result<Api, Vec<&'static str>> {
+            pub(crate) fn resolve(library: &'static Library) -> Result<Api, Vec<&'static str>> {
                 let mut missing = Vec::new();
                 $(
                     // SAFETY: the type is the driver API's declaration of this symbol in

@@ -12,7 +12,7 @@
 mod diagnose;
 mod driver;
 mod evidence;
-mod loader;
+pub(crate) mod loader;
 mod validate;
 
 #[cfg(test)]

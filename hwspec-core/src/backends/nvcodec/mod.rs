@@ -1,9 +1,54 @@
-//! The nvcodec backend.
+//! NVIDIA's video engines: NVDEC through `libnvcuvid.so.1` and NVENC through
+//! `libnvidia-encode.so.1`, asked on a CUDA context per device which of H.264, HEVC, VP9 and
+//! AV1 they decode and which of H.264, HEVC and AV1 they encode.
+//!
+//! [`nv`] holds the loading layer and the unsafe calls. No stream is decoded or encoded, so
+//! devices stay `enumerated`: the capability queries are the evidence.
 
-use crate::backend::{Backend, Progress};
-use crate::model::{BackendName, BackendReport, Level, ReasonCode};
+mod nv;
 
-/// Probes nvcodec.
+#[cfg(test)]
+mod tests;
+
+use self::nv::{CallError, DecodeCaps, Guid, Nvdec, Nvenc};
+use crate::backend::{Backend, Progress, Stage};
+use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode};
+
+/// `cudaVideoCodec` values and the names features use.
+const DECODE_CODECS: &[(u32, &str)] = &[(4, "h264"), (8, "hevc"), (10, "vp9"), (11, "av1")];
+
+/// NVENC's codec GUIDs (nvEncodeAPI.h) and the names features use.
+const ENCODE_CODECS: &[(Guid, &str)] = &[
+    (
+        Guid {
+            data1: 0x6bc8_2762,
+            data2: 0x4e63,
+            data3: 0x4ca4,
+            data4: [0xaa, 0x85, 0x1e, 0x50, 0xf3, 0x21, 0xf6, 0xbf],
+        },
+        "h264",
+    ),
+    (
+        Guid {
+            data1: 0x790c_dc88,
+            data2: 0x4522,
+            data3: 0x4d7b,
+            data4: [0x94, 0x25, 0xbd, 0xa9, 0x97, 0x5f, 0x76, 0x03],
+        },
+        "hevc",
+    ),
+    (
+        Guid {
+            data1: 0x0a35_2289,
+            data2: 0x0aa7,
+            data3: 0x4759,
+            data4: [0x86, 0x2d, 0x5d, 0x15, 0xcd, 0x16, 0xd2, 0x54],
+        },
+        "av1",
+    ),
+];
+
+/// Probes NVDEC and NVENC.
 #[derive(Debug)]
 pub struct NvcodecBackend;
 
@@ -12,11 +57,123 @@ impl Backend for NvcodecBackend {
         BackendName::Nvcodec
     }
 
-    fn probe(&self, _level: Level, _progress: &mut dyn Progress) -> BackendReport {
-        BackendReport::unusable(
+    fn probe(&self, _level: Level, progress: &mut dyn Progress) -> BackendReport {
+        probe_with((nv::NVCUVID_SONAME, nv::NVENCODE_SONAME), progress)
+    }
+}
+
+/// Probes with the given library names; tests name missing ones.
+fn probe_with(sonames: (&str, &str), progress: &mut dyn Progress) -> BackendReport {
+    progress.stage(Stage::Load);
+    let decoder = nv::open(sonames.0).and_then(Nvdec::load);
+    let encoder = nv::open(sonames.1).and_then(Nvenc::load);
+    if let (Err(dec), Err(enc)) = (&decoder, &encoder) {
+        return BackendReport::absent(
             BackendName::Nvcodec,
-            ReasonCode::ProbeFailed,
-            "not built yet",
-        )
+            ReasonCode::LibraryNotFound,
+            format!("neither NVDEC nor NVENC could be loaded: {dec}; {enc}"),
+        );
+    }
+    let mut warnings: Vec<String> = [&decoder.as_ref().err(), &encoder.as_ref().err()]
+        .into_iter()
+        .flatten()
+        .map(|why| format!("not used: {why}"))
+        .collect();
+    let library = crate::sys::loaded_library("libnvcuvid.so")
+        .or_else(|| crate::sys::loaded_library("libnvidia-encode.so"));
+
+    progress.stage(Stage::Init);
+    let (api, count) = match nv::cuda() {
+        Ok(found) => found,
+        Err(why) => {
+            return BackendReport {
+                library,
+                ..BackendReport::unusable(
+                    BackendName::Nvcodec,
+                    ReasonCode::DriverError,
+                    format!("NVDEC and NVENC need a CUDA context, and CUDA failed: {why}"),
+                )
+            };
+        }
+    };
+    if count == 0 {
+        return BackendReport {
+            library,
+            ..BackendReport::absent(
+                BackendName::Nvcodec,
+                ReasonCode::NoDevice,
+                "CUDA lists no device for NVDEC or NVENC",
+            )
+        };
+    }
+
+    progress.stage(Stage::Enumerate);
+    let mut report =
+        BackendReport::new(BackendName::Nvcodec, crate::model::Status::Enumerated, None);
+    report.library = library;
+    report.warnings.append(&mut warnings);
+    for ordinal in 0..count {
+        let mut device = Device::new(format!("CUDA device {ordinal}"), "NVIDIA", DeviceKind::Gpu);
+        match nv::cuda_context(api, ordinal) {
+            Ok(context) => {
+                let decode: Vec<(&str, Result<DecodeCaps, CallError>)> = match &decoder {
+                    Ok(nvdec) => DECODE_CODECS
+                        .iter()
+                        .map(|&(codec, name)| (name, nvdec.caps(&context, codec)))
+                        .collect(),
+                    Err(_) => Vec::new(),
+                };
+                let encode = encoder.as_ref().ok().map(|nvenc| nvenc.codecs(&context));
+                apply(&mut device, &decode, encode.as_ref());
+            }
+            Err(error) => {
+                device.status = crate::model::Status::Unusable;
+                device.reason = Some(Reason::new(ReasonCode::DriverError, error.to_string()));
+            }
+        }
+        report.devices.push(device);
+    }
+    report.settle_status();
+    progress.partial(&report);
+    report
+}
+
+/// Features and properties from the answers: pure, so tests can feed it any.
+fn apply(
+    device: &mut Device,
+    decode: &[(&str, Result<DecodeCaps, CallError>)],
+    encode: Option<&Result<Vec<Guid>, CallError>>,
+) {
+    let mut failures = Vec::new();
+    for (name, caps) in decode {
+        match caps {
+            Ok(caps) if caps.is_supported != 0 => {
+                device.features.push(format!("decode-{name}"));
+                device.properties.insert(
+                    format!("decode_{name}_max"),
+                    format!(
+                        "{}x{} on {} NVDEC(s)",
+                        caps.max_width, caps.max_height, caps.num_nvdecs
+                    ),
+                );
+            }
+            Ok(_) => {}
+            Err(error) => failures.push(format!("decode {name}: {error}")),
+        }
+    }
+    match encode {
+        Some(Ok(guids)) => device.features.extend(
+            ENCODE_CODECS
+                .iter()
+                .filter(|(guid, _)| guids.contains(guid))
+                .map(|(_, name)| format!("encode-{name}")),
+        ),
+        Some(Err(error)) => failures.push(format!("encode: {error}")),
+        None => {}
+    }
+    if !failures.is_empty() {
+        device
+            .properties
+            .insert("query_failures".into(), failures.join("; "));
     }
 }

@@ -316,6 +316,8 @@ pub(super) struct DeviceFacts {
     pub(super) queue_families: Vec<vk::QueueFamilyProperties>,
     /// `shaderFloat64`.
     pub(super) shader_float64: bool,
+    /// Names of the device extensions the driver offers (empty when it would not list them).
+    pub(super) extensions: Vec<String>,
 }
 
 /// The strings and ids of `VkPhysicalDeviceDriverProperties`.
@@ -376,6 +378,13 @@ impl<'i> PhysicalDevice<'i> {
                 instance.get_physical_device_properties2(self.raw, &mut properties2);
             }
         }
+        // SAFETY: as above. A driver that fails to list its extensions offers none the probe
+        // looks for, so the error is only the absence of video facts.
+        let extensions = unsafe { instance.enumerate_device_extension_properties(self.raw) }
+            .unwrap_or_default()
+            .iter()
+            .map(|e| c_chars(e.extension_name_as_c_str()))
+            .collect();
         DeviceFacts {
             properties,
             driver: (extended && wants_driver).then(|| DriverFacts {
@@ -389,6 +398,7 @@ impl<'i> PhysicalDevice<'i> {
             memory,
             queue_families,
             shader_float64: features.shader_float64 == vk::TRUE,
+            extensions,
         }
     }
 

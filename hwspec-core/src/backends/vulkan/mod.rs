@@ -248,6 +248,74 @@ fn device_memory(memory: &vk::PhysicalDeviceMemoryProperties) -> Option<u64> {
         .max()
 }
 
+/// Vulkan Video codecs: the queue flag a codec needs, the extension that defines it, and the
+/// feature it proves.
+const VIDEO_CODECS: &[(vk::QueueFlags, &str, &str)] = &[
+    (
+        vk::QueueFlags::VIDEO_DECODE_KHR,
+        "VK_KHR_video_decode_h264",
+        "video-decode-h264",
+    ),
+    (
+        vk::QueueFlags::VIDEO_DECODE_KHR,
+        "VK_KHR_video_decode_h265",
+        "video-decode-hevc",
+    ),
+    (
+        vk::QueueFlags::VIDEO_DECODE_KHR,
+        "VK_KHR_video_decode_av1",
+        "video-decode-av1",
+    ),
+    (
+        vk::QueueFlags::VIDEO_ENCODE_KHR,
+        "VK_KHR_video_encode_h264",
+        "video-encode-h264",
+    ),
+    (
+        vk::QueueFlags::VIDEO_ENCODE_KHR,
+        "VK_KHR_video_encode_h265",
+        "video-encode-hevc",
+    ),
+];
+
+/// The Vulkan Video features of a device: a codec counts only when a queue family has the
+/// video flag it needs and the driver offers its extension, since either alone cannot decode
+/// or encode anything.
+fn video_features(facts: &api::DeviceFacts) -> impl Iterator<Item = &'static str> + '_ {
+    VIDEO_CODECS
+        .iter()
+        .filter(|(flag, extension, _)| {
+            facts
+                .queue_families
+                .iter()
+                .any(|f| f.queue_count > 0 && f.queue_flags.contains(*flag))
+                && facts.extensions.iter().any(|e| e == extension)
+        })
+        .map(|(_, _, feature)| *feature)
+}
+
+/// The queue families with a video flag, e.g. `2 (decode), 3 (encode)`; `None` when there is
+/// none.
+fn video_queue_families(families: &[vk::QueueFamilyProperties]) -> Option<String> {
+    let list: Vec<String> = families
+        .iter()
+        .enumerate()
+        .filter_map(|(index, family)| {
+            let flags = family.queue_flags;
+            let kinds: Vec<&str> = [
+                (vk::QueueFlags::VIDEO_DECODE_KHR, "decode"),
+                (vk::QueueFlags::VIDEO_ENCODE_KHR, "encode"),
+            ]
+            .iter()
+            .filter(|(flag, _)| flags.contains(*flag))
+            .map(|(_, kind)| *kind)
+            .collect();
+            (!kinds.is_empty()).then(|| format!("{index} ({})", kinds.join(", ")))
+        })
+        .collect();
+    (!list.is_empty()).then(|| list.join(", "))
+}
+
 /// The report entry for one physical device, from what the driver said.
 fn describe(facts: &api::DeviceFacts, compute_queue: Option<u32>) -> Device {
     let p = &facts.properties;
@@ -275,6 +343,9 @@ fn describe(facts: &api::DeviceFacts, compute_queue: Option<u32>) -> Device {
     if facts.shader_float64 {
         device.features.push("fp64".into());
     }
+    device
+        .features
+        .extend(video_features(facts).map(str::to_owned));
     let props = &mut device.properties;
     props.insert("device_type".into(), format!("{:?}", p.device_type));
     props.insert("vendor_id".into(), format!("{:#06x}", p.vendor_id));
@@ -294,6 +365,9 @@ fn describe(facts: &api::DeviceFacts, compute_queue: Option<u32>) -> Device {
     }
     if let Some(size) = facts.subgroup_size {
         props.insert("subgroup_size".into(), size.to_string());
+    }
+    if let Some(families) = video_queue_families(&facts.queue_families) {
+        props.insert("video_queue_families".into(), families);
     }
     if compute_queue.is_none() {
         device.status = Status::Unusable;
@@ -637,7 +711,58 @@ mod tests {
                 })
                 .collect(),
             shader_float64: true,
+            extensions: Vec::new(),
         }
+    }
+
+    #[test]
+    fn video_features_need_both_the_queue_flag_and_the_extension() {
+        let mut f = facts(
+            &[
+                vk::QueueFlags::GRAPHICS | vk::QueueFlags::COMPUTE,
+                vk::QueueFlags::VIDEO_DECODE_KHR,
+            ],
+            &[],
+        );
+        f.extensions = [
+            "VK_KHR_video_queue",
+            "VK_KHR_video_decode_h264",
+            "VK_KHR_video_decode_h265",
+            "VK_KHR_video_encode_h264",
+        ]
+        .map(String::from)
+        .to_vec();
+        // No encode queue: the encode extension alone proves nothing.
+        let d = describe(&f, Some(0));
+        assert_eq!(d.properties["video_queue_families"], "1 (decode)");
+        assert_eq!(
+            d.features,
+            [
+                "compute-queue",
+                "fp64",
+                "video-decode-h264",
+                "video-decode-hevc"
+            ]
+        );
+
+        f.queue_families[1].queue_flags |= vk::QueueFlags::VIDEO_ENCODE_KHR;
+        f.extensions.push("VK_KHR_video_decode_av1".into());
+        f.extensions.push("VK_KHR_video_encode_h265".into());
+        let all: Vec<_> = video_features(&f).collect();
+        assert_eq!(
+            all,
+            [
+                "video-decode-h264",
+                "video-decode-hevc",
+                "video-decode-av1",
+                "video-encode-h264",
+                "video-encode-hevc"
+            ]
+        );
+
+        // A video queue family with no queues offers nothing.
+        f.queue_families[1].queue_count = 0;
+        assert_eq!(video_features(&f).count(), 0);
     }
 
     #[test]

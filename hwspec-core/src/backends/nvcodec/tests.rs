@@ -1,0 +1,97 @@
+use super::*;
+use crate::backend::Recorder;
+use crate::model::Status;
+
+#[test]
+fn missing_libraries_are_absent_and_named() {
+    let mut progress = Recorder::default();
+    let report = probe_with(
+        (
+            "libnvcuvid-hwspec-missing.so.1",
+            "libnvidia-encode-hwspec-missing.so.1",
+        ),
+        &mut progress,
+    );
+    assert_eq!(report.status, Status::Absent);
+    let reason = report.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
+    assert!(
+        reason.message.contains("libnvcuvid-hwspec-missing.so.1"),
+        "{}",
+        reason.message
+    );
+    assert!(
+        reason
+            .message
+            .contains("libnvidia-encode-hwspec-missing.so.1"),
+        "{}",
+        reason.message
+    );
+    assert_eq!(progress.stages, [Stage::Load]);
+}
+
+/// This machine has no NVIDIA driver: the real sonames are absent.
+#[test]
+fn without_the_nvidia_driver_the_backend_is_absent() {
+    if nv::open(nv::NVCUVID_SONAME).is_ok() || nv::open(nv::NVENCODE_SONAME).is_ok() {
+        return; // a machine with the driver: nothing to check about absence
+    }
+    let report = NvcodecBackend.probe(Level::Standard, &mut crate::backend::NoProgress);
+    assert_eq!(report.status, Status::Absent);
+    let message = report.reason.unwrap().message;
+    assert!(message.contains(nv::NVCUVID_SONAME), "{message}");
+    assert!(message.contains(nv::NVENCODE_SONAME), "{message}");
+}
+
+fn caps(supported: bool) -> DecodeCaps {
+    DecodeCaps {
+        is_supported: u8::from(supported),
+        num_nvdecs: 2,
+        max_width: 8192,
+        max_height: 8192,
+        ..DecodeCaps::default()
+    }
+}
+
+#[test]
+fn answers_map_to_features() {
+    let mut device = Device::new("CUDA device 0", "NVIDIA", DeviceKind::Gpu);
+    let decode = [
+        ("h264", Ok(caps(true))),
+        ("hevc", Ok(caps(true))),
+        ("vp9", Ok(caps(false))),
+        (
+            "av1",
+            Err(CallError {
+                call: "cuvidGetDecoderCaps",
+                code: 801,
+            }),
+        ),
+    ];
+    let encode = Ok(vec![
+        ENCODE_CODECS[2].0,
+        ENCODE_CODECS[0].0,
+        Guid::default(),
+    ]);
+    apply(&mut device, &decode, Some(&encode));
+    assert_eq!(
+        device.features,
+        ["decode-h264", "decode-hevc", "encode-h264", "encode-av1"]
+    );
+    assert_eq!(
+        device.properties["decode_h264_max"],
+        "8192x8192 on 2 NVDEC(s)"
+    );
+    assert_eq!(
+        device.properties["query_failures"],
+        "decode av1: cuvidGetDecoderCaps returned 801"
+    );
+}
+
+#[test]
+fn nvenc_versions_are_packed_as_the_sdk_does() {
+    // NVENCAPI_VERSION of SDK 12.0 and NV_ENCODE_API_FUNCTION_LIST_VER from it.
+    assert_eq!(nv::api_version(12, 0), 12);
+    assert_eq!(nv::api_version(11, 1), 11 | 1 << 24);
+    assert_eq!(nv::struct_version(12, 2), 0x7002_000c);
+}
