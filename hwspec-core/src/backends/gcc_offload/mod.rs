@@ -21,6 +21,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::backend::{Backend, Progress, Stage};
+use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, SAXPY_ELEMENTS, TOLERANCE};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
@@ -196,6 +197,45 @@ fn validate(compiler: &OffloadCompiler, device: &mut Device) {
         );
         return;
     }
+    // Compiling costs a probe about 150 ms, so the program is kept in the driver cache, keyed
+    // by everything it depends on; a cached program that fails in any way is discarded and the
+    // device judged again from a fresh compile.
+    let gcc_version = device
+        .properties
+        .get("gcc_version")
+        .cloned()
+        .unwrap_or_default();
+    let cache = KernelCache::entry(
+        "gcc-offload",
+        "saxpy",
+        triple,
+        &[
+            SAXPY_SOURCE.as_bytes(),
+            driver.as_os_str().as_encoded_bytes(),
+            gcc_version.as_bytes(),
+            triple.as_bytes(),
+            SAXPY_ELEMENTS.to_string().as_bytes(),
+        ],
+    );
+    let from_cache = cache
+        .as_ref()
+        .and_then(KernelCache::load)
+        .is_some_and(|code| write_executable(&program, &code).is_ok());
+    if from_cache {
+        let before = device.clone();
+        device.properties.insert(
+            "compiled".into(),
+            "yes (cached from an earlier probe)".into(),
+        );
+        run_program(compiler, device, scratch.path(), &program);
+        if device.status != Status::Failed {
+            return;
+        }
+        if let Some(cache) = &cache {
+            cache.discard();
+        }
+        *device = before;
+    }
     let mut compile = Command::new(driver);
     compile
         .current_dir(scratch.path())
@@ -216,8 +256,28 @@ fn validate(compiler: &OffloadCompiler, device: &mut Device) {
     if !compiled_ok {
         return;
     }
-    let mut run = Command::new(&program);
-    run.current_dir(scratch.path())
+    if let (Some(cache), Ok(code)) = (&cache, std::fs::read(&program)) {
+        cache.store(&code);
+    }
+    run_program(compiler, device, scratch.path(), &program);
+}
+
+/// Writes a cached program where it can be run: private to this user and executable.
+fn write_executable(path: &Path, code: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o700)
+        .open(path)?
+        .write_all(code)
+}
+
+/// Runs the built program with offloading made mandatory and judges what it reports.
+fn run_program(compiler: &OffloadCompiler, device: &mut Device, dir: &Path, program: &Path) {
+    let mut run = Command::new(program);
+    run.current_dir(dir)
         .env_remove("OMP_DEFAULT_DEVICE")
         .env("OMP_TARGET_OFFLOAD", "MANDATORY");
     match run_bounded(&mut run, RUN_LIMIT) {

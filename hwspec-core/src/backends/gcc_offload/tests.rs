@@ -481,3 +481,50 @@ fn the_installed_nvptx_offload_compiler_builds_the_program() {
         assert_eq!(device.properties["ran_on_device"], "no");
     }
 }
+
+/// Runs [`child_probe_entry`] in a child process: the kernel cache is found through the
+/// environment, which a test may only set for a process of its own.
+const CHILD: crate::testing::ChildRunner = crate::testing::ChildRunner {
+    module: module_path!(),
+    entry: "child_probe_entry",
+    switch: "HWSPEC_TEST_GCC_OFFLOAD_CHILD_PROBE",
+    level_var: "HWSPEC_TEST_GCC_OFFLOAD_CHILD_LEVEL",
+    marker: "hwspec-gcc-offload-child-report:",
+    cleared: &[&[crate::cache::DRIVER_CACHE_ENV]],
+};
+
+/// Only does something in a child started through [`CHILD`]: probes and prints the report.
+#[test]
+fn child_probe_entry() {
+    if CHILD.mode().is_none() {
+        return;
+    }
+    CHILD.print_report(&GccOffloadBackend.probe(CHILD.level(), &mut NoProgress));
+}
+
+#[test]
+fn the_compiled_program_is_cached_and_a_bad_entry_is_rebuilt() {
+    let cache = TempDir::new("gcc-offload-cache");
+    let env = [(crate::cache::DRIVER_CACHE_ENV, cache.path())];
+    let compiled = |report: &BackendReport| {
+        let device = report
+            .devices
+            .iter()
+            .find(|d| d.arch.as_deref() == Some("nvptx"))
+            .expect("an nvptx device: scripts/test.sh installs gcc-12-offload-nvptx");
+        assert_ne!(device.status, Status::Failed, "{device:#?}");
+        device.properties["compiled"].clone()
+    };
+    assert_eq!(compiled(&CHILD.probe(Level::Standard, &env)), "yes");
+    assert_eq!(
+        compiled(&CHILD.probe(Level::Standard, &env)),
+        "yes (cached from an earlier probe)"
+    );
+    let entries: Vec<PathBuf> = std::fs::read_dir(cache.path().join("gcc-offload"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    std::fs::write(&entries[0], b"#!/bin/sh\nexit 3\n").unwrap();
+    assert_eq!(compiled(&CHILD.probe(Level::Standard, &env)), "yes");
+}
