@@ -67,7 +67,18 @@ fn the_default_probe_proves_cpu_opencl_and_vulkan() {
         .collect();
     assert_eq!(
         names,
-        ["cpu", "opencl", "vulkan", "cuda", "hip", "level_zero"]
+        [
+            "cpu",
+            "opencl",
+            "vulkan",
+            "cuda",
+            "hip",
+            "level_zero",
+            "egl",
+            "vaapi",
+            "nvcodec",
+            "gcc_offload"
+        ]
     );
     let caps = capability_names(&report);
     assert!(caps.contains(&"cpu".to_owned()));
@@ -377,5 +388,63 @@ fn slurm_output_lists_features_and_no_gres_without_gpus() {
         run.stdout.contains("# no validated hardware GPU"),
         "{}",
         run.stdout
+    );
+}
+
+/// Issue 7 on this machine: EGL on llvmpipe is validated as software (egl and gles in the set,
+/// no gpu); VA-API and NVDEC/NVENC are absent with clear reasons; the GCC nvptx offload program
+/// compiles, and with no GPU its device stays enumerated with no-device.
+#[test]
+fn rendering_video_and_offload_report_what_this_machine_has() {
+    let report = probe_json(&["--backend", "egl,vaapi,nvcodec,gcc_offload"], &[]);
+    let egl = backend(&report, "egl");
+    assert_eq!(egl["status"], "validated", "{egl:#}");
+    let llvmpipe = &egl["devices"][0];
+    assert_eq!(llvmpipe["kind"], "software", "{llvmpipe:#}");
+    assert_eq!(llvmpipe["validation"]["kernel"], "render");
+    assert_eq!(llvmpipe["validation"]["passed"], true);
+
+    let vaapi = backend(&report, "vaapi");
+    assert_eq!(vaapi["status"], "absent", "{vaapi:#}");
+    assert_eq!(vaapi["reason"]["code"], "no-device", "{vaapi:#}");
+    assert!(vaapi["reason"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("/dev/dri/renderD"));
+    let nvcodec = backend(&report, "nvcodec");
+    assert_eq!(nvcodec["status"], "absent", "{nvcodec:#}");
+    assert_eq!(
+        nvcodec["reason"]["code"], "library-not-found",
+        "{nvcodec:#}"
+    );
+
+    let offload = backend(&report, "gcc_offload");
+    let nvptx = offload["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["arch"] == "nvptx")
+        .unwrap_or_else(|| panic!("scripts/test.sh installs gcc-12-offload-nvptx: {offload:#}"));
+    assert!(
+        nvptx["properties"]["compiled"]
+            .as_str()
+            .unwrap()
+            .starts_with("yes"),
+        "{nvptx:#}"
+    );
+    assert_eq!(nvptx["status"], "enumerated", "{nvptx:#}");
+    assert_eq!(nvptx["reason"]["code"], "no-device", "{nvptx:#}");
+
+    let caps = capability_names(&report);
+    assert!(caps.iter().any(|c| c.starts_with("egl (= ")), "{caps:?}");
+    assert!(caps.iter().any(|c| c.starts_with("gles (= ")), "{caps:?}");
+    for absent in ["gpu", "gcc-offload-nvptx"] {
+        assert!(!caps.contains(&absent.to_owned()), "{absent} in {caps:?}");
+    }
+    assert!(
+        !caps
+            .iter()
+            .any(|c| c.starts_with("vaapi-") || c.starts_with("nvdec-")),
+        "{caps:?}"
     );
 }

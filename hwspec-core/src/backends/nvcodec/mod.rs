@@ -57,13 +57,13 @@ impl Backend for NvcodecBackend {
         BackendName::Nvcodec
     }
 
-    fn probe(&self, _level: Level, progress: &mut dyn Progress) -> BackendReport {
-        probe_with((nv::NVCUVID_SONAME, nv::NVENCODE_SONAME), progress)
+    fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
+        probe_with((nv::NVCUVID_SONAME, nv::NVENCODE_SONAME), level, progress)
     }
 }
 
 /// Probes with the given library names; tests name missing ones.
-fn probe_with(sonames: (&str, &str), progress: &mut dyn Progress) -> BackendReport {
+fn probe_with(sonames: (&str, &str), level: Level, progress: &mut dyn Progress) -> BackendReport {
     progress.stage(Stage::Load);
     let decoder = nv::open(sonames.0).and_then(Nvdec::load);
     let encoder = nv::open(sonames.1).and_then(Nvenc::load);
@@ -123,8 +123,16 @@ fn probe_with(sonames: (&str, &str), progress: &mut dyn Progress) -> BackendRepo
                         .collect(),
                     Err(_) => Vec::new(),
                 };
+                let started = std::time::Instant::now();
                 let encode = encoder.as_ref().ok().map(|nvenc| nvenc.codecs(&context));
                 apply(&mut device, &decode, encode.as_ref());
+                if level >= Level::Standard {
+                    judge_queries(
+                        &mut device,
+                        decode.len() + usize::from(encode.is_some()),
+                        started,
+                    );
+                }
             }
             Err(error) => {
                 device.status = crate::model::Status::Unusable;
@@ -136,6 +144,27 @@ fn probe_with(sonames: (&str, &str), progress: &mut dyn Progress) -> BackendRepo
     report.settle_status();
     progress.partial(&report);
     report
+}
+
+/// At levels standard and full: a device whose CUDA context opened and whose NVDEC and NVENC
+/// answered every capability query is `validated` (kernel `codec-query`): the engines are
+/// there and talk to this driver. No stream is decoded or encoded, so that is all it proves;
+/// a device with a failed query stays `enumerated` and says which.
+fn judge_queries(device: &mut Device, queries: usize, started: std::time::Instant) {
+    if device.status != crate::model::Status::Enumerated
+        || device.properties.contains_key("query_failures")
+        || queries == 0
+    {
+        return;
+    }
+    device.status = crate::model::Status::Validated;
+    device.validation = Some(crate::model::Validation {
+        kernel: "codec-query".into(),
+        passed: true,
+        max_abs_error: 0.0,
+        elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
+        elements: queries as u64,
+    });
 }
 
 /// Features and properties from the answers: pure, so tests can feed it any.

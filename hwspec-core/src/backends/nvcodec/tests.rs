@@ -10,6 +10,7 @@ fn missing_libraries_are_absent_and_named() {
             "libnvcuvid-hwspec-missing.so.1",
             "libnvidia-encode-hwspec-missing.so.1",
         ),
+        Level::Standard,
         &mut progress,
     );
     assert_eq!(report.status, Status::Absent);
@@ -94,4 +95,23 @@ fn nvenc_versions_are_packed_as_the_sdk_does() {
     assert_eq!(nv::api_version(12, 0), 12);
     assert_eq!(nv::api_version(11, 1), 11 | 1 << 24);
     assert_eq!(nv::struct_version(12, 2), 0x7002_000c);
+}
+
+#[test]
+fn answered_queries_validate_at_standard_and_failures_do_not() {
+    let started = std::time::Instant::now();
+    let mut answered = Device::new("CUDA device 0", "NVIDIA", DeviceKind::Gpu);
+    answered.features.push("decode-h264".into());
+    judge_queries(&mut answered, 5, started);
+    assert_eq!(answered.status, Status::Validated);
+    assert_eq!(answered.validation.as_ref().unwrap().kernel, "codec-query");
+
+    let mut partial = Device::new("CUDA device 1", "NVIDIA", DeviceKind::Gpu);
+    partial.properties.insert(
+        "query_failures".into(),
+        "encode: NV_ENC_ERR_NO_ENCODE_DEVICE".into(),
+    );
+    judge_queries(&mut partial, 5, started);
+    assert_eq!(partial.status, Status::Enumerated);
+    assert!(partial.validation.is_none());
 }
