@@ -274,6 +274,27 @@ impl<'r> World<'r> {
                 .filter(is_gpu)
                 .filter(|f| f.device.memory_bytes.is_some())
                 .max_by_key(|f| f.device.memory_bytes),
+            "egl" => self.proven(BackendName::Egl).next(),
+            "gles" => self
+                .proven(BackendName::Egl)
+                .filter_map(|f| Some((Self::api_version(&f)?, f)))
+                .max_by(|(a, _), (b, _)| caps::compare_versions(a, b))
+                .map(|(_, f)| f),
+            "opengl" => self
+                .proven(BackendName::Egl)
+                .find(|f| f.device.has_feature("opengl")),
+            _ if feature_capability(name).is_some() => {
+                let (backend, feature) = feature_capability(name)?;
+                self.proven(backend)
+                    .find(|f| f.device.has_feature(&feature))
+            }
+            _ if name.starts_with("gcc-offload-") => {
+                let arch = name.strip_prefix("gcc-offload-")?;
+                self.proven(BackendName::GccOffload).find(|f| {
+                    f.device.arch.as_deref() == Some(arch)
+                        && f.device.status == crate::model::Status::Validated
+                })
+            }
             _ => match name.strip_prefix("rocm-") {
                 Some(target) => self
                     .proven(BackendName::Hip)
@@ -375,6 +396,10 @@ impl<'r> World<'r> {
             }),
             "rocm" => self.backend_why(BackendName::Hip),
             "level-zero" => self.backend_why(BackendName::LevelZero),
+            "egl" | "gles" => self.backend_why(BackendName::Egl),
+            "opengl" => self.runtime_why(BackendName::Egl, |_| {
+                "the proven EGL devices offer no desktop OpenGL context".to_owned()
+            }),
             "opencl" => self.backend_why(BackendName::Opencl),
             "vulkan" => self.backend_why(BackendName::Vulkan),
             "opencl-gpu" => self.runtime_why(BackendName::Opencl, |w| {
@@ -421,7 +446,25 @@ impl<'r> World<'r> {
                         others.join(", ")
                     )
                 }),
-                None => format!("the report does not list {name}"),
+                None => match feature_capability(name) {
+                    Some((backend, feature)) => self.runtime_why(backend, |w| {
+                        format!(
+                            "no proven {backend} device offers {feature}: {}",
+                            w.proven(backend)
+                                .map(|f| format!(
+                                    "{} has {}",
+                                    f.device.name,
+                                    f.device.features.join(" ")
+                                ))
+                                .collect::<Vec<_>>()
+                                .join("; ")
+                        )
+                    }),
+                    None if name.starts_with("gcc-offload-") => {
+                        self.backend_why(BackendName::GccOffload)
+                    }
+                    None => format!("the report does not list {name}"),
+                },
             },
         }
     }
@@ -463,9 +506,11 @@ impl<'r> World<'r> {
         }
         parts.extend(unproven.iter().map(Found::with_state));
         let mut why = format!("no {backend} device was proven: {}", parts.join("; "));
-        if unproven
-            .iter()
-            .any(|f| f.device.status == crate::model::Status::Enumerated)
+        // GCC offloading counts only when its region really ran, even at level quick.
+        if backend != BackendName::GccOffload
+            && unproven
+                .iter()
+                .any(|f| f.device.status == crate::model::Status::Enumerated)
         {
             why.push_str(" (enumerated devices count only at level quick)");
         }
@@ -518,6 +563,24 @@ impl<'r> World<'r> {
         }
         format!("the CPU ({}) does not have {name}", cpu.device.name)
     }
+}
+
+/// The backend and device feature behind a video capability: `vaapi-decode-h264` is VA-API's
+/// `decode-h264`, `nvdec-hevc` NVDEC's `decode-hevc`, `vulkan-video-decode-av1` Vulkan's
+/// `video-decode-av1`.
+fn feature_capability(name: &str) -> Option<(BackendName, String)> {
+    if let Some(feature) = name.strip_prefix("vaapi-") {
+        return Some((BackendName::Vaapi, feature.to_owned()));
+    }
+    if let Some(codec) = name.strip_prefix("nvdec-") {
+        return Some((BackendName::Nvcodec, format!("decode-{codec}")));
+    }
+    if let Some(codec) = name.strip_prefix("nvenc-") {
+        return Some((BackendName::Nvcodec, format!("encode-{codec}")));
+    }
+    name.strip_prefix("vulkan-")
+        .filter(|f| f.starts_with("video-"))
+        .map(|f| (BackendName::Vulkan, f.to_owned()))
 }
 
 fn is_cpu_feature(name: &str) -> bool {

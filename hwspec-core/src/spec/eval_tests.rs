@@ -399,3 +399,69 @@ fn the_captured_pocl_lavapipe_report_gives_the_issue_verdicts() {
         v.explanation
     );
 }
+
+#[test]
+fn rendering_video_and_offload_name_their_device_or_reason() {
+    let mut llvmpipe = device("llvmpipe", DeviceKind::Software, Some("3.2"));
+    llvmpipe.features = vec!["egl".into(), "gles".into(), "opengl".into()];
+    llvmpipe
+        .properties
+        .insert("opengl_version".into(), "4.5".into());
+    let mut egl = backend(BackendName::Egl, vec![llvmpipe]);
+    egl.runtime_version = Some("1.5".into());
+    let mut va = device("Intel iHD", DeviceKind::Gpu, Some("1.17"));
+    va.features = vec!["decode-h264".into()];
+    let mut offload = device("GCC 12 offloading to nvptx-none", DeviceKind::Other, None);
+    offload.status = Status::Enumerated;
+    offload.arch = Some("nvptx".into());
+    offload.reason = Some(crate::model::Reason::new(
+        crate::model::ReasonCode::NoDevice,
+        "ran on the host",
+    ));
+    let nvcodec = BackendReport::absent(
+        BackendName::Nvcodec,
+        crate::model::ReasonCode::LibraryNotFound,
+        "no libnvcuvid.so.1",
+    );
+    let machine = report(
+        Level::Standard,
+        vec![
+            egl,
+            backend(BackendName::Vaapi, vec![va]),
+            backend(BackendName::GccOffload, vec![offload]),
+            nvcodec,
+        ],
+    );
+
+    let gles = only("gles (>= 3.0)", &machine);
+    assert!(gles.satisfied);
+    assert_eq!(gles.device.as_deref(), Some("llvmpipe"));
+    let h264 = only("vaapi-decode-h264", &machine);
+    assert!(h264.satisfied, "{}", h264.explanation);
+    assert_eq!(h264.device.as_deref(), Some("Intel iHD"));
+    let hevc = only("vaapi-decode-hevc", &machine);
+    assert!(!hevc.satisfied);
+    assert!(
+        hevc.explanation.contains("Intel iHD has decode-h264"),
+        "{}",
+        hevc.explanation
+    );
+    let nvdec = only("nvdec-h264", &machine);
+    assert!(
+        nvdec.explanation.contains("no libnvcuvid.so.1"),
+        "{}",
+        nvdec.explanation
+    );
+    let gcc = only("gcc-offload-nvptx", &machine);
+    assert!(!gcc.satisfied);
+    assert!(
+        gcc.explanation.contains("ran on the host"),
+        "{}",
+        gcc.explanation
+    );
+    assert!(
+        !gcc.explanation.contains("level quick"),
+        "{}",
+        gcc.explanation
+    );
+}
