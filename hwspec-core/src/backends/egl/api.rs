@@ -787,7 +787,8 @@ impl<'a> Gl<'a> {
     }
 
     fn shader(&self, kind: GlEnum, what: &'static str, source: &str) -> Result<GlUint, GlError> {
-        let source = CString::new(source).expect("shader sources hold no NUL");
+        let source = CString::new(source)
+            .map_err(|_| GlError::Build(what, "the source contains a NUL byte".to_owned()))?;
         let pointer = source.as_ptr();
         let (mut status, mut length) = (0, 0);
         // SAFETY: a current context; one NUL-terminated source (NULL lengths); the outputs
@@ -859,7 +860,9 @@ impl<'a> Gl<'a> {
 
     /// Draws a triangle strip of 2D `positions` (attribute 0) from client memory.
     pub(super) fn draw_strip(&self, positions: &[[f32; 2]]) -> Result<(), GlError> {
-        let count = GlSizei::try_from(positions.len()).expect("a handful of vertices");
+        let count = GlSizei::try_from(positions.len())
+            // 0x0501 is GL_INVALID_VALUE, what GL itself says of a count out of range.
+            .map_err(|_| GlError::Call("glDrawArrays", 0x0501))?;
         // SAFETY: a current context with no array buffer bound, so the pointer is client
         // memory that outlives the draw (glFinish below waits for it).
         unsafe {
