@@ -115,19 +115,10 @@ fn parse(origin: &str, text: &str) -> Result<Requirement, Failure> {
 fn explain(judged: &[Judged], report: &Report) -> String {
     let mut out = String::new();
     for j in judged {
-        let verdict = if j.verdict.satisfied {
-            "satisfied"
-        } else {
-            "NOT satisfied"
-        };
-        let _ = writeln!(out, "{}: {}: {verdict}", j.origin, j.expression);
-        for clause in &j.verdict.clauses {
-            let mark = if clause.satisfied { "yes" } else { "no " };
-            let _ = writeln!(out, "  [{mark}] {}", clause.text);
-            for relation in &clause.relations {
-                let _ = writeln!(out, "        {}: {}", relation.text, relation.explanation);
-            }
-        }
+        out.push_str(
+            &j.verdict
+                .explanation(&format!("{}: {}", j.origin, j.expression)),
+        );
     }
     if let Some(cache) = report.cache.as_ref().filter(|c| c.hit) {
         let _ = writeln!(

@@ -28,6 +28,20 @@ pub fn short_hostname() -> String {
         .unwrap_or_else(|| "localhost".to_owned())
 }
 
+/// The name of group `gid` in the text of `/etc/group`, or `gid N` when it is not listed: how
+/// reasons name the group a device node belongs to (`render`, `video`).
+pub fn group_name(etc_group: &str, gid: u32) -> String {
+    etc_group
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let id: u32 = fields.nth(1)?.parse().ok()?;
+            (id == gid).then(|| name.to_owned())
+        })
+        .unwrap_or_else(|| format!("gid {gid}"))
+}
+
 /// Kernel name and release, as `uname -sr` prints them.
 pub fn kernel() -> String {
     let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_owned());

@@ -46,20 +46,7 @@ impl hwspec_verdict {
 /// The text `hwspec check --explain` prints for one expression: the verdict, then each
 /// clause and each of its relations with the reason it holds or not.
 fn explain(expression: &str, verdict: &Verdict, report: &Report) -> String {
-    let mut out = String::new();
-    let overall = if verdict.satisfied {
-        "satisfied"
-    } else {
-        "NOT satisfied"
-    };
-    let _ = writeln!(out, "{expression}: {overall}");
-    for clause in &verdict.clauses {
-        let mark = if clause.satisfied { "yes" } else { "no " };
-        let _ = writeln!(out, "  [{mark}] {}", clause.text);
-        for relation in &clause.relations {
-            let _ = writeln!(out, "        {}: {}", relation.text, relation.explanation);
-        }
-    }
+    let mut out = verdict.explanation(expression);
     if let Some(cache) = report.cache.as_ref().filter(|c| c.hit) {
         let _ = writeln!(
             out,

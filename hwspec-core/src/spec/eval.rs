@@ -20,6 +20,28 @@ pub struct Verdict {
     pub clauses: Vec<ClauseVerdict>,
 }
 
+impl Verdict {
+    /// The text `--explain` shows: `heading: satisfied` (or `NOT satisfied`), then each clause
+    /// marked `[yes]`/`[no ]` and each of its relations with the reason it holds or not.
+    pub fn explanation(&self, heading: &str) -> String {
+        use std::fmt::Write as _;
+        let overall = if self.satisfied {
+            "satisfied"
+        } else {
+            "NOT satisfied"
+        };
+        let mut out = format!("{heading}: {overall}\n");
+        for clause in &self.clauses {
+            let mark = if clause.satisfied { "yes" } else { "no " };
+            let _ = writeln!(out, "  [{mark}] {}", clause.text);
+            for relation in &clause.relations {
+                let _ = writeln!(out, "        {}: {}", relation.text, relation.explanation);
+            }
+        }
+        out
+    }
+}
+
 /// The judgement on one clause: some alternative must hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClauseVerdict {

@@ -58,7 +58,7 @@ impl Evidence {
                 let meta = fs::metadata(&path).ok()?;
                 Some(Node {
                     accessible: loader::may_read_write(Path::new(&path)),
-                    group: group_name(&groups, meta.gid()),
+                    group: crate::sys::group_name(&groups, meta.gid()),
                     path,
                 })
             })
@@ -161,19 +161,6 @@ pub(super) fn is_dotted_number(s: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
-/// The name of group `gid` in the text of `/etc/group`, or the number.
-pub(super) fn group_name(etc_group: &str, gid: u32) -> String {
-    etc_group
-        .lines()
-        .find_map(|line| {
-            let mut fields = line.split(':');
-            let name = fields.next()?;
-            let id: u32 = fields.nth(1)?.parse().ok()?;
-            (id == gid).then(|| name.to_owned())
-        })
-        .unwrap_or_else(|| gid.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,10 +200,10 @@ mod tests {
     #[test]
     fn groups_are_named_from_etc_group() {
         let groups = "root:x:0:\nvideo:x:44:alice\nrender:x:105:\n";
-        assert_eq!(group_name(groups, 44), "video");
-        assert_eq!(group_name(groups, 105), "render");
-        assert_eq!(group_name(groups, 7), "7");
-        assert_eq!(group_name("garbage\n", 0), "0");
+        assert_eq!(crate::sys::group_name(groups, 44), "video");
+        assert_eq!(crate::sys::group_name(groups, 105), "render");
+        assert_eq!(crate::sys::group_name(groups, 7), "gid 7");
+        assert_eq!(crate::sys::group_name("garbage\n", 0), "gid 0");
     }
 
     #[test]

@@ -253,24 +253,10 @@ fn node_access(path: &Path, etc_group: &str) -> NodeAccess {
     match OpenOptions::new().read(true).write(true).open(path) {
         Ok(_) => NodeAccess::Openable,
         Err(error) if error.kind() == io::ErrorKind::PermissionDenied => NodeAccess::Denied {
-            group: group_name(etc_group, meta.gid()),
+            group: crate::sys::group_name(etc_group, meta.gid()),
         },
         Err(error) => NodeAccess::Failed(error.to_string()),
     }
-}
-
-/// The name of group `gid` in an `/etc/group` text, or the number when it is not listed.
-pub(super) fn group_name(etc_group: &str, gid: u32) -> String {
-    etc_group
-        .lines()
-        .filter_map(|line| {
-            let mut fields = line.split(':');
-            let name = fields.next()?;
-            let id = fields.nth(1)?.parse::<u32>().ok()?;
-            (id == gid).then(|| name.to_owned())
-        })
-        .next()
-        .unwrap_or_else(|| format!("gid {gid}"))
 }
 
 /// The state and reason of a runtime that offers no device, judged from the evidence:

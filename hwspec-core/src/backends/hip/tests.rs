@@ -110,9 +110,9 @@ fn device_properties_are_read_only_when_the_layout_checks_out() {
 #[test]
 fn group_names_come_from_etc_group() {
     let etc_group = "root:x:0:\nvideo:x:44:alice\nrender:x:105:\n";
-    assert_eq!(facts::group_name(etc_group, 105), "render");
-    assert_eq!(facts::group_name(etc_group, 44), "video");
-    assert_eq!(facts::group_name(etc_group, 7), "gid 7");
+    assert_eq!(crate::sys::group_name(etc_group, 105), "render");
+    assert_eq!(crate::sys::group_name(etc_group, 44), "video");
+    assert_eq!(crate::sys::group_name(etc_group, 7), "gid 7");
 }
 
 fn evidence(kfd: NodeAccess, render: &[NodeAccess], env: &[(&str, &str)]) -> Evidence {

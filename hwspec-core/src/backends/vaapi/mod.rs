@@ -205,7 +205,7 @@ fn open_node(va: &Va, node: &Path, etc_group: &str) -> (Device, Option<Display>)
 fn open_failure(node: &Path, error: &io::Error, etc_group: &str) -> Reason {
     if error.kind() == io::ErrorKind::PermissionDenied {
         let group = fs::metadata(node)
-            .map(|meta| group_name(etc_group, meta.gid()))
+            .map(|meta| crate::sys::group_name(etc_group, meta.gid()))
             .unwrap_or_else(|_| "unknown".into());
         Reason::new(
             ReasonCode::PermissionDenied,
@@ -221,19 +221,6 @@ fn open_failure(node: &Path, error: &io::Error, etc_group: &str) -> Reason {
             format!("opening {} failed: {error}", node.display()),
         )
     }
-}
-
-/// The name of group `gid` in an `/etc/group` text, or `gid N` when it is not listed.
-fn group_name(etc_group: &str, gid: u32) -> String {
-    etc_group
-        .lines()
-        .find_map(|line| {
-            let mut fields = line.split(':');
-            let name = fields.next()?;
-            let id = fields.nth(1)?.parse::<u32>().ok()?;
-            (id == gid).then(|| name.to_owned())
-        })
-        .unwrap_or_else(|| format!("gid {gid}"))
 }
 
 /// The PCI vendor id of the device behind a render node, from sysfs (`0x8086`).

@@ -99,7 +99,7 @@ fn a_refused_open_names_the_node_and_its_group() {
         open_failure(&node, &other, "").code,
         ReasonCode::DriverError
     );
-    assert_eq!(group_name("video:x:44:\n", 7), "gid 7");
+    assert_eq!(crate::sys::group_name("video:x:44:\n", 7), "gid 7");
 }
 
 /// A typical Intel iHD answer: H.264 and HEVC decode and low-power encode, VP9 and AV1
