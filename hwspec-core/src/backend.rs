@@ -80,6 +80,40 @@ impl Progress for Recorder {
     }
 }
 
+/// How opening a runtime library failed, for backends that resolve their entry points
+/// themselves.
+#[derive(Debug)]
+pub(crate) enum LoadError {
+    /// The dynamic loader could not open the library: its name and the loader's message.
+    Library(String, String),
+    /// The library lacks an entry point: its name and the dynamic loader's message.
+    Symbol(&'static str, String),
+}
+
+impl LoadError {
+    /// The backend's report for this failure: `absent` with `library-not-found` when the file
+    /// could not be opened (normal: the runtime is not installed), `unusable` with `load-failed`
+    /// when `library` lacks an entry point, with the file the dynamic loader mapped (the first
+    /// whose name starts with `mapped`).
+    pub(crate) fn report(self, backend: BackendName, library: &str, mapped: &str) -> BackendReport {
+        match self {
+            LoadError::Library(name, why) => BackendReport::absent(
+                backend,
+                crate::model::ReasonCode::LibraryNotFound,
+                format!("{name} could not be loaded: {why}"),
+            ),
+            LoadError::Symbol(symbol, why) => BackendReport {
+                library: crate::sys::loaded_library(mapped),
+                ..BackendReport::unusable(
+                    backend,
+                    crate::model::ReasonCode::LoadFailed,
+                    format!("{library} lacks the entry point {symbol}: {why}"),
+                )
+            },
+        }
+    }
+}
+
 /// One runtime that hwspec can probe.
 pub trait Backend {
     /// Which backend this is.

@@ -9,6 +9,7 @@
 //! and desktop OpenGL without also opening `libGLESv2.so.2` or `libGL.so.1`. The library is
 //! never closed (design §3: no dlclose).
 
+use crate::backend::LoadError;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
 use std::ptr;
@@ -95,15 +96,6 @@ impl fmt::Display for EglError {
     }
 }
 
-/// Why the library could not be used at all.
-#[derive(Debug)]
-pub(super) enum LoadError {
-    /// The dynamic loader could not open it.
-    Library(String),
-    /// It lacks an entry point of EGL 1.4.
-    Symbol(&'static str, String),
-}
-
 /// The EGL 1.4 entry points, resolved when the library is opened.
 struct Api {
     get_error: unsafe extern "C" fn() -> EglInt,
@@ -172,7 +164,7 @@ impl Egl {
         // exists to contain (design §3); a bare soname makes the dynamic loader search only its
         // configured paths.
         let library = unsafe { Library::new(soname) }
-            .map_err(|error| LoadError::Library(error.to_string()))?;
+            .map_err(|error| LoadError::Library(soname.to_owned(), error.to_string()))?;
         let library: &'static Library = Box::leak(Box::new(library));
         let api = Api {
             get_error: resolve!(library, "eglGetError"),

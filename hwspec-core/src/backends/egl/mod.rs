@@ -29,7 +29,7 @@ mod tests;
 use std::sync::{Mutex, PoisonError};
 
 use self::api::{
-    ClientApi, Display, Egl, EglDevice, EglError, EglInt, GlError, LoadError, GL_RENDERER,
+    ClientApi, Display, Egl, EglDevice, EglError, EglInt, GlError, GL_RENDERER,
     GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
 };
 use crate::backend::{Backend, Progress, Stage};
@@ -85,23 +85,7 @@ fn probe_with(soname: &str, level: Level, progress: &mut dyn Progress) -> Backen
     progress.stage(Stage::Load);
     let egl = match Egl::open(soname) {
         Ok(egl) => egl,
-        Err(LoadError::Library(why)) => {
-            return BackendReport::absent(
-                BackendName::Egl,
-                ReasonCode::LibraryNotFound,
-                format!("{soname} could not be loaded: {why}"),
-            );
-        }
-        Err(LoadError::Symbol(symbol, why)) => {
-            return BackendReport {
-                library: crate::sys::loaded_library("libEGL.so"),
-                ..BackendReport::unusable(
-                    BackendName::Egl,
-                    ReasonCode::LoadFailed,
-                    format!("{soname} lacks the entry point {symbol}: {why}"),
-                )
-            };
-        }
+        Err(error) => return error.report(BackendName::Egl, soname, "libEGL.so"),
     };
     let library = crate::sys::loaded_library("libEGL.so");
 

@@ -16,8 +16,8 @@ use std::sync::{Mutex, PoisonError};
 
 use self::validate::KernelError;
 use self::ze::{
-    DeviceHandle, DeviceProperties, Driver, DriverProperties, LoadError, Loader, MemoryProperties,
-    QueueGroup, ZeError, ZE_RESULT_ERROR_UNINITIALIZED, ZE_RESULT_NOT_READY,
+    DeviceHandle, DeviceProperties, Driver, DriverProperties, Loader, MemoryProperties, QueueGroup,
+    ZeError, ZE_RESULT_ERROR_UNINITIALIZED, ZE_RESULT_NOT_READY,
 };
 use crate::backend::{Backend, Progress, Stage};
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
@@ -66,23 +66,7 @@ fn probe_with(soname: &str, level: Level, progress: &mut dyn Progress) -> Backen
     progress.stage(Stage::Load);
     let loader = match Loader::open(soname) {
         Ok(loader) => loader,
-        Err(LoadError::Library(why)) => {
-            return BackendReport::absent(
-                BackendName::LevelZero,
-                ReasonCode::LibraryNotFound,
-                format!("{soname} could not be loaded: {why}"),
-            );
-        }
-        Err(LoadError::Symbol(symbol, why)) => {
-            return BackendReport {
-                library: crate::sys::loaded_library("libze_loader.so"),
-                ..BackendReport::unusable(
-                    BackendName::LevelZero,
-                    ReasonCode::LoadFailed,
-                    format!("{soname} lacks the entry point {symbol}: {why}"),
-                )
-            };
-        }
+        Err(error) => return error.report(BackendName::LevelZero, soname, "libze_loader.so"),
     };
     let library = crate::sys::loaded_library("libze_loader.so");
 

@@ -6,6 +6,7 @@
 //! layout assertions below pin every structure the driver writes into. The library is opened
 //! by its soname and never closed (design §3: no dlclose).
 
+use crate::backend::LoadError;
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 use std::fmt;
@@ -352,15 +353,6 @@ struct Api {
     mem_free: unsafe extern "C" fn(Handle, *mut c_void) -> ZeResult,
 }
 
-/// Why the loader could not be used.
-#[derive(Debug)]
-pub(super) enum LoadError {
-    /// The dynamic loader could not open the library; its message.
-    Library(String),
-    /// The library lacks an entry point: its name and the dynamic loader's message.
-    Symbol(&'static str, String),
-}
-
 /// The opened loader. Copyable: it refers to an [`Api`] that lives for the rest of the process.
 #[derive(Clone, Copy)]
 pub(super) struct Loader(&'static Api);
@@ -389,7 +381,7 @@ impl Loader {
         // exists to contain (design §3); a bare soname makes the dynamic loader search only its
         // configured paths, never the current directory.
         let library = unsafe { Library::new(soname) }
-            .map_err(|error| LoadError::Library(error.to_string()))?;
+            .map_err(|error| LoadError::Library(soname.to_owned(), error.to_string()))?;
         // Leaked, never closed: the entry points must stay mapped for the rest of the process,
         // and a loader that lacks one stays mapped too, so that the report can name its file.
         let library: &'static Library = Box::leak(Box::new(library));

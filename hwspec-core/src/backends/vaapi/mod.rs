@@ -15,7 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use self::va::{Display, Entrypoint, LoadError, Profile, Va, VaError};
+use self::va::{Display, Entrypoint, Profile, Va, VaError};
 use crate::backend::{Backend, Progress, Stage};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
@@ -82,23 +82,7 @@ fn probe_with(
     progress.stage(Stage::Load);
     let va = match Va::load(sonames.0, sonames.1) {
         Ok(va) => va,
-        Err(LoadError::Library(name, why)) => {
-            return BackendReport::absent(
-                BackendName::Vaapi,
-                ReasonCode::LibraryNotFound,
-                format!("{name} could not be loaded: {why}"),
-            );
-        }
-        Err(LoadError::Symbol(symbol, why)) => {
-            return BackendReport {
-                library: crate::sys::loaded_library("libva.so"),
-                ..BackendReport::unusable(
-                    BackendName::Vaapi,
-                    ReasonCode::LoadFailed,
-                    format!("libva lacks the entry point {symbol}: {why}"),
-                )
-            };
-        }
+        Err(error) => return error.report(BackendName::Vaapi, "libva", "libva.so"),
     };
     let library = crate::sys::loaded_library("libva.so");
 

@@ -6,6 +6,7 @@
 //! building hwspec needs no libva package. Profiles and entry points stay plain `i32`s: a
 //! driver newer than these notes may list values they do not name.
 
+use crate::backend::LoadError;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -49,15 +50,6 @@ impl fmt::Display for VaError {
             self.call, self.text, self.status
         )
     }
-}
-
-/// Why the libraries could not be used.
-#[derive(Debug)]
-pub(super) enum LoadError {
-    /// A library did not open: its name and the dynamic loader's message.
-    Library(&'static str, String),
-    /// A required entry point is missing.
-    Symbol(&'static str, String),
 }
 
 /// The resolved entry points.
@@ -110,7 +102,7 @@ fn open(soname: &'static str) -> Result<&'static Library, LoadError> {
     // worker process exists to contain (design §3). It is never closed.
     match unsafe { Library::new(soname) } {
         Ok(library) => Ok(Box::leak(Box::new(library))),
-        Err(error) => Err(LoadError::Library(soname, error.to_string())),
+        Err(error) => Err(LoadError::Library(soname.to_owned(), error.to_string())),
     }
 }
 
