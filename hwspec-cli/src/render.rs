@@ -335,7 +335,8 @@ mod slurm_tests {
         SCHEMA_VERSION,
     };
 
-    fn report(caps: Vec<Capability>, backends: Vec<BackendReport>) -> Report {
+    /// A report with the given capabilities and backends, for the renderers' tests.
+    pub(super) fn report(caps: Vec<Capability>, backends: Vec<BackendReport>) -> Report {
         Report {
             schema: SCHEMA_VERSION,
             hwspec_version: "0.1.0".into(),
@@ -429,28 +430,11 @@ mod slurm_tests {
 #[cfg(test)]
 mod nfd_tests {
     use super::*;
-    use hwspec_core::model::{Capability, HostInfo, SCHEMA_VERSION};
+    use hwspec_core::model::Capability;
     use std::time::UNIX_EPOCH;
 
     fn report_with(caps: Vec<Capability>) -> Report {
-        Report {
-            schema: SCHEMA_VERSION,
-            hwspec_version: "0.1.0".into(),
-            level: hwspec_core::Level::Standard,
-            capabilities: caps,
-            backends: Vec::new(),
-            host: HostInfo {
-                kernel: "Linux".into(),
-                architecture: "x86_64".into(),
-                root: true,
-                driver_cache: None,
-                environment: Default::default(),
-                dropped_environment: Vec::new(),
-            },
-            elapsed_ms: 1.0,
-            cache: None,
-            overrides: Default::default(),
-        }
+        super::slurm_tests::report(caps, Vec::new())
     }
 
     #[test]
