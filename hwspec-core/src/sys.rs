@@ -3,9 +3,12 @@
 //! The few `libc` calls hwspec needs live here behind safe functions, so the rest of the crate
 //! is safe code.
 
-use std::fs::File;
-use std::io;
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
 use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+use std::path::Path;
 
 /// Whether the process runs with effective uid 0.
 pub fn is_root() -> bool {
@@ -72,6 +75,87 @@ pub fn divert_stdout_to_stderr() -> io::Result<File> {
     }
     // SAFETY: result_fd was just returned by dup, is open, and nothing else owns it.
     Ok(unsafe { File::from_raw_fd(result_fd) })
+}
+
+/// Why [`read_regular_file`] refused or failed to read a file.
+#[derive(Debug)]
+pub enum BoundedReadError {
+    /// The path (after following symlinks) is not a regular file: its kind (`directory`,
+    /// `FIFO`, `character device`, ...). Reading one could block forever or never end.
+    NotRegular(&'static str),
+    /// The file holds more than the limit, in bytes.
+    TooLarge(u64),
+    /// Opening or reading failed.
+    Io(io::Error),
+}
+
+impl fmt::Display for BoundedReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BoundedReadError::NotRegular(kind) => write!(f, "not a regular file but a {kind}"),
+            BoundedReadError::TooLarge(limit) => write!(f, "larger than the {limit}-byte limit"),
+            BoundedReadError::Io(err) => err.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for BoundedReadError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BoundedReadError::Io(err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+/// Reads the whole of `path`, refusing anything but a regular file and anything over `limit`
+/// bytes. Opening never blocks (a FIFO or a device node is refused, not waited on) and the
+/// read stops at `limit + 1` bytes whatever the file claims (a symlink to `/dev/zero`, a file
+/// that grows while read). Files in `/proc` and `/sys` are regular and read normally.
+pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, BoundedReadError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(BoundedReadError::Io)?;
+    let kind = file.metadata().map_err(BoundedReadError::Io)?.file_type();
+    if !kind.is_file() {
+        return Err(BoundedReadError::NotRegular(file_kind(kind)));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .map_err(BoundedReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(BoundedReadError::TooLarge(limit));
+    }
+    Ok(bytes)
+}
+
+/// [`read_regular_file`] for text: invalid UTF-8 is replaced, never an error, since the callers
+/// read kernel and configuration files whose odd bytes are data, not a reason to fail.
+pub fn read_regular_text(path: &Path, limit: u64) -> Result<String, BoundedReadError> {
+    read_regular_file(path, limit).map(|bytes| match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(err) => String::from_utf8_lossy(err.as_bytes()).into_owned(),
+    })
+}
+
+/// The kind of a file that is not regular, in words.
+fn file_kind(kind: std::fs::FileType) -> &'static str {
+    if kind.is_dir() {
+        "directory"
+    } else if kind.is_fifo() {
+        "FIFO"
+    } else if kind.is_char_device() {
+        "character device"
+    } else if kind.is_block_device() {
+        "block device"
+    } else if kind.is_socket() {
+        "socket"
+    } else {
+        "special file"
+    }
 }
 
 /// Ends the process at once with `code`, running no atexit handlers and no destructors:
@@ -184,6 +268,52 @@ mod tests {
             Some("/usr/lib/x86_64-linux-gnu/libOpenCL.so.1.0.0")
         );
         assert_eq!(find_mapped(maps, "libvulkan.so"), None);
+    }
+
+    #[test]
+    fn bounded_reads_refuse_what_could_block_or_never_end() {
+        let tmp = crate::testing::TempDir::new("bounded-read");
+        let dir = tmp.path().to_path_buf();
+        let fifo = dir.join("fifo");
+        let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: c_path is a valid NUL-terminated path; mkfifo only creates a file.
+        assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+        let err = read_regular_file(&fifo, 10).unwrap_err();
+        assert!(matches!(err, BoundedReadError::NotRegular("FIFO")), "{err}");
+
+        let zero = dir.join("zero");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let err = read_regular_file(&zero, 10).unwrap_err();
+        assert_eq!(err.to_string(), "not a regular file but a character device");
+
+        let big = dir.join("big");
+        std::fs::write(&big, [b'x'; 11]).unwrap();
+        assert!(matches!(
+            read_regular_file(&big, 10),
+            Err(BoundedReadError::TooLarge(10))
+        ));
+        assert_eq!(read_regular_file(&big, 11).unwrap().len(), 11);
+        assert!(matches!(
+            read_regular_file(&dir, 10),
+            Err(BoundedReadError::NotRegular("directory"))
+        ));
+        assert!(matches!(
+            read_regular_file(&dir.join("missing"), 10),
+            Err(BoundedReadError::Io(_))
+        ));
+    }
+
+    #[test]
+    fn bounded_reads_read_proc_files_and_replace_bad_utf8() {
+        let maps = read_regular_text(Path::new("/proc/self/maps"), 1 << 24).unwrap();
+        assert!(!maps.is_empty());
+        let tmp = crate::testing::TempDir::new("bounded-text");
+        let dir = tmp.path();
+        std::fs::write(dir.join("odd"), b"a\xffb").unwrap();
+        assert_eq!(
+            read_regular_text(&dir.join("odd"), 10).unwrap(),
+            "a\u{fffd}b"
+        );
     }
 
     #[test]
