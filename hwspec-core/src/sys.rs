@@ -7,6 +7,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -250,6 +251,50 @@ fn find_mapped(maps: &str, soname_prefix: &str) -> Option<String> {
                     .is_some_and(|file| file.starts_with(soname_prefix))
         })
         .map(str::to_owned)
+}
+
+/// The canonical path of the shared object that holds `address`, as the dynamic loader
+/// knows it: how a driver's object (an OpenCL platform's dispatch table, a Vulkan device's
+/// entry point, an EGL vendor's string) is traced back to the library that made it. `None` for
+/// an address outside every loaded object.
+pub fn file_containing(address: *const std::ffi::c_void) -> Option<std::path::PathBuf> {
+    if address.is_null() {
+        return None;
+    }
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    // SAFETY: dladdr only compares `address` with the loaded objects' ranges, it never reads
+    // through it, and it writes at most one Dl_info into the zeroed buffer.
+    let found = unsafe { libc::dladdr(address, info.as_mut_ptr()) };
+    if found == 0 {
+        return None;
+    }
+    // SAFETY: dladdr returned non-zero, so it filled `info`.
+    let info = unsafe { info.assume_init() };
+    if info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname points at the loader's NUL-terminated copy of the object's name, which
+    // lives as long as the object stays loaded (objects are never unloaded in a worker).
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let name = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    std::fs::canonicalize(&name).ok().or(Some(name))
+}
+
+/// The canonical path of the already loaded library that `name` (a bare soname or a path, as a
+/// driver manifest writes it) resolves to, found through `symbol`, an entry point every such
+/// driver exports. Nothing is loaded: `None` when the library is not in this process.
+pub fn loaded_file(name: &Path, symbol: &std::ffi::CStr) -> Option<std::path::PathBuf> {
+    let name = std::ffi::CString::new(name.as_os_str().as_bytes()).ok()?;
+    // SAFETY: RTLD_NOLOAD only looks the name up among the objects already loaded, so no
+    // initialiser runs; the handle is deliberately never closed (nothing is unloaded in a
+    // worker, design §3), which leaves one more reference on an object that stays anyway.
+    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: `handle` is a live handle from dlopen and `symbol` is NUL-terminated.
+    let entry = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
+    file_containing(entry.cast_const())
 }
 
 #[cfg(test)]
