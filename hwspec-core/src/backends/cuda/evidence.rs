@@ -45,14 +45,7 @@ impl Evidence {
     /// Reads the facts from this machine.
     pub(super) fn gather() -> Evidence {
         let groups = fs::read_to_string("/etc/group").unwrap_or_default();
-        let mut paths = vec![CONTROL_NODE.to_owned(), UVM_NODE.to_owned()];
-        paths.extend(gpu_nodes(
-            fs::read_dir("/dev")
-                .into_iter()
-                .flatten()
-                .filter_map(|entry| entry.ok()?.file_name().into_string().ok()),
-        ));
-        let nodes = paths
+        let nodes = node_paths()
             .into_iter()
             .filter_map(|path| {
                 let meta = fs::metadata(&path).ok()?;
@@ -74,6 +67,15 @@ impl Evidence {
             nodes,
             wsl: Path::new(WSL_NODE).exists(),
         }
+    }
+
+    /// The `/dev/nvidia*` nodes that exist now but did not when these facts were gathered:
+    /// what libcuda created (as root it makes `/dev/nvidiactl` even without a GPU).
+    pub(super) fn created_since(&self) -> Vec<String> {
+        node_paths()
+            .into_iter()
+            .filter(|path| Path::new(path).exists() && !self.has_node(path))
+            .collect()
     }
 
     /// The kernel module's version from whichever file gave it.
@@ -120,6 +122,18 @@ impl Evidence {
         }
         props
     }
+}
+
+/// The nodes of interest: the control and unified-memory nodes, then every `/dev/nvidiaN`.
+fn node_paths() -> Vec<String> {
+    let mut paths = vec![CONTROL_NODE.to_owned(), UVM_NODE.to_owned()];
+    paths.extend(gpu_nodes(
+        fs::read_dir("/dev")
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok()),
+    ));
+    paths
 }
 
 fn is_gpu_node(name: &str) -> bool {
