@@ -15,6 +15,8 @@ pub(super) const UVM_NODE: &str = "/dev/nvidia-uvm";
 /// Present under WSL, where the GPU is reached through the Windows driver, not `/dev/nvidia*`.
 const WSL_NODE: &str = "/dev/dxg";
 
+const NVIDIA_PCI_VENDOR: &str = "0x10de";
+
 const PROC_VERSION: &str = "/proc/driver/nvidia/version";
 const SYS_MODULE_VERSION: &str = "/sys/module/nvidia/version";
 
@@ -39,6 +41,9 @@ pub(super) struct Evidence {
     pub nodes: Vec<Node>,
     /// Whether this is WSL, where there are no `/dev/nvidia*` nodes by design.
     pub wsl: bool,
+    /// PCI addresses of NVIDIA display controllers: the evidence that GPUs exist. Device
+    /// nodes are not (libcuda creates `/dev/nvidiactl` as root without any GPU).
+    pub pci_gpus: Vec<String>,
 }
 
 impl Evidence {
@@ -66,6 +71,7 @@ impl Evidence {
                 .filter(|version| !version.is_empty()),
             nodes,
             wsl: Path::new(WSL_NODE).exists(),
+            pci_gpus: crate::sys::pci_display_devices(NVIDIA_PCI_VENDOR),
         }
     }
 
@@ -90,15 +96,6 @@ impl Evidence {
         self.nodes.iter().any(|node| node.path == path)
     }
 
-    /// The per-GPU nodes (`/dev/nvidia0`, ...).
-    pub(super) fn gpu_nodes(&self) -> Vec<&str> {
-        self.nodes
-            .iter()
-            .map(|node| node.path.as_str())
-            .filter(|path| is_gpu_node(path.trim_start_matches("/dev/")))
-            .collect()
-    }
-
     /// For the report: each fact under its own key, with the file it came from implied.
     pub(super) fn properties(&self) -> Vec<(&'static str, String)> {
         let mut props = Vec::new();
@@ -120,6 +117,14 @@ impl Evidence {
         if self.wsl {
             props.push(("wsl", WSL_NODE.to_owned()));
         }
+        props.push((
+            "pci_gpus",
+            if self.pci_gpus.is_empty() {
+                "none".to_owned()
+            } else {
+                self.pci_gpus.join(", ")
+            },
+        ));
         props
     }
 }
@@ -231,8 +236,10 @@ mod tests {
                 group: "root".into(),
             }],
             wsl: false,
+            pci_gpus: vec!["0000:17:00.0".into()],
         };
         let props = evidence.properties();
+        assert!(props.contains(&("pci_gpus", "0000:17:00.0".into())));
         assert!(props.contains(&("kernel_module_version", "550.54.15".into())));
         assert!(props.contains(&("device_nodes", CONTROL_NODE.into())));
         assert!(Evidence::default()

@@ -73,7 +73,10 @@ impl Initialised {
 
     /// The devices, or the report of `backend` when there is none to use: the CUDA
     /// backend's reading of an empty or failed `cuDeviceGetCount`.
-    pub(crate) fn devices(&self, backend: BackendName) -> Result<Vec<CUdevice>, BackendReport> {
+    pub(crate) fn devices(
+        &self,
+        backend: BackendName,
+    ) -> Result<Vec<CUdevice>, Box<BackendReport>> {
         match self.driver.devices() {
             Ok(ids) if ids.is_empty() => {
                 let (status, reason) = diagnose::no_devices(
@@ -81,14 +84,14 @@ impl Initialised {
                     self.visible_devices.as_deref(),
                     "cuDeviceGetCount gave 0",
                 );
-                Err(self.report(backend, status, Some(reason)))
+                Err(Box::new(self.report(backend, status, Some(reason))))
             }
             Ok(ids) => Ok(ids),
-            Err(error) => Err(self.report(
+            Err(error) => Err(Box::new(self.report(
                 backend,
                 Status::Unusable,
                 Some(Reason::new(ReasonCode::DriverError, error.to_string())),
-            )),
+            ))),
         }
     }
 }
@@ -133,7 +136,7 @@ pub(crate) fn initialise(
     backend: BackendName,
     candidates: &[&str],
     progress: &mut dyn Progress,
-) -> Result<Initialised, BackendReport> {
+) -> Result<Initialised, Box<BackendReport>> {
     let evidence = Evidence::gather();
     let visible_devices = std::env::var(VISIBLE_DEVICES_ENV).ok();
 
@@ -145,7 +148,7 @@ pub(crate) fn initialise(
                 Some(version) => format!(" although the nvidia kernel module {version} is loaded"),
                 None => String::new(),
             };
-            return Err(with_evidence(
+            return Err(Box::new(with_evidence(
                 BackendReport::absent(
                     backend,
                     ReasonCode::LibraryNotFound,
@@ -156,14 +159,14 @@ pub(crate) fn initialise(
                 ),
                 &evidence,
                 &[],
-            ));
+            )));
         }
     };
     let library = Library::new(crate::sys::loaded_library("libcuda.so").unwrap_or(opened));
     let api = match loader::Api::resolve(handle) {
         Ok(api) => api,
         Err(missing) => {
-            return Err(with_library(
+            return Err(Box::new(with_library(
                 BackendReport::unusable(
                     backend,
                     ReasonCode::LoadFailed,
@@ -172,7 +175,7 @@ pub(crate) fn initialise(
                 &evidence,
                 &library,
                 &[],
-            ));
+            )));
         }
     };
     let driver = Driver::new(api);
@@ -197,7 +200,7 @@ pub(crate) fn initialise(
                 &initialised.evidence,
                 initialised.visible_devices.as_deref(),
             );
-            Err(initialised.report(backend, status, Some(reason)))
+            Err(Box::new(initialised.report(backend, status, Some(reason))))
         }
     }
 }
@@ -206,7 +209,7 @@ pub(crate) fn initialise(
 fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) -> BackendReport {
     let cuda = match initialise(BackendName::Cuda, candidates, progress) {
         Ok(cuda) => cuda,
-        Err(report) => return report,
+        Err(report) => return *report,
     };
     let driver = cuda.driver;
     let library = &cuda.library;
@@ -234,7 +237,7 @@ fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) ->
         Ok(ids) => ids,
         Err(mut empty) => {
             empty.runtime_version = report.runtime_version;
-            return empty;
+            return *empty;
         }
     };
     let driver_version = library

@@ -94,7 +94,7 @@ fn probe_with(sonames: (&str, &str), level: Level, progress: &mut dyn Progress) 
             return BackendReport {
                 library,
                 warnings,
-                ..report
+                ..*report
             }
         }
     };
@@ -104,7 +104,7 @@ fn probe_with(sonames: (&str, &str), level: Level, progress: &mut dyn Progress) 
             return BackendReport {
                 library,
                 warnings,
-                ..report
+                ..*report
             }
         }
     };

@@ -111,7 +111,7 @@ impl Platform {
         // ICD loader reads the same word before every call it forwards. The pointer read is
         // only compared with loaded objects' ranges, never followed.
         let dispatch = unsafe { self.0.cast::<*const c_void>().read() };
-        crate::sys::file_containing(dispatch)
+        crate::sys::file_containing(dispatch as usize)
     }
 
     /// Every device of the platform, of any type. A platform without devices gives an empty

@@ -522,7 +522,7 @@ fn loadable_icds(files: &[PathBuf]) -> (Vec<Icd>, Vec<String>) {
     let mut icds = Vec::new();
     let mut warnings = Vec::new();
     for file in files {
-        if !file.extension().is_some_and(|ext| ext == "icd") {
+        if file.extension().is_none_or(|ext| ext != "icd") {
             continue;
         }
         let Ok(named) = crate::sys::read_regular_file(file, MAX_ICD_FILE_BYTES) else {
