@@ -69,21 +69,6 @@ pub(super) enum LoadError {
 
 /// Whether a `dlopen` error message means the library is not installed, as opposed to
 /// installed but unloadable (wrong architecture, missing dependency, bad ELF).
-/// Whether the driver library at `path` (or found by that name) can be loaded. A library that
-/// loads is kept loaded: the loader is about to load it in this worker anyway, and unloading
-/// vendor code is where crashes live (design §3).
-pub(super) fn check_loadable(path: &std::path::Path) -> Result<(), String> {
-    // SAFETY: loading a driver library runs its initialisers, the vendor code this worker
-    // process exists to contain; no Rust invariant depends on what they do.
-    match unsafe { libloading::Library::new(path) } {
-        Ok(library) => {
-            std::mem::forget(library);
-            Ok(())
-        }
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 pub(super) fn is_missing_library(dlerror: &str) -> bool {
     dlerror.contains("cannot open shared object file: No such file or directory")
 }

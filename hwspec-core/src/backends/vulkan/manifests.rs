@@ -91,21 +91,41 @@ pub(crate) struct Driver {
     pub(crate) loaded: Option<PathBuf>,
 }
 
-/// The entry points an ICD exports, newest interface first; the loader finds ICDs by them.
-const ICD_ENTRY_POINTS: &[&CStr] = &[c"vk_icdGetInstanceProcAddr", c"vkGetInstanceProcAddr"];
+/// What a runtime's driver files are called and how their drivers are recognised, so that
+/// Vulkan's manifests and libglvnd's EGL vendor files are judged by the same code.
+#[derive(Debug)]
+pub(crate) struct Kind {
+    /// How a warning names one file: `Vulkan driver manifest`, `EGL vendor file`.
+    pub(crate) label: &'static str,
+    /// The entry points the driver libraries export, by which the loaded file is found.
+    pub(crate) entry_points: &'static [&'static CStr],
+    /// What a driver that loaded but made nothing is said to have done.
+    pub(crate) made_nothing: &'static str,
+    /// What is said when some of the runtime's devices could not be traced to a library.
+    pub(crate) untraced: &'static str,
+}
+
+/// Vulkan's ICD manifests; the loader finds ICDs by these entry points, newest first.
+pub(crate) const VULKAN: Kind = Kind {
+    label: "Vulkan driver manifest",
+    entry_points: &[c"vk_icdGetInstanceProcAddr", c"vkGetInstanceProcAddr"],
+    made_nothing: "the driver loaded and reported no physical device",
+    untraced: "no physical device could be traced to this driver",
+};
 
 /// Sorts the manifests into the drivers whose library loads and a warning for each manifest
 /// the loader cannot use: unreadable, not JSON, naming no library, or naming a library that
 /// cannot be loaded. Loading a driver library runs its initialisers, which `vkCreateInstance`
 /// is about to do anyway in this worker; libraries that load stay loaded, so the loader's own
 /// load is a no-op.
-pub(crate) fn inspect(manifests: &[PathBuf]) -> (Vec<Driver>, Vec<String>) {
+pub(crate) fn inspect(kind: &Kind, manifests: &[PathBuf]) -> (Vec<Driver>, Vec<String>) {
     let mut drivers = Vec::new();
     let mut warnings = Vec::new();
     for manifest in manifests {
         match problem_with(manifest) {
             Ok((library, path)) => {
-                let loaded = ICD_ENTRY_POINTS
+                let loaded = kind
+                    .entry_points
                     .iter()
                     .find_map(|entry| crate::sys::loaded_file(&path, entry));
                 drivers.push(Driver {
@@ -114,10 +134,9 @@ pub(crate) fn inspect(manifests: &[PathBuf]) -> (Vec<Driver>, Vec<String>) {
                     loaded,
                 });
             }
-            Err(problem) => warnings.push(format!(
-                "Vulkan driver manifest {} {problem}",
-                manifest.display()
-            )),
+            Err(problem) => {
+                warnings.push(format!("{} {} {problem}", kind.label, manifest.display()));
+            }
         }
     }
     (drivers, warnings)
@@ -143,7 +162,7 @@ fn problem_with(manifest: &Path) -> Result<(String, PathBuf), String> {
     } else {
         PathBuf::from(library)
     };
-    match super::api::check_loadable(&path) {
+    match crate::backend::check_loadable(&path) {
         Ok(()) => Ok((library.to_owned(), path)),
         Err(e) => Err(format!("names {library:?}, which cannot be loaded: {e}")),
     }
@@ -155,6 +174,7 @@ fn problem_with(manifest: &Path) -> Result<(String, PathBuf), String> {
 /// device, the ones that gave no device. Loader errors about no driver in particular are
 /// kept too. `device_drivers` is `None` when every driver is known to have given a device.
 pub(crate) fn dropped(
+    kind: &Kind,
     drivers: &[Driver],
     messages: &[String],
     device_drivers: Option<&[Option<PathBuf>]>,
@@ -170,7 +190,8 @@ pub(crate) fn dropped(
     let mut warnings = Vec::new();
     for driver in drivers {
         let name = format!(
-            "Vulkan driver manifest {} ({})",
+            "{} {} ({})",
+            kind.label,
             driver.manifest.display(),
             driver
                 .loaded
@@ -194,11 +215,12 @@ pub(crate) fn dropped(
                 .is_some_and(|l| devices.iter().flatten().any(|d| d == l));
             if !gave_one {
                 let traced = devices.iter().all(Option::is_some);
-                warnings.push(if traced {
-                    format!("{name}: the driver loaded and reported no physical device")
+                let what = if traced {
+                    kind.made_nothing
                 } else {
-                    format!("{name}: no physical device could be traced to this driver")
-                });
+                    kind.untraced
+                };
+                warnings.push(format!("{name}: {what}"));
             }
         }
     }
@@ -206,7 +228,7 @@ pub(crate) fn dropped(
         messages
             .iter()
             .filter(|m| m.starts_with("error:") && !drivers.iter().any(|d| mentions(d, m)))
-            .map(|m| format!("Vulkan loader {m}")),
+            .map(|m| format!("{} loader {m}", kind.label.split(' ').next().unwrap_or(""))),
     );
     warnings
 }
@@ -249,7 +271,7 @@ mod tests {
         ];
         let drivers = [nvidia, lvp.clone(), radeon];
         let devices = [lvp.loaded.clone()];
-        let warnings = dropped(&drivers, &messages, Some(&devices));
+        let warnings = dropped(&VULKAN, &drivers, &messages, Some(&devices));
         assert_eq!(warnings.len(), 3, "{warnings:#?}");
         assert!(warnings[0].starts_with(
             "Vulkan driver manifest /usr/share/vulkan/icd.d/nvidia_icd.json \
@@ -268,9 +290,9 @@ mod tests {
         );
 
         // Every driver gave a device: only refusals are named, nothing is traced.
-        assert_eq!(dropped(&drivers, &messages[..1], None).len(), 1);
+        assert_eq!(dropped(&VULKAN, &drivers, &messages[..1], None).len(), 1);
         // A device whose driver could not be traced makes the wording careful.
-        let untraced = dropped(&drivers[1..], &[], Some(&[None]));
+        let untraced = dropped(&VULKAN, &drivers[1..], &[], Some(&[None]));
         assert!(untraced
             .iter()
             .all(|w| w.ends_with("no physical device could be traced to this driver")));
@@ -324,7 +346,7 @@ mod tests {
         );
         let broken = write("broken.json", "{ this is not json");
         let empty = write("empty.json", r#"{"ICD": {}}"#);
-        let (drivers, warnings) = inspect(&[good.clone(), missing, broken, empty]);
+        let (drivers, warnings) = inspect(&VULKAN, &[good.clone(), missing, broken, empty]);
         assert_eq!(drivers.len(), 1);
         assert_eq!(drivers[0].manifest, good);
         assert_eq!(drivers[0].library, "libc.so.6");

@@ -66,7 +66,7 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
     let expected = (level >= Level::Standard).then(|| Pending::start(level));
     let mut report = BackendReport::new(BackendName::Vulkan, Status::Absent, None);
     report.library = crate::sys::loaded_library("libvulkan.so");
-    let (drivers, unusable) = manifests::inspect(&manifests::listed_here());
+    let (drivers, unusable) = manifests::inspect(&manifests::VULKAN, &manifests::listed_here());
     report.warnings = unusable;
     let messages = api::LoaderMessages::leaked();
 
@@ -86,9 +86,12 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
             let (status, code) = instance_failure(&e);
             report.status = status;
             report.reason = Some(Reason::new(code, instance_failure_message(code, &e)));
-            report
-                .warnings
-                .extend(manifests::dropped(&drivers, &messages.taken(), Some(&[])));
+            report.warnings.extend(manifests::dropped(
+                &manifests::VULKAN,
+                &drivers,
+                &messages.taken(),
+                Some(&[]),
+            ));
             return report;
         }
     };
@@ -104,9 +107,12 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
             ReasonCode::NoDevice,
             "the Vulkan loader found drivers but no physical device",
         ));
-        report
-            .warnings
-            .extend(manifests::dropped(&drivers, &said, Some(&[])));
+        report.warnings.extend(manifests::dropped(
+            &manifests::VULKAN,
+            &drivers,
+            &said,
+            Some(&[]),
+        ));
         return report;
     }
     let mut identities = Vec::new();
@@ -160,6 +166,7 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
         }
     }
     report.warnings.extend(manifests::dropped(
+        &manifests::VULKAN,
         &drivers,
         &said,
         trace.then_some(device_drivers.as_slice()),
