@@ -44,6 +44,18 @@ if [ ${#missing[@]} -gt 0 ]; then
   "${sudo[@]}" apt-get install -y -qq "${missing[@]}" </dev/null
 fi
 
+# The real vendor user space for tests/vendor.rs (NVIDIA 535 from non-free, Intel's compute
+# runtime, Mesa's Clover and Rusticl): fetched with a private apt configuration into a cache
+# (see the script's header), never installed. Its own step, so its time shows; without network
+# the vendor tests say so and skip.
+echo "test.sh: vendor packages (scripts/vendor-fixtures.sh)" >&2
+vendor_started=$SECONDS
+if vendor_dir=$(scripts/vendor-fixtures.sh); then
+  echo "test.sh: vendor packages ready in $vendor_dir after $((SECONDS - vendor_started)) s" >&2
+else
+  echo "test.sh: vendor packages unavailable; tests/vendor.rs will skip" >&2
+fi
+
 echo "test.sh: cargo fmt --check" >&2
 cargo fmt --all --check
 echo "test.sh: cargo clippy" >&2

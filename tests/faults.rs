@@ -732,9 +732,15 @@ fn opencl_icd_that_crashes_at_unload_never_unloads() {
     let icd = icd_naming(&fixtures().icd_unload_crash);
     let (probe, _) = opencl_fault(name, &[("unload.icd", icd)], TIMEOUT);
     let report = probe.run();
-    // The worker leaves with _exit: the destructor never runs, so nothing crashed.
+    // The worker leaves with _exit: the destructor never runs, so nothing crashed; the one
+    // warning is the platform without devices, named as every such platform is.
     assert_software_devices_validated(&report);
-    assert!(warnings(&report, "opencl").is_empty(), "{report:#}");
+    let named = warnings(&report, "opencl");
+    assert_eq!(named.len(), 1, "{report:#}");
+    assert!(
+        named[0].starts_with(&format!("OpenCL platform \"{ZERO_DEVICE_PLATFORM}\"")),
+        "{named:?}"
+    );
     let platforms = backend(&report, "opencl")["properties"]["platforms"].to_string();
     assert!(platforms.contains(ZERO_DEVICE_PLATFORM), "{platforms}");
 }
@@ -751,6 +757,14 @@ fn opencl_icd_with_zero_devices_is_listed() {
     assert!(
         platforms.contains("Portable Computing Language"),
         "{platforms}"
+    );
+    let named = warnings(&report, "opencl");
+    assert_eq!(named.len(), 1, "{named:?}");
+    assert!(
+        named[0].starts_with(&format!("OpenCL platform \"{ZERO_DEVICE_PLATFORM}\" (ICD "))
+            && named[0].contains("zero.icd")
+            && named[0].contains("lists no device"),
+        "{named:?}"
     );
 }
 
@@ -1021,8 +1035,17 @@ fn ignored_sigchld_in_the_caller() {
         .through_shell(r#"trap '' CHLD; exec "$@""#)
         .run();
     assert_software_devices_validated(&report);
+    // Nothing about workers (a reaped child, a missing exit status); drivers that found no
+    // device on this machine (Mesa's Intel and AMD Vulkan drivers) are named as always.
     for b in report["backends"].as_array().unwrap() {
-        assert_eq!(b["warnings"], serde_json::json!([]), "{b:#}");
+        for warning in b["warnings"].as_array().unwrap() {
+            let warning = warning.as_str().unwrap();
+            assert!(
+                warning.starts_with("Vulkan driver manifest ")
+                    && warning.ends_with("the driver loaded and reported no physical device"),
+                "{b:#}"
+            );
+        }
     }
 }
 

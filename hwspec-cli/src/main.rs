@@ -103,6 +103,43 @@ fn run_worker(args: &[OsString]) -> ! {
 /// caller's `HWSPEC_OVERRIDE_*` variables applied and recorded in it; also the overrides, for
 /// explanations.
 fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
+    let mut report = match &opts.report {
+        Some(path) => saved_report(path)?,
+        None => probed_report(opts)?,
+    };
+    let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars())
+        .map_err(|e| Failure::Invalid(e.to_string()))?;
+    report.overrides = overrides
+        .iter()
+        .map(|o| (o.variable.clone(), o.value.clone()))
+        .collect();
+    Ok((report, overrides))
+}
+
+/// The most bytes read of a saved report; a machine with many GPUs writes tens of KiB.
+const MAX_SAVED_REPORT_BYTES: u64 = 16 << 20;
+
+/// A report saved by `hwspec probe --json`, with its capabilities reduced again from what its
+/// backends proved, so that a file judges only by its evidence.
+fn saved_report(path: &std::path::Path) -> Result<Report, Failure> {
+    let invalid = |why: String| Failure::Invalid(format!("{}: {why}", path.display()));
+    let text = hwspec_core::sys::read_regular_text(path, MAX_SAVED_REPORT_BYTES)
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut report: Report =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("not a hwspec report: {e}")))?;
+    if report.schema != hwspec_core::model::SCHEMA_VERSION {
+        return Err(invalid(format!(
+            "report schema {} is not {}, the one this hwspec reads",
+            report.schema,
+            hwspec_core::model::SCHEMA_VERSION
+        )));
+    }
+    report.capabilities = hwspec_core::caps::reduce(report.level, &report.backends);
+    Ok(report)
+}
+
+/// A report of this machine: cached when still true and allowed, probed otherwise.
+fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
     let program = std::env::current_exe()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot find own executable: {e}")))?;
     let mut options = ProbeOptions::new(WorkerCommand {
@@ -126,14 +163,7 @@ fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
         read: !opts.fresh,
         max_age: opts.max_age,
     };
-    let mut report = hwspec_core::cache::probe_cached(&options, policy);
-    let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars())
-        .map_err(|e| Failure::Invalid(e.to_string()))?;
-    report.overrides = overrides
-        .iter()
-        .map(|o| (o.variable.clone(), o.value.clone()))
-        .collect();
-    Ok((report, overrides))
+    Ok(hwspec_core::cache::probe_cached(&options, policy))
 }
 
 fn probe(args: &ProbeArgs) -> Result<(), Failure> {

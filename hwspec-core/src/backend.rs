@@ -114,6 +114,21 @@ impl LoadError {
     }
 }
 
+/// Whether the driver library at `path` (or found by that name) can be loaded. A library that
+/// loads is kept loaded: the loader is about to load it in this worker anyway, and unloading
+/// vendor code is where crashes live (design §3).
+pub(crate) fn check_loadable(path: &std::path::Path) -> Result<(), String> {
+    // SAFETY: loading a driver library runs its initialisers, the vendor code this worker
+    // process exists to contain; no Rust invariant depends on what they do.
+    match unsafe { libloading::Library::new(path) } {
+        Ok(library) => {
+            std::mem::forget(library);
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// One runtime that hwspec can probe.
 pub trait Backend {
     /// Which backend this is.

@@ -7,6 +7,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::fd::{FromRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
@@ -252,9 +253,102 @@ fn find_mapped(maps: &str, soname_prefix: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The PCI addresses of the display controllers (class `0x03xxxx`) of vendor `vendor_id`
+/// (`0x10de` for NVIDIA), from sysfs: the kernel's own list of the hardware, which is what
+/// says a GPU exists. A device node says no such thing: NVIDIA's libcuda, run as root,
+/// creates `/dev/nvidiactl` on a machine without any GPU.
+pub fn pci_display_devices(vendor_id: &str) -> Vec<String> {
+    pci_display_devices_under(Path::new("/sys/bus/pci/devices"), vendor_id)
+}
+
+fn pci_display_devices_under(root: &Path, vendor_id: &str) -> Vec<String> {
+    let read = |path: std::path::PathBuf| {
+        read_regular_text(&path, 64)
+            .map(|text| text.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let mut found: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            read(entry.path().join("vendor")) == vendor_id
+                && read(entry.path().join("class")).starts_with("0x03")
+        })
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    found.sort();
+    found
+}
+
+/// The canonical path of the shared object that holds `address`, as the dynamic loader
+/// knows it: how a driver's object (an OpenCL platform's dispatch table, a Vulkan device's
+/// entry point, an EGL vendor's string) is traced back to the library that made it. `None` for
+/// an address outside every loaded object.
+pub fn file_containing(address: usize) -> Option<std::path::PathBuf> {
+    if address == 0 {
+        return None;
+    }
+    let address = address as *const std::ffi::c_void;
+    let mut info = std::mem::MaybeUninit::<libc::Dl_info>::zeroed();
+    // SAFETY: dladdr only compares `address` with the loaded objects' ranges, it never reads
+    // through it (it is a number here, not a pointer this function was given to follow), and it writes at most one Dl_info into the zeroed buffer.
+    let found = unsafe { libc::dladdr(address, info.as_mut_ptr()) };
+    if found == 0 {
+        return None;
+    }
+    // SAFETY: dladdr returned non-zero, so it filled `info`.
+    let info = unsafe { info.assume_init() };
+    if info.dli_fname.is_null() {
+        return None;
+    }
+    // SAFETY: dli_fname points at the loader's NUL-terminated copy of the object's name, which
+    // lives as long as the object stays loaded (objects are never unloaded in a worker).
+    let name = unsafe { std::ffi::CStr::from_ptr(info.dli_fname) };
+    let name = std::path::PathBuf::from(std::ffi::OsStr::from_bytes(name.to_bytes()));
+    std::fs::canonicalize(&name).ok().or(Some(name))
+}
+
+/// The canonical path of the already loaded library that `name` (a bare soname or a path, as a
+/// driver manifest writes it) resolves to, found through `symbol`, an entry point every such
+/// driver exports. Nothing is loaded: `None` when the library is not in this process.
+pub fn loaded_file(name: &Path, symbol: &std::ffi::CStr) -> Option<std::path::PathBuf> {
+    let name = std::ffi::CString::new(name.as_os_str().as_bytes()).ok()?;
+    // SAFETY: RTLD_NOLOAD only looks the name up among the objects already loaded, so no
+    // initialiser runs; the handle is deliberately never closed (nothing is unloaded in a
+    // worker, design §3), which leaves one more reference on an object that stays anyway.
+    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+    if handle.is_null() {
+        return None;
+    }
+    // SAFETY: `handle` is a live handle from dlopen and `symbol` is NUL-terminated.
+    let entry = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
+    file_containing(entry as usize)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pci_display_devices_are_matched_by_vendor_and_class() {
+        let tmp = crate::testing::TempDir::new("pci-devices");
+        let device = |address: &str, vendor: &str, class: &str| {
+            let dir = tmp.path().join(address);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("vendor"), format!("{vendor}\n")).unwrap();
+            std::fs::write(dir.join("class"), format!("{class}\n")).unwrap();
+        };
+        device("0000:17:00.0", "0x10de", "0x030200");
+        device("0000:03:00.0", "0x10de", "0x030000");
+        device("0000:17:00.1", "0x10de", "0x040300");
+        device("0000:00:02.0", "0x8086", "0x030000");
+        assert_eq!(
+            pci_display_devices_under(tmp.path(), "0x10de"),
+            ["0000:03:00.0", "0000:17:00.0"]
+        );
+        assert!(pci_display_devices_under(&tmp.path().join("none"), "0x10de").is_empty());
+    }
 
     #[test]
     fn finds_the_mapped_library_by_prefix() {

@@ -145,6 +145,7 @@ fn judge(relation: &Relation, report: &Report, overrides: &[Override]) -> Relati
                 Some((op, _)) if !values.is_empty() => world.too_low(name, *op, &values),
                 _ => world.why_absent(name),
             };
+            verdict.explanation.push_str(&world.dropped_drivers(name));
         }
     }
     if report.level == Level::Quick {
@@ -205,6 +206,15 @@ impl Found<'_> {
 }
 
 /// The backends that probe accelerators, whose devices can be GPUs.
+/// How the backends begin a warning that names one of their drivers (see docs/report.md).
+const DRIVER_WARNING_PREFIXES: &[&str] = &[
+    "OpenCL ICD ",
+    "OpenCL platform ",
+    "Vulkan driver manifest ",
+    "Vulkan loader ",
+    "EGL vendor ",
+];
+
 const ACCELERATOR_BACKENDS: [BackendName; 5] = [
     BackendName::Opencl,
     BackendName::Vulkan,
@@ -396,6 +406,36 @@ impl<'r> World<'r> {
             _ if shown.len() > 1 => format!("the devices have {values}"),
             _ if wants_higher => format!("the best device has {values}"),
             _ => format!("the device has {values}"),
+        }
+    }
+
+    /// `; dropped drivers: ...` with every warning in which a backend that could provide `name`
+    /// names a driver its loader refused or that gave no device (a refused NVIDIA Vulkan ICD
+    /// explains a missing `vulkan-gpu`); empty when there is none.
+    fn dropped_drivers(self, name: &str) -> String {
+        let backends: &[BackendName] = match name {
+            "gpu" | "gpu-count" | "gpu-memory" => &ACCELERATOR_BACKENDS,
+            "sycl" => &[BackendName::LevelZero, BackendName::Opencl],
+            "egl" | "gles" | "opengl" => &[BackendName::Egl],
+            _ if name.starts_with("opencl") => &[BackendName::Opencl],
+            _ if name.starts_with("vulkan") => &[BackendName::Vulkan],
+            _ if name.starts_with("cuda") => &[BackendName::Cuda],
+            _ if name.starts_with("nvdec-") || name.starts_with("nvenc-") => {
+                &[BackendName::Nvcodec]
+            }
+            _ => &[],
+        };
+        let dropped: Vec<&str> = backends
+            .iter()
+            .filter_map(|&b| self.report.backend(b))
+            .flat_map(|b| &b.warnings)
+            .filter(|w| DRIVER_WARNING_PREFIXES.iter().any(|p| w.starts_with(p)))
+            .map(String::as_str)
+            .collect();
+        if dropped.is_empty() {
+            String::new()
+        } else {
+            format!("; dropped drivers: {}", dropped.join("; "))
         }
     }
 

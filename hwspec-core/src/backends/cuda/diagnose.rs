@@ -147,21 +147,22 @@ pub(super) fn init_failure(
 }
 
 /// The state and reason when the driver exposes no device: `hidden-by-env` when
-/// `CUDA_VISIBLE_DEVICES` is set and GPU nodes exist, otherwise `no-device`.
+/// `CUDA_VISIBLE_DEVICES` is set and the PCI bus has NVIDIA GPUs, otherwise `no-device`. Device
+/// nodes decide nothing here: libcuda creates them as root whether or not a GPU exists.
 pub(super) fn no_devices(
     evidence: &Evidence,
     visible_devices: Option<&str>,
     what: &str,
 ) -> (Status, Reason) {
-    let gpus = evidence.gpu_nodes();
     match visible_devices {
-        Some(value) if !gpus.is_empty() => (
+        Some(value) if !evidence.pci_gpus.is_empty() => (
             Status::Unusable,
             Reason::new(
                 ReasonCode::HiddenByEnv,
                 format!(
-                    "{VISIBLE_DEVICES_ENV}={value:?} hides every GPU although {} exist: {what}",
-                    gpus.join(", ")
+                    "{VISIBLE_DEVICES_ENV}={value:?} hides every GPU although the PCI bus has \
+                     NVIDIA GPU(s) at {}: {what}",
+                    evidence.pci_gpus.join(", ")
                 ),
             ),
         ),
@@ -200,6 +201,7 @@ mod tests {
             kernel_module_version: Some("550.54.15".into()),
             nodes: vec![node(CONTROL_NODE), node(UVM_NODE), node("/dev/nvidia0")],
             wsl: false,
+            pci_gpus: vec!["0000:17:00.0".into()],
         }
     }
 
@@ -379,7 +381,11 @@ mod tests {
             "{}",
             reason.message
         );
-        assert!(reason.message.contains("/dev/nvidia0"));
+        assert!(
+            reason.message.contains("0000:17:00.0"),
+            "{}",
+            reason.message
+        );
 
         let (_, reason) = no_devices(&healthy(), Some("GPU-bogus"), "0 devices");
         assert!(
@@ -388,7 +394,15 @@ mod tests {
             reason.message
         );
         let (status, reason) = no_devices(&Evidence::default(), Some("0"), "0 devices");
-        assert_eq!(status, Status::Absent, "set, but no GPU node to hide");
+        assert_eq!(status, Status::Absent, "set, but no GPU to hide");
+        assert_eq!(reason.code, ReasonCode::NoDevice);
+        // What libcuda leaves behind as root on a machine without a GPU: nodes, no hardware.
+        let nodes_only = Evidence {
+            pci_gpus: Vec::new(),
+            ..healthy()
+        };
+        let (status, reason) = no_devices(&nodes_only, Some(""), "0 devices");
+        assert_eq!(status, Status::Absent, "a device node is not a device");
         assert_eq!(reason.code, ReasonCode::NoDevice);
         let (status, _) = no_devices(&healthy(), None, "0 devices");
         assert_eq!(status, Status::Absent);

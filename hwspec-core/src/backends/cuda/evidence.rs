@@ -15,6 +15,8 @@ pub(super) const UVM_NODE: &str = "/dev/nvidia-uvm";
 /// Present under WSL, where the GPU is reached through the Windows driver, not `/dev/nvidia*`.
 const WSL_NODE: &str = "/dev/dxg";
 
+const NVIDIA_PCI_VENDOR: &str = "0x10de";
+
 const PROC_VERSION: &str = "/proc/driver/nvidia/version";
 const SYS_MODULE_VERSION: &str = "/sys/module/nvidia/version";
 
@@ -39,20 +41,16 @@ pub(super) struct Evidence {
     pub nodes: Vec<Node>,
     /// Whether this is WSL, where there are no `/dev/nvidia*` nodes by design.
     pub wsl: bool,
+    /// PCI addresses of NVIDIA display controllers: the evidence that GPUs exist. Device
+    /// nodes are not (libcuda creates `/dev/nvidiactl` as root without any GPU).
+    pub pci_gpus: Vec<String>,
 }
 
 impl Evidence {
     /// Reads the facts from this machine.
     pub(super) fn gather() -> Evidence {
         let groups = fs::read_to_string("/etc/group").unwrap_or_default();
-        let mut paths = vec![CONTROL_NODE.to_owned(), UVM_NODE.to_owned()];
-        paths.extend(gpu_nodes(
-            fs::read_dir("/dev")
-                .into_iter()
-                .flatten()
-                .filter_map(|entry| entry.ok()?.file_name().into_string().ok()),
-        ));
-        let nodes = paths
+        let nodes = node_paths()
             .into_iter()
             .filter_map(|path| {
                 let meta = fs::metadata(&path).ok()?;
@@ -73,7 +71,17 @@ impl Evidence {
                 .filter(|version| !version.is_empty()),
             nodes,
             wsl: Path::new(WSL_NODE).exists(),
+            pci_gpus: crate::sys::pci_display_devices(NVIDIA_PCI_VENDOR),
         }
+    }
+
+    /// The `/dev/nvidia*` nodes that exist now but did not when these facts were gathered:
+    /// what libcuda created (as root it makes `/dev/nvidiactl` even without a GPU).
+    pub(super) fn created_since(&self) -> Vec<String> {
+        node_paths()
+            .into_iter()
+            .filter(|path| Path::new(path).exists() && !self.has_node(path))
+            .collect()
     }
 
     /// The kernel module's version from whichever file gave it.
@@ -86,15 +94,6 @@ impl Evidence {
     /// Whether the node at `path` exists.
     pub(super) fn has_node(&self, path: &str) -> bool {
         self.nodes.iter().any(|node| node.path == path)
-    }
-
-    /// The per-GPU nodes (`/dev/nvidia0`, ...).
-    pub(super) fn gpu_nodes(&self) -> Vec<&str> {
-        self.nodes
-            .iter()
-            .map(|node| node.path.as_str())
-            .filter(|path| is_gpu_node(path.trim_start_matches("/dev/")))
-            .collect()
     }
 
     /// For the report: each fact under its own key, with the file it came from implied.
@@ -118,8 +117,28 @@ impl Evidence {
         if self.wsl {
             props.push(("wsl", WSL_NODE.to_owned()));
         }
+        props.push((
+            "pci_gpus",
+            if self.pci_gpus.is_empty() {
+                "none".to_owned()
+            } else {
+                self.pci_gpus.join(", ")
+            },
+        ));
         props
     }
+}
+
+/// The nodes of interest: the control and unified-memory nodes, then every `/dev/nvidiaN`.
+fn node_paths() -> Vec<String> {
+    let mut paths = vec![CONTROL_NODE.to_owned(), UVM_NODE.to_owned()];
+    paths.extend(gpu_nodes(
+        fs::read_dir("/dev")
+            .into_iter()
+            .flatten()
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok()),
+    ));
+    paths
 }
 
 fn is_gpu_node(name: &str) -> bool {
@@ -217,8 +236,10 @@ mod tests {
                 group: "root".into(),
             }],
             wsl: false,
+            pci_gpus: vec!["0000:17:00.0".into()],
         };
         let props = evidence.properties();
+        assert!(props.contains(&("pci_gpus", "0000:17:00.0".into())));
         assert!(props.contains(&("kernel_module_version", "550.54.15".into())));
         assert!(props.contains(&("device_nodes", CONTROL_NODE.into())));
         assert!(Evidence::default()

@@ -43,16 +43,102 @@ impl Backend for CudaBackend {
     }
 }
 
-/// Probes with `candidates` as the libcuda names to try; tests name missing ones.
-fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) -> BackendReport {
+/// libcuda opened, its entry points resolved and `cuInit` passed, with the facts gathered on
+/// the way. Backends that need a CUDA context (NVDEC/NVENC) start from here too, so the same
+/// fact (no libcuda, no device, a stub, a mismatch) reads the same in every one of them.
+pub(crate) struct Initialised {
+    pub(crate) api: loader::Api,
+    driver: Driver,
+    library: Library,
+    evidence: Evidence,
+    visible_devices: Option<String>,
+    /// `/dev/nvidia*` nodes that appeared during `cuInit`: run as root, libcuda creates them.
+    created_nodes: Vec<String>,
+}
+
+impl Initialised {
+    /// A report of `backend` with the library and the evidence behind it.
+    pub(crate) fn report(
+        &self,
+        backend: BackendName,
+        status: Status,
+        reason: Option<Reason>,
+    ) -> BackendReport {
+        self.report_from(BackendReport::new(backend, status, reason))
+    }
+
+    fn report_from(&self, report: BackendReport) -> BackendReport {
+        with_library(report, &self.evidence, &self.library, &self.created_nodes)
+    }
+
+    /// The devices, or the report of `backend` when there is none to use: the CUDA
+    /// backend's reading of an empty or failed `cuDeviceGetCount`.
+    pub(crate) fn devices(
+        &self,
+        backend: BackendName,
+    ) -> Result<Vec<CUdevice>, Box<BackendReport>> {
+        match self.driver.devices() {
+            Ok(ids) if ids.is_empty() => {
+                let (status, reason) = diagnose::no_devices(
+                    &self.evidence,
+                    self.visible_devices.as_deref(),
+                    "cuDeviceGetCount gave 0",
+                );
+                Err(Box::new(self.report(backend, status, Some(reason))))
+            }
+            Ok(ids) => Ok(ids),
+            Err(error) => Err(Box::new(self.report(
+                backend,
+                Status::Unusable,
+                Some(Reason::new(ReasonCode::DriverError, error.to_string())),
+            ))),
+        }
+    }
+}
+
+/// Evidence properties (kernel module, device nodes, nodes libcuda created) on `report`.
+fn with_evidence(
+    mut report: BackendReport,
+    evidence: &Evidence,
+    created: &[String],
+) -> BackendReport {
+    for (key, value) in evidence.properties() {
+        report.properties.insert(key.to_owned(), value);
+    }
+    if !created.is_empty() {
+        report.properties.insert(
+            "device_nodes_created".into(),
+            format!("{} (created by libcuda during cuInit)", created.join(", ")),
+        );
+    }
+    report
+}
+
+/// As [`with_evidence`], plus the library libcuda was loaded from and its version.
+fn with_library(
+    report: BackendReport,
+    evidence: &Evidence,
+    library: &Library,
+    created: &[String],
+) -> BackendReport {
+    let mut report = with_evidence(report, evidence, created);
+    report.library = Some(library.path.clone());
+    if let Some(version) = &library.version {
+        report
+            .properties
+            .insert("libcuda_version".into(), version.clone());
+    }
+    report
+}
+
+/// Opens libcuda from `candidates` and runs `cuInit`, for `backend`; the report when that fails.
+pub(crate) fn initialise(
+    backend: BackendName,
+    candidates: &[&str],
+    progress: &mut dyn Progress,
+) -> Result<Initialised, Box<BackendReport>> {
     let evidence = Evidence::gather();
     let visible_devices = std::env::var(VISIBLE_DEVICES_ENV).ok();
-    let with_evidence = |mut report: BackendReport| {
-        for (key, value) in evidence.properties() {
-            report.properties.insert(key.to_owned(), value);
-        }
-        report
-    };
 
     progress.stage(Stage::Load);
     let (handle, opened) = match loader::open(candidates) {
@@ -62,45 +148,73 @@ fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) ->
                 Some(version) => format!(" although the nvidia kernel module {version} is loaded"),
                 None => String::new(),
             };
-            return with_evidence(BackendReport::absent(
-                BackendName::Cuda,
-                ReasonCode::LibraryNotFound,
-                format!(
-                    "libcuda is not installed{driver_hint}: {}",
-                    refusals.join("; ")
+            return Err(Box::new(with_evidence(
+                BackendReport::absent(
+                    backend,
+                    ReasonCode::LibraryNotFound,
+                    format!(
+                        "libcuda is not installed{driver_hint}: {}",
+                        refusals.join("; ")
+                    ),
                 ),
-            ));
+                &evidence,
+                &[],
+            )));
         }
     };
     let library = Library::new(crate::sys::loaded_library("libcuda.so").unwrap_or(opened));
-    let with_library = |report: BackendReport| {
-        let mut report = with_evidence(report);
-        report.library = Some(library.path.clone());
-        if let Some(version) = &library.version {
-            report
-                .properties
-                .insert("libcuda_version".into(), version.clone());
-        }
-        report
-    };
     let api = match loader::Api::resolve(handle) {
         Ok(api) => api,
         Err(missing) => {
-            return with_library(BackendReport::unusable(
-                BackendName::Cuda,
-                ReasonCode::LoadFailed,
-                format!("{} lacks {}", library.path, missing.join(", ")),
-            ));
+            return Err(Box::new(with_library(
+                BackendReport::unusable(
+                    backend,
+                    ReasonCode::LoadFailed,
+                    format!("{} lacks {}", library.path, missing.join(", ")),
+                ),
+                &evidence,
+                &library,
+                &[],
+            )));
         }
     };
     let driver = Driver::new(api);
 
     progress.stage(Stage::Init);
-    if let Err(error) = driver.init() {
-        let (status, reason) =
-            diagnose::init_failure(&error, &library, &evidence, visible_devices.as_deref());
-        return with_library(BackendReport::new(BackendName::Cuda, status, Some(reason)));
+    let init = driver.init();
+    let created_nodes = evidence.created_since();
+    let initialised = Initialised {
+        api,
+        driver,
+        library,
+        evidence,
+        visible_devices,
+        created_nodes,
+    };
+    match init {
+        Ok(()) => Ok(initialised),
+        Err(error) => {
+            let (status, reason) = diagnose::init_failure(
+                &error,
+                &initialised.library,
+                &initialised.evidence,
+                initialised.visible_devices.as_deref(),
+            );
+            Err(Box::new(initialised.report(backend, status, Some(reason))))
+        }
     }
+}
+
+/// Probes with `candidates` as the libcuda names to try; tests name missing ones.
+fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) -> BackendReport {
+    let cuda = match initialise(BackendName::Cuda, candidates, progress) {
+        Ok(cuda) => cuda,
+        Err(report) => return *report,
+    };
+    let driver = cuda.driver;
+    let library = &cuda.library;
+    let evidence = &cuda.evidence;
+    let with_library = |report: BackendReport| cuda.report_from(report);
     let cuda_version = match driver.version() {
         Ok(encoded) => diagnose::cuda_version(encoded),
         Err(error) => {
@@ -119,22 +233,11 @@ fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) ->
         None,
     ));
     report.runtime_version = Some(cuda_version.clone());
-    let ids = match driver.devices() {
-        Ok(ids) if ids.is_empty() => {
-            let (status, reason) = diagnose::no_devices(
-                &evidence,
-                visible_devices.as_deref(),
-                "cuDeviceGetCount gave 0",
-            );
-            report.status = status;
-            report.reason = Some(reason);
-            return report;
-        }
+    let ids = match cuda.devices(BackendName::Cuda) {
         Ok(ids) => ids,
-        Err(error) => {
-            report.status = Status::Unusable;
-            report.reason = Some(Reason::new(ReasonCode::DriverError, error.to_string()));
-            return report;
+        Err(mut empty) => {
+            empty.runtime_version = report.runtime_version;
+            return *empty;
         }
     };
     let driver_version = library

@@ -392,6 +392,16 @@ impl Display {
         self.string(EGL_VENDOR)
     }
 
+    /// The canonical path of the vendor library behind this display: libglvnd hands
+    /// `eglQueryString` to the vendor that owns the display, whose answer is its own static
+    /// string, so the file holding the `EGL_VENDOR` string is that vendor.
+    pub(super) fn vendor_library(self) -> Option<std::path::PathBuf> {
+        // SAFETY: an initialised display; the result is NULL or a string owned by it, whose
+        // address is only compared with loaded objects' ranges.
+        let vendor = unsafe { (self.egl.0.query_string)(self.raw, EGL_VENDOR) };
+        crate::sys::file_containing(vendor as usize)
+    }
+
     pub(super) fn version(self) -> Option<String> {
         self.string(EGL_VERSION)
     }

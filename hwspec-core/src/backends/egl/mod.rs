@@ -22,6 +22,7 @@
 
 mod api;
 mod render;
+mod vendors;
 
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,7 @@ use self::api::{
     GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
 };
 use crate::backend::{Backend, Progress, Stage};
+use crate::backends::vulkan::manifests;
 use crate::kernels::build_log_excerpt;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
@@ -88,6 +90,7 @@ fn probe_with(soname: &str, level: Level, progress: &mut dyn Progress) -> Backen
         Err(error) => return error.report(BackendName::Egl, soname, "libEGL.so"),
     };
     let library = crate::sys::loaded_library("libEGL.so");
+    let (vendors, unusable) = manifests::inspect(&vendors::EGL_VENDORS, &vendors::listed_here());
 
     // libglvnd loads its vendor libraries (Mesa's libEGL_mesa.so.0, NVIDIA's) on the first
     // query, so a vendor that hangs or crashes does so in this stage.
@@ -95,16 +98,41 @@ fn probe_with(soname: &str, level: Level, progress: &mut dyn Progress) -> Backen
     let client_extensions = egl.client_extensions().unwrap_or_default();
     let opened = open_displays(egl, &client_extensions);
     if opened.opened.is_empty() {
+        let mut warnings = unusable;
+        warnings.extend(manifests::dropped(
+            &vendors::EGL_VENDORS,
+            &vendors,
+            &[],
+            Some(&[]),
+        ));
         return BackendReport {
             library,
+            warnings,
             ..no_display(&opened)
         };
     }
     let opened = opened.opened;
+    // Which vendor made each display, to name the vendors that made none; only needed when
+    // more vendor libraries loaded than there are distinct EGL vendors among the displays.
+    let mut egl_vendors: Vec<Option<String>> = opened.iter().map(|o| o.display.vendor()).collect();
+    egl_vendors.sort();
+    egl_vendors.dedup();
+    let traced: Vec<Option<std::path::PathBuf>> = if vendors.len() > egl_vendors.len() {
+        opened.iter().map(|o| o.display.vendor_library()).collect()
+    } else {
+        Vec::new()
+    };
 
     progress.stage(Stage::Enumerate);
     let mut report = BackendReport::new(BackendName::Egl, Status::Enumerated, None);
     report.library = library;
+    report.warnings = unusable;
+    report.warnings.extend(manifests::dropped(
+        &vendors::EGL_VENDORS,
+        &vendors,
+        &[],
+        (!traced.is_empty()).then_some(traced.as_slice()),
+    ));
     report.runtime_version = opened
         .iter()
         .map(|o| o.version)
@@ -183,6 +211,9 @@ struct Attempts {
     tried: Vec<String>,
     /// Failures other than "nothing to drive here".
     errors: Vec<String>,
+    /// `eglQueryDevicesEXT` answered with an empty list: there is no device to drive, so a
+    /// failing surfaceless display (NVIDIA's EGL without a GPU: EGL_BAD_ALLOC) is that fact.
+    no_device_listed: bool,
 }
 
 impl Attempts {
@@ -214,6 +245,7 @@ fn open_displays(egl: Egl, client_extensions: &str) -> Attempts {
     if has_extension(client_extensions, "EGL_EXT_platform_device") {
         match egl.devices() {
             Ok(devices) if devices.is_empty() => {
+                attempts.no_device_listed = true;
                 attempts
                     .tried
                     .push("eglQueryDevicesEXT lists no EGL device".to_owned());
@@ -248,7 +280,7 @@ fn open_displays(egl: Egl, client_extensions: &str) -> Attempts {
 /// The report when no display initialised: absent when nothing was there to drive, unusable
 /// when EGL failed otherwise.
 fn no_display(attempts: &Attempts) -> BackendReport {
-    if attempts.errors.is_empty() {
+    if attempts.errors.is_empty() || attempts.no_device_listed {
         BackendReport::absent(
             BackendName::Egl,
             ReasonCode::NoDevice,

@@ -82,37 +82,39 @@ fn probe_with(sonames: (&str, &str), level: Level, progress: &mut dyn Progress) 
     let library = crate::sys::loaded_library("libnvcuvid.so")
         .or_else(|| crate::sys::loaded_library("libnvidia-encode.so"));
 
-    progress.stage(Stage::Init);
-    let (api, count) = match nv::cuda() {
-        Ok(found) => found,
-        Err(why) => {
+    // NVDEC and NVENC need a CUDA context: libcuda is judged exactly as the CUDA backend
+    // judges it, so "no NVIDIA device" reads absent/no-device here as there.
+    let cuda = match crate::backends::cuda::initialise(
+        BackendName::Nvcodec,
+        &crate::backends::cuda::loader::default_candidates(),
+        progress,
+    ) {
+        Ok(cuda) => cuda,
+        Err(report) => {
             return BackendReport {
                 library,
-                ..BackendReport::unusable(
-                    BackendName::Nvcodec,
-                    ReasonCode::DriverError,
-                    format!("NVDEC and NVENC need a CUDA context, and CUDA failed: {why}"),
-                )
-            };
+                warnings,
+                ..*report
+            }
         }
     };
-    if count == 0 {
-        return BackendReport {
-            library,
-            ..BackendReport::absent(
-                BackendName::Nvcodec,
-                ReasonCode::NoDevice,
-                "CUDA lists no device for NVDEC or NVENC",
-            )
-        };
-    }
+    let ordinals = match cuda.devices(BackendName::Nvcodec) {
+        Ok(ids) => 0..std::ffi::c_int::try_from(ids.len()).unwrap_or(std::ffi::c_int::MAX),
+        Err(report) => {
+            return BackendReport {
+                library,
+                warnings,
+                ..*report
+            }
+        }
+    };
+    let api = cuda.api;
 
     progress.stage(Stage::Enumerate);
-    let mut report =
-        BackendReport::new(BackendName::Nvcodec, crate::model::Status::Enumerated, None);
+    let mut report = cuda.report(BackendName::Nvcodec, crate::model::Status::Enumerated, None);
     report.library = library;
     report.warnings.append(&mut warnings);
-    for ordinal in 0..count {
+    for ordinal in ordinals {
         let mut device = Device::new(format!("CUDA device {ordinal}"), "NVIDIA", DeviceKind::Gpu);
         match nv::cuda_context(api, ordinal) {
             Ok(context) => {

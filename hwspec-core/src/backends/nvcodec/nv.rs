@@ -12,7 +12,7 @@ use std::ptr;
 use cudarc::driver::sys::{CUcontext, CUdevice};
 use libloading::Library;
 
-use crate::backends::cuda::loader::{self, Api};
+use crate::backends::cuda::loader::Api;
 
 pub(super) const NVCUVID_SONAME: &str = "libnvcuvid.so.1";
 pub(super) const NVENCODE_SONAME: &str = "libnvidia-encode.so.1";
@@ -93,24 +93,6 @@ impl Drop for Context {
         // SAFETY: the context was created by `cuda_context` and nothing uses it any more.
         unsafe { (self.api.ctx_destroy)(self.raw) };
     }
-}
-
-/// Opens libcuda as the CUDA backend does, initialises it and returns the device count.
-pub(super) fn cuda() -> Result<(Api, c_int), String> {
-    let (library, _) = loader::open(&loader::default_candidates()).map_err(|r| r.join("; "))?;
-    let api = Api::resolve(library).map_err(|missing| format!("libcuda lacks {missing:?}"))?;
-    let mut count = 0;
-    // SAFETY: entry points resolved with their cuda.h types; `count` is a live out pointer.
-    let status = unsafe {
-        let init = (api.init)(0);
-        if init == 0 {
-            (api.device_get_count)(&mut count)
-        } else {
-            init
-        }
-    };
-    check("cuInit/cuDeviceGetCount", status).map_err(|e| e.to_string())?;
-    Ok((api, count))
 }
 
 /// Creates a context on device `ordinal`, current on this thread.

@@ -99,6 +99,21 @@ impl Platform {
         Ok(decode_string(&bytes))
     }
 
+    /// The canonical path of the ICD library that made this platform. The KHR ICD ABI makes
+    /// every platform begin with a pointer to its driver's dispatch table, which the ICD loader
+    /// follows on every call; the library holding that table is the driver.
+    pub(super) fn driver_library(self) -> Option<std::path::PathBuf> {
+        if self.0.is_null() {
+            return None;
+        }
+        // SAFETY: a non-null platform id from clGetPlatformIDs points at the driver's
+        // platform object, whose first member is the dispatch-table pointer (cl_icd.h); the
+        // ICD loader reads the same word before every call it forwards. The pointer read is
+        // only compared with loaded objects' ranges, never followed.
+        let dispatch = unsafe { self.0.cast::<*const c_void>().read() };
+        crate::sys::file_containing(dispatch as usize)
+    }
+
     /// Every device of the platform, of any type. A platform without devices gives an empty
     /// list (cl3 folds `CL_DEVICE_NOT_FOUND` into it).
     pub(super) fn devices(self) -> Result<Vec<DeviceId>, ClError> {

@@ -25,6 +25,70 @@ pub(super) fn check_loadable(library: &str) -> Result<(), String> {
     open(&name, libc::RTLD_LAZY | libc::RTLD_LOCAL)
 }
 
+/// What an ICD's own `clIcdGetPlatformIDsKHR` answers when asked how many platforms it has:
+/// the count, or the error it returned as the number and its name. Asked only of ICDs that the
+/// ICD loader listed no platform of, to say why it dropped them; the library is already loaded
+/// (see [`check_loadable`]), so this runs nothing that had not run.
+pub(super) fn icd_platform_count(library: &str) -> Result<u32, String> {
+    type GetPlatformIds = unsafe extern "C" fn(u32, *mut *mut std::ffi::c_void, *mut u32) -> i32;
+    let name = CString::new(library).map_err(|_| "the name contains a NUL byte".to_owned())?;
+    // SAFETY: as in `open`; RTLD_NOLOAD only finds the library when it is already loaded.
+    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
+    if handle.is_null() {
+        return Err("the library is not loaded".to_owned());
+    }
+    let symbol = icd_entry_point(handle);
+    if symbol.is_null() {
+        return Err(
+            "it offers no clIcdGetPlatformIDsKHR, through clGetExtensionFunctionAddress or \
+             exported, which the ICD loader needs"
+                .into(),
+        );
+    }
+    // SAFETY: cl_khr_icd fixes this entry point's signature: (cl_uint num_entries,
+    // cl_platform_id *platforms, cl_uint *num_platforms) -> cl_int.
+    let get: GetPlatformIds =
+        unsafe { std::mem::transmute::<*mut libc::c_void, GetPlatformIds>(symbol) };
+    let mut count = 0u32;
+    // SAFETY: with 0 entries and a null array the ICD only writes the count, into `count`.
+    let result = unsafe { get(0, std::ptr::null_mut(), &mut count) };
+    if result == 0 {
+        Ok(count)
+    } else {
+        Err(format!(
+            "clIcdGetPlatformIDsKHR returned {result} ({})",
+            opencl3::error_codes::error_text(result)
+        ))
+    }
+}
+
+/// The ICD's `clIcdGetPlatformIDsKHR`, found as ICD loaders find it: through the ICD's
+/// `clGetExtensionFunctionAddress` (NVIDIA's and PoCL's libraries export nothing else), else
+/// exported by name. Null when neither gives it.
+fn icd_entry_point(handle: *mut libc::c_void) -> *mut libc::c_void {
+    type GetExtensionFunctionAddress =
+        unsafe extern "C" fn(*const libc::c_char) -> *mut libc::c_void;
+    // SAFETY: `handle` is live and the symbol name is NUL-terminated.
+    let lookup = unsafe { libc::dlsym(handle, ICD_LOOKUP_SYMBOL.as_ptr()) };
+    if !lookup.is_null() {
+        // SAFETY: OpenCL fixes clGetExtensionFunctionAddress's signature: (const char *) ->
+        // void *.
+        let lookup = unsafe {
+            std::mem::transmute::<*mut libc::c_void, GetExtensionFunctionAddress>(lookup)
+        };
+        // SAFETY: the name is NUL-terminated and outlives the call.
+        let entry = unsafe { lookup(c"clIcdGetPlatformIDsKHR".as_ptr()) };
+        if !entry.is_null() {
+            return entry;
+        }
+    }
+    // SAFETY: as above.
+    unsafe { libc::dlsym(handle, c"clIcdGetPlatformIDsKHR".as_ptr()) }
+}
+
+/// The entry point every ICD exports, by which ICD loaders reach the rest.
+pub(super) const ICD_LOOKUP_SYMBOL: &CStr = c"clGetExtensionFunctionAddress";
+
 fn open(soname: &CStr, flags: libc::c_int) -> Result<(), String> {
     // SAFETY: `soname` is a NUL-terminated string that outlives the call. Opening a library
     // runs its initialisers; for the ICD loader and its ICDs that is the very code this worker

@@ -85,14 +85,15 @@ fn probe_with(library: &CStr, level: Level, progress: &mut dyn Progress) -> Back
             format!("{} could not be loaded: {why}", library.to_string_lossy()),
         );
     }
-    let unloadable = unloadable_icds(&icd_files(std::env::var_os("OCL_ICD_VENDORS").as_deref()));
-    let mut report = probe_loaded(level, progress);
+    let (icds, unloadable) =
+        loadable_icds(&icd_files(std::env::var_os("OCL_ICD_VENDORS").as_deref()));
+    let mut report = probe_loaded(level, progress, &icds);
     report.warnings.splice(0..0, unloadable);
     report
 }
 
-/// The probe once the ICD loader is loaded.
-fn probe_loaded(level: Level, progress: &mut dyn Progress) -> BackendReport {
+/// The probe once the ICD loader is loaded; `icds` are the ICDs whose libraries loaded.
+fn probe_loaded(level: Level, progress: &mut dyn Progress, icds: &[Icd]) -> BackendReport {
     let loaded = crate::sys::loaded_library("libOpenCL.so");
 
     progress.stage(Stage::Init);
@@ -101,6 +102,7 @@ fn probe_loaded(level: Level, progress: &mut dyn Progress) -> BackendReport {
         Ok(_) => {
             return BackendReport {
                 library: loaded,
+                warnings: dropped_icds(icds, &[]),
                 ..BackendReport::absent(
                     BackendName::Opencl,
                     ReasonCode::NoDevice,
@@ -111,13 +113,16 @@ fn probe_loaded(level: Level, progress: &mut dyn Progress) -> BackendReport {
         Err(error) => {
             return BackendReport {
                 library: loaded,
+                warnings: dropped_icds(icds, &[]),
                 ..platform_error(error)
             };
         }
     };
 
     progress.stage(Stage::Enumerate);
-    let (mut report, ids) = enumerate(&platforms);
+    let owners: Vec<Option<PathBuf>> = platforms.iter().map(|p| p.driver_library()).collect();
+    let (mut report, ids) = enumerate(&platforms, &owners, icds);
+    report.warnings.splice(0..0, dropped_icds(icds, &owners));
     report.library = loaded;
     if report.devices.is_empty() {
         return report;
@@ -171,7 +176,11 @@ struct PlatformFacts {
 /// Lists every device of every platform. The ids come back in the order of `report.devices`.
 /// A platform whose devices cannot be listed becomes a warning, so that one broken ICD does not
 /// hide the others; only when no device is found at all does its error decide the state.
-fn enumerate(platforms: &[cl::Platform]) -> (BackendReport, Vec<DeviceId>) {
+fn enumerate(
+    platforms: &[cl::Platform],
+    owners: &[Option<PathBuf>],
+    icds: &[Icd],
+) -> (BackendReport, Vec<DeviceId>) {
     let mut report = BackendReport::new(BackendName::Opencl, Status::Enumerated, None);
     let mut ids = Vec::new();
     let mut names = Vec::new();
@@ -184,6 +193,19 @@ fn enumerate(platforms: &[cl::Platform]) -> (BackendReport, Vec<DeviceId>) {
             version: platform.string(CL_PLATFORM_VERSION).ok(),
         };
         match platform.devices() {
+            Ok(devices) if devices.is_empty() => {
+                let owner = owners.get(index).and_then(Option::as_deref);
+                report.warnings.push(format!(
+                    "OpenCL platform {:?}{} lists no device: clGetDeviceIDs found none \
+                     (CL_DEVICE_NOT_FOUND){}",
+                    facts.name,
+                    icd_label(owner, icds),
+                    facts
+                        .version
+                        .as_deref()
+                        .map_or_else(String::new, |v| format!("; platform version {v:?}"))
+                ));
+            }
             Ok(devices) => {
                 for id in devices {
                     report.devices.push(describe(id, &facts));
@@ -479,26 +501,94 @@ pub(crate) fn icd_files(vendors: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
     files
 }
 
-/// A warning for each `.icd` file whose library cannot be loaded (missing, or a file that
-/// names nothing loadable): ocl-icd skips those silently, and a person should hear of them.
-/// Loading a library runs its initialisers, which is what the ICD loader is about to do anyway
-/// in this worker; libraries that load stay loaded, so the loader's own load is a no-op.
-fn unloadable_icds(files: &[PathBuf]) -> Vec<String> {
-    files
-        .iter()
-        .filter(|file| file.extension().is_some_and(|ext| ext == "icd"))
-        .filter_map(|file| {
-            let named = fs::read(file).ok()?;
-            let named = String::from_utf8_lossy(&named);
-            let library = named.lines().next().unwrap_or("").trim().to_owned();
-            let failure = if library.is_empty() {
-                "it names no library".to_owned()
-            } else {
-                loader::check_loadable(&library).err()?
+/// An `.icd` file whose library loaded.
+struct Icd {
+    file: PathBuf,
+    /// The library as the file names it.
+    library: String,
+    /// The file the dynamic loader mapped for it.
+    loaded: Option<PathBuf>,
+}
+
+/// `.icd` files are one line; anything longer is not one.
+const MAX_ICD_FILE_BYTES: u64 = 4096;
+
+/// Sorts the `.icd` files into those whose library loads and a warning for each whose library
+/// cannot be loaded (missing, or a file that names nothing loadable): ocl-icd skips those
+/// silently, and a person should hear of them. Loading a library runs its initialisers, which
+/// is what the ICD loader is about to do anyway in this worker; libraries that load stay
+/// loaded, so the loader's own load is a no-op.
+fn loadable_icds(files: &[PathBuf]) -> (Vec<Icd>, Vec<String>) {
+    let mut icds = Vec::new();
+    let mut warnings = Vec::new();
+    for file in files {
+        if file.extension().is_none_or(|ext| ext != "icd") {
+            continue;
+        }
+        let Ok(named) = crate::sys::read_regular_file(file, MAX_ICD_FILE_BYTES) else {
+            continue;
+        };
+        let named = String::from_utf8_lossy(&named);
+        let library = named.lines().next().unwrap_or("").trim().to_owned();
+        let failure = if library.is_empty() {
+            "it names no library".to_owned()
+        } else {
+            match loader::check_loadable(&library) {
+                Ok(()) => {
+                    let loaded =
+                        crate::sys::loaded_file(Path::new(&library), loader::ICD_LOOKUP_SYMBOL);
+                    icds.push(Icd {
+                        file: file.clone(),
+                        library,
+                        loaded,
+                    });
+                    continue;
+                }
+                Err(failure) => failure,
+            }
+        };
+        warnings.push(format!(
+            "OpenCL ICD {} names {library:?}, which cannot be loaded: {failure}",
+            file.display()
+        ));
+    }
+    (icds, warnings)
+}
+
+/// ` (ICD <file>, <library>)` for the ICD whose library is `owner`, or that library alone.
+fn icd_label(owner: Option<&Path>, icds: &[Icd]) -> String {
+    let Some(owner) = owner else {
+        return String::new();
+    };
+    match icds.iter().find(|icd| icd.loaded.as_deref() == Some(owner)) {
+        Some(icd) => format!(" (ICD {}, {})", icd.file.display(), owner.display()),
+        None => format!(" ({})", owner.display()),
+    }
+}
+
+/// A warning for each ICD that loaded but gave the ICD loader no platform, which ocl-icd drops
+/// without a word (NVIDIA's and Intel's ICDs on a machine without their GPU). Platforms are
+/// traced to their ICD through `owners` (see [`cl::Platform::driver_library`]), so only an ICD
+/// with no traced platform is asked again, directly, for its answer.
+fn dropped_icds(icds: &[Icd], owners: &[Option<PathBuf>]) -> Vec<String> {
+    icds.iter()
+        .filter(|icd| {
+            icd.loaded.is_none() || !owners.iter().flatten().any(|o| Some(o) == icd.loaded.as_ref())
+        })
+        .filter_map(|icd| {
+            let why = match loader::icd_platform_count(&icd.library) {
+                Ok(0) => "clIcdGetPlatformIDsKHR lists 0 platforms".to_owned(),
+                // Listed under another library's name: not dropped.
+                Ok(_) => return None,
+                Err(why) => why,
             };
+            let library = icd
+                .loaded
+                .as_ref()
+                .map_or_else(|| icd.library.clone(), |p| p.display().to_string());
             Some(format!(
-                "OpenCL ICD {} names {library:?}, which cannot be loaded: {failure}",
-                file.display()
+                "OpenCL ICD {} ({library}) gave the ICD loader no platform, so it was dropped: {why}",
+                icd.file.display()
             ))
         })
         .collect()

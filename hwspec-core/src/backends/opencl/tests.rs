@@ -379,7 +379,9 @@ fn icds_naming_unloadable_libraries_are_named() {
     .unwrap();
     std::fs::write(dir.path().join("empty.icd"), "\n").unwrap();
     std::fs::write(dir.path().join("libc.icd"), "libc.so.6\n").unwrap();
-    let warnings = unloadable_icds(&icd_files(Some(dir.path().as_os_str())));
+    let (loaded, warnings) = loadable_icds(&icd_files(Some(dir.path().as_os_str())));
+    assert_eq!(loaded.len(), 1);
+    assert_eq!(loaded[0].library, "libc.so.6");
     assert_eq!(warnings.len(), 2, "{warnings:?}");
     assert!(warnings[0].contains("empty.icd") && warnings[0].contains("names no library"));
     assert!(warnings[1].contains("missing.icd"), "{}", warnings[1]);

@@ -69,21 +69,6 @@ pub(super) enum LoadError {
 
 /// Whether a `dlopen` error message means the library is not installed, as opposed to
 /// installed but unloadable (wrong architecture, missing dependency, bad ELF).
-/// Whether the driver library at `path` (or found by that name) can be loaded. A library that
-/// loads is kept loaded: the loader is about to load it in this worker anyway, and unloading
-/// vendor code is where crashes live (design §3).
-pub(super) fn check_loadable(path: &std::path::Path) -> Result<(), String> {
-    // SAFETY: loading a driver library runs its initialisers, the vendor code this worker
-    // process exists to contain; no Rust invariant depends on what they do.
-    match unsafe { libloading::Library::new(path) } {
-        Ok(library) => {
-            std::mem::forget(library);
-            Ok(())
-        }
-        Err(e) => Err(e.to_string()),
-    }
-}
-
 pub(super) fn is_missing_library(dlerror: &str) -> bool {
     dlerror.contains("cannot open shared object file: No such file or directory")
 }
@@ -207,17 +192,49 @@ impl Loader {
         Ok(version.unwrap_or(vk::API_VERSION_1_0))
     }
 
-    /// Creates an instance with no layers and no extensions, asking for `api_version`.
-    pub(super) fn create_instance(&self, api_version: u32) -> Result<Instance<'_>, VkError> {
+    /// Creates an instance with no layers, asking for `api_version`. The loader's own messages
+    /// while it creates the instance (which driver it refused, and why) are collected into
+    /// `messages` through VK_EXT_debug_utils, which the loader itself implements; a loader
+    /// without it gets an instance without the extension and says nothing.
+    pub(super) fn create_instance(
+        &self,
+        api_version: u32,
+        messages: &'static LoaderMessages,
+    ) -> Result<Instance<'_>, VkError> {
         let app = vk::ApplicationInfo::default()
             .application_name(c"hwspec")
             .engine_name(c"hwspec")
             .api_version(api_version);
-        let info = vk::InstanceCreateInfo::default().application_info(&app);
-        // SAFETY: vkCreateInstance was checked to exist at load; `info` and `app` are valid
-        // for the call and point at nothing but static strings.
-        let raw = unsafe { self.entry.create_instance(&info, None) }
-            .map_err(VkError::call("vkCreateInstance"))?;
+        let extensions = [ash::ext::debug_utils::NAME.as_ptr()];
+        let mut listener = vk::DebugUtilsMessengerCreateInfoEXT::default()
+            .message_severity(
+                vk::DebugUtilsMessageSeverityFlagsEXT::ERROR
+                    | vk::DebugUtilsMessageSeverityFlagsEXT::WARNING,
+            )
+            .message_type(
+                vk::DebugUtilsMessageTypeFlagsEXT::GENERAL
+                    | vk::DebugUtilsMessageTypeFlagsEXT::VALIDATION
+                    | vk::DebugUtilsMessageTypeFlagsEXT::PERFORMANCE,
+            )
+            .pfn_user_callback(Some(collect_loader_message))
+            .user_data(std::ptr::from_ref(messages).cast_mut().cast());
+        let listening = vk::InstanceCreateInfo::default()
+            .application_info(&app)
+            .enabled_extension_names(&extensions)
+            .push_next(&mut listener);
+        // SAFETY: vkCreateInstance was checked to exist at load; the create info, the
+        // application info, the extension name and the messenger info are valid for the call
+        // and point at static strings and at `messages`, which is 'static, so the loader may
+        // call back into it during this call and during vkDestroyInstance.
+        let created = match unsafe { self.entry.create_instance(&listening, None) } {
+            Err(vk::Result::ERROR_EXTENSION_NOT_PRESENT) => {
+                let info = vk::InstanceCreateInfo::default().application_info(&app);
+                // SAFETY: as above, without the extension and the messenger.
+                unsafe { self.entry.create_instance(&info, None) }
+            }
+            other => other,
+        };
+        let raw = created.map_err(VkError::call("vkCreateInstance"))?;
         if let Some(missing) = INSTANCE_COMMANDS
             .iter()
             .find(|name| !self.has_command(raw.handle(), name))
@@ -237,6 +254,60 @@ impl Loader {
             loader: self,
         })
     }
+}
+
+/// What the loader said while creating an instance: one `severity: message` line each.
+#[derive(Debug, Default)]
+pub(super) struct LoaderMessages(std::sync::Mutex<Vec<String>>);
+
+impl LoaderMessages {
+    /// A collector that lives as long as the worker: the loader may call back while an
+    /// instance is destroyed, however late that is.
+    pub(super) fn leaked() -> &'static LoaderMessages {
+        Box::leak(Box::default())
+    }
+
+    /// Everything said so far.
+    pub(super) fn taken(&self) -> Vec<String> {
+        self.0
+            .lock()
+            .map(|mut lines| std::mem::take(&mut *lines))
+            .unwrap_or_default()
+    }
+}
+
+/// The most messages kept: a loader in a loop could otherwise fill the worker's memory.
+const MAX_LOADER_MESSAGES: usize = 64;
+
+/// The debug-utils callback the loader calls with its messages.
+unsafe extern "system" fn collect_loader_message(
+    severity: vk::DebugUtilsMessageSeverityFlagsEXT,
+    _types: vk::DebugUtilsMessageTypeFlagsEXT,
+    data: *const vk::DebugUtilsMessengerCallbackDataEXT<'_>,
+    user: *mut std::ffi::c_void,
+) -> vk::Bool32 {
+    if data.is_null() || user.is_null() {
+        return vk::FALSE;
+    }
+    // SAFETY: `user` is the &'static LoaderMessages given at instance creation, and the loader
+    // passes a callback data structure valid for the duration of the call.
+    let (messages, data) = unsafe { (&*user.cast::<LoaderMessages>(), &*data) };
+    if data.p_message.is_null() {
+        return vk::FALSE;
+    }
+    // SAFETY: p_message is a NUL-terminated string valid for the duration of the call.
+    let text = unsafe { CStr::from_ptr(data.p_message) }.to_string_lossy();
+    let level = if severity.contains(vk::DebugUtilsMessageSeverityFlagsEXT::ERROR) {
+        "error"
+    } else {
+        "warning"
+    };
+    if let Ok(mut lines) = messages.0.lock() {
+        if lines.len() < MAX_LOADER_MESSAGES {
+            lines.push(format!("{level}: {}", text.trim()));
+        }
+    }
+    vk::FALSE
 }
 
 /// A `VkInstance`, destroyed on drop unless one of its devices was lost.
@@ -443,6 +514,15 @@ impl<'i> PhysicalDevice<'i> {
             lost: Cell::new(false),
             instance: self.instance,
         })
+    }
+}
+
+impl Device<'_> {
+    /// The canonical path of the library whose code runs this device's commands: with no
+    /// layer in between, the loader hands out the driver's own entry points for device
+    /// commands, so the file holding `vkCmdDispatch` is the driver (ICD) that made the device.
+    pub(super) fn driver_library(&self) -> Option<std::path::PathBuf> {
+        crate::sys::file_containing(self.raw.fp_v1_0().cmd_dispatch as usize)
     }
 }
 

@@ -66,7 +66,9 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
     let expected = (level >= Level::Standard).then(|| Pending::start(level));
     let mut report = BackendReport::new(BackendName::Vulkan, Status::Absent, None);
     report.library = crate::sys::loaded_library("libvulkan.so");
-    report.warnings = manifests::unusable(&manifests::listed_here());
+    let (drivers, unusable) = manifests::inspect(&manifests::VULKAN, &manifests::listed_here());
+    report.warnings = unusable;
+    let messages = api::LoaderMessages::leaked();
 
     progress.stage(Stage::Init);
     let instance_version = match loader.instance_version() {
@@ -78,12 +80,18 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
     report
         .properties
         .insert("instance_api_version".into(), format_version(api_version));
-    let instance = match loader.create_instance(api_version) {
+    let instance = match loader.create_instance(api_version, messages) {
         Ok(instance) => instance,
         Err(e) => {
             let (status, code) = instance_failure(&e);
             report.status = status;
             report.reason = Some(Reason::new(code, instance_failure_message(code, &e)));
+            report.warnings.extend(manifests::dropped(
+                &manifests::VULKAN,
+                &drivers,
+                &messages.taken(),
+                Some(&[]),
+            ));
             return report;
         }
     };
@@ -93,34 +101,76 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
         Ok(physical) => physical,
         Err(e) => return fail(report, Status::Unusable, ReasonCode::DriverError, e),
     };
+    let said = messages.taken();
     if physical.is_empty() {
         report.reason = Some(Reason::new(
             ReasonCode::NoDevice,
             "the Vulkan loader found drivers but no physical device",
         ));
+        report.warnings.extend(manifests::dropped(
+            &manifests::VULKAN,
+            &drivers,
+            &said,
+            Some(&[]),
+        ));
         return report;
     }
+    let mut identities = Vec::new();
     let described: Vec<_> = physical
         .iter()
         .map(|p| {
             let facts = p.facts();
             let queue = compute_queue_family(&facts.queue_families);
-            report.devices.push(describe(&facts, queue));
+            let device = describe(&facts, queue);
+            identities.push((device.vendor.clone(), device.driver_version.clone()));
+            report.devices.push(device);
             queue
         })
         .collect();
     report.settle_status();
     progress.partial(&report);
 
+    // Which library made each device, to name the drivers that made none. Only needed when
+    // more drivers loaded than there are distinct drivers among the devices.
+    identities.sort();
+    identities.dedup();
+    let accepted = drivers
+        .iter()
+        .filter(|d| !said.iter().any(|m| m.contains(&d.library)))
+        .count();
+    let trace = accepted > identities.len();
+    let mut device_drivers: Vec<Option<std::path::PathBuf>> = vec![None; physical.len()];
     if let Some(expected) = expected {
         progress.stage(Stage::Kernel);
         let expected = expected.wait();
-        for ((physical, queue), device) in physical.iter().zip(described).zip(&mut report.devices) {
-            if let Some(queue) = queue {
-                validate(physical, queue, &expected, device);
+        for (((physical, queue), device), driver) in physical
+            .iter()
+            .zip(&described)
+            .zip(&mut report.devices)
+            .zip(&mut device_drivers)
+        {
+            if let Some(queue) = *queue {
+                *driver = validate(physical, queue, &expected, device);
             }
         }
     }
+    if trace {
+        for ((physical, queue), driver) in physical.iter().zip(&described).zip(&mut device_drivers)
+        {
+            if driver.is_none() {
+                *driver = physical
+                    .open(queue.unwrap_or(0))
+                    .ok()
+                    .and_then(|open| open.driver_library());
+            }
+        }
+    }
+    report.warnings.extend(manifests::dropped(
+        &manifests::VULKAN,
+        &drivers,
+        &said,
+        trace.then_some(device_drivers.as_slice()),
+    ));
     report.settle_status();
     report
 }
@@ -452,12 +502,13 @@ impl KernelFailure {
 }
 
 /// Opens the device on `queue` and runs the kernels of `expected`, recording the outcome.
+/// Returns the driver library that runs the device, when it opened.
 fn validate(
     physical: &api::PhysicalDevice<'_>,
     queue: u32,
     expected: &Expected,
     device: &mut Device,
-) {
+) -> Option<std::path::PathBuf> {
     let open = match physical.open(queue) {
         Ok(open) => open,
         Err(e) => {
@@ -467,15 +518,17 @@ fn validate(
                 _ => ReasonCode::DriverError,
             };
             device.reason = Some(Reason::new(code, format!("no logical device: {e}")));
-            return;
+            return None;
         }
     };
+    let driver = open.driver_library();
     let saxpy = run_saxpy(&open, &expected.saxpy, &expected.saxpy_reference);
     let saxpy_passed = settle_kernel(device, saxpy, |d, v| d.validation = Some(v));
     if let (true, Some((sgemm, reference))) = (saxpy_passed, &expected.sgemm) {
         let sgemm = run_sgemm(&open, sgemm, reference);
         settle_kernel(device, sgemm, |d, v| d.gemm_validation = Some(v));
     }
+    driver
 }
 
 /// Records one kernel's outcome on `device` and says whether it passed. A device is validated
