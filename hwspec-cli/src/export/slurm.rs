@@ -73,15 +73,21 @@ pub fn gres_conf(report: &Report, node: &str) -> String {
     if gpus.is_empty() {
         let _ = writeln!(out, "# no validated GPU with a device node, so no GRES");
     }
+    // slurmd requires one set of environment flags for all GPUs of a node ("does not match env
+    // flags for previous GRES of same node and name"): the vendor's own variable when every GPU
+    // is one vendor's, Slurm's default (all of them) on a mixed node.
+    let flags = match gpus.first().map(|g| g.backend) {
+        Some(first) if gpus.iter().all(|g| g.backend == first) => match first {
+            BackendName::Cuda => " Flags=nvidia_gpu_env",
+            _ => " Flags=amd_gpu_env",
+        },
+        _ => "",
+    };
     for (index, gpu) in gpus.iter().enumerate() {
         let autodetect = if index == 0 { " AutoDetect=off" } else { "" };
-        let flags = match gpu.backend {
-            BackendName::Cuda => "nvidia_gpu_env",
-            _ => "amd_gpu_env",
-        };
         let _ = writeln!(
             out,
-            "NodeName={node}{autodetect} Name=gpu Type={} File={} Flags={flags}",
+            "NodeName={node}{autodetect} Name=gpu Type={} File={}{flags}",
             gres_type(&gpu.device.name),
             gpu.node.unwrap_or_default(),
         );
@@ -281,6 +287,30 @@ mod tests {
             "NodeName=n AutoDetect=off Name=gpu Type=amd_radeon_pro_w6800 File=/dev/dri/renderD128 Flags=amd_gpu_env"
         ));
         assert!(include(&report, "n").contains("Gres=gpu:amd_radeon_pro_w6800:1\n"));
+    }
+
+    #[test]
+    fn a_node_with_gpus_of_two_vendors_keeps_slurms_default_flags() {
+        let report = reduced(vec![
+            backend(
+                BackendName::Cuda,
+                "12.8",
+                vec![gpu("Tesla T4", "7.5", "0000:17:00.0", Some("/dev/nvidia0"))],
+            ),
+            backend(
+                BackendName::Hip,
+                "6.2.41133",
+                vec![gpu(
+                    "W6800",
+                    "gfx1030",
+                    "0000:c1:00.0",
+                    Some("/dev/dri/renderD128"),
+                )],
+            ),
+        ]);
+        let text = gres_conf(&report, "n");
+        assert!(!text.contains("Flags="), "{text}");
+        assert_eq!(text.matches("File=").count(), 2, "{text}");
     }
 
     #[test]
