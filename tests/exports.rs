@@ -408,8 +408,8 @@ fn a_report_that_is_not_one_is_refused() {
     let text = std::fs::read_to_string(fixture()).unwrap();
     std::fs::write(&future, text.replacen("\"schema\": 1", "\"schema\": 99", 1)).unwrap();
     for (file, message) in [
-        (garbage.to_str().unwrap(), "not an hwspec report"),
-        (future.to_str().unwrap(), "schema 99"),
+        (garbage.to_str().unwrap(), "not a hwspec report"),
+        (future.to_str().unwrap(), "report schema 99 is not 1"),
         ("/dev/zero", "not a regular file"),
     ] {
         let run = hwspec(&["probe", "--report", file], &[]);

@@ -259,21 +259,17 @@ pub struct ProbeOpts {
     #[arg(long)]
     pub fresh: bool,
 
+    /// Judge and render the report in FILE instead of probing this machine: one written by
+    /// `hwspec probe --json` here or elsewhere (a GPU machine, scripts/device-check.sh). Its
+    /// capabilities are reduced again from its backends; overrides apply as usual.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["backend", "fresh", "trust_env"])]
+    pub report: Option<std::path::PathBuf>,
+
     /// Oldest cached report to use, in seconds. A cached report is used only while nothing it
     /// depends on has changed (boot, driver modules, device nodes, ICDs, Vulkan manifests,
     /// installed libraries, the workers' environment) and it is younger than this.
     #[arg(long, value_name = "SECONDS", default_value = "3600", value_parser = parse_age)]
     pub max_age: Duration,
-
-    /// Use the report in FILE (written by `hwspec probe --json`, here or on another machine)
-    /// instead of probing: its capabilities are derived again from its devices, and
-    /// HWSPEC_OVERRIDE_* variables apply as to a probe.
-    #[arg(
-        long,
-        value_name = "FILE",
-        conflicts_with_all = ["backend", "level", "timeout", "stage_timeout", "trust_env", "fresh", "max_age"]
-    )]
-    pub report: Option<PathBuf>,
 }
 
 fn backend_parser() -> impl TypedValueParser<Value = BackendName> {

@@ -12,7 +12,6 @@ mod render;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};
-use std::path::Path;
 use std::process::ExitCode;
 use std::time::SystemTime;
 
@@ -102,11 +101,14 @@ fn run_worker(args: &[OsString]) -> ! {
     }
 }
 
-/// The report `opts` asks for: cached when still true and allowed, probed otherwise, or read
-/// from `--report`, with the caller's `HWSPEC_OVERRIDE_*` variables applied and recorded in it;
-/// also the overrides, for explanations.
+/// The report `opts` asks for: cached when still true and allowed, probed otherwise, with the
+/// caller's `HWSPEC_OVERRIDE_*` variables applied and recorded in it; also the overrides, for
+/// explanations.
 fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
-    let mut report = unoverridden_report(opts)?;
+    let mut report = match &opts.report {
+        Some(path) => saved_report(path)?,
+        None => probed_report(opts)?,
+    };
     let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars())
         .map_err(|e| Failure::Invalid(e.to_string()))?;
     report.overrides = overrides
@@ -116,11 +118,30 @@ fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
     Ok((report, overrides))
 }
 
-/// The report `opts` asks for, as proven: probed (or cached), or read from `--report`.
-fn unoverridden_report(opts: &ProbeOpts) -> Result<Report, Failure> {
-    if let Some(path) = &opts.report {
-        return replayed(path);
+/// The most bytes read of a saved report; a machine with many GPUs writes tens of KiB.
+const MAX_SAVED_REPORT_BYTES: u64 = 16 << 20;
+
+/// A report saved by `hwspec probe --json`, with its capabilities reduced again from what its
+/// backends proved, so that a file judges only by its evidence.
+fn saved_report(path: &std::path::Path) -> Result<Report, Failure> {
+    let invalid = |why: String| Failure::Invalid(format!("{}: {why}", path.display()));
+    let text = hwspec_core::sys::read_regular_text(path, MAX_SAVED_REPORT_BYTES)
+        .map_err(|e| invalid(e.to_string()))?;
+    let mut report: Report =
+        serde_json::from_str(&text).map_err(|e| invalid(format!("not a hwspec report: {e}")))?;
+    if report.schema != hwspec_core::model::SCHEMA_VERSION {
+        return Err(invalid(format!(
+            "report schema {} is not {}, the one this hwspec reads",
+            report.schema,
+            hwspec_core::model::SCHEMA_VERSION
+        )));
     }
+    report.capabilities = hwspec_core::caps::reduce(report.level, &report.backends);
+    Ok(report)
+}
+
+/// A report of this machine: cached when still true and allowed, probed otherwise.
+fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
     let program = std::env::current_exe()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot find own executable: {e}")))?;
     let mut options = ProbeOptions::new(WorkerCommand {
@@ -145,30 +166,6 @@ fn unoverridden_report(opts: &ProbeOpts) -> Result<Report, Failure> {
         max_age: opts.max_age,
     };
     Ok(hwspec_core::cache::probe_cached(&options, policy))
-}
-
-/// Reports are a few tens of KiB; a bound keeps a wrong file from filling memory.
-const REPORT_LIMIT: u64 = 16 * 1024 * 1024;
-
-/// The report in `path`, as `hwspec probe --json` wrote it, with its capability set derived
-/// again from its devices so that it says what this hwspec concludes from that evidence.
-fn replayed(path: &Path) -> Result<Report, Failure> {
-    let shown = path.display();
-    let text = hwspec_core::sys::read_regular_text(path, REPORT_LIMIT)
-        .map_err(|e| Failure::Invalid(format!("cannot read the report {shown}: {e}")))?;
-    let mut report: Report = serde_json::from_str(&text)
-        .map_err(|e| Failure::Invalid(format!("{shown} is not an hwspec report: {e}")))?;
-    if report.schema != hwspec_core::model::SCHEMA_VERSION {
-        return Err(Failure::Invalid(format!(
-            "{shown} is a report of schema {}; this hwspec reads schema {}",
-            report.schema,
-            hwspec_core::model::SCHEMA_VERSION
-        )));
-    }
-    report.capabilities = hwspec_core::caps::reduce(report.level, &report.backends);
-    report.cache = None;
-    report.overrides.clear();
-    Ok(report)
 }
 
 fn probe(args: &ProbeArgs) -> Result<(), Failure> {
@@ -222,7 +219,10 @@ fn conda_detect(args: &CondaDetectArgs) -> Result<(), Failure> {
         max_age: args.max_age,
         report: args.report.clone(),
     };
-    let report = unoverridden_report(&opts)?;
+    let report = match &opts.report {
+        Some(path) => saved_report(path)?,
+        None => probed_report(&opts)?,
+    };
     if std::env::vars_os().any(|(name, _)| {
         name.to_str()
             .is_some_and(|n| n.starts_with(hwspec_core::spec::OVERRIDE_PREFIX))
