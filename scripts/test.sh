@@ -15,6 +15,9 @@ cd "$(dirname "$0")/.."
 # For libhwspec's C and Python tests (hwspec-ffi/tests/run-c-tests.sh): pkg-config to build
 # against the installed library, binutils for readelf (SONAME), valgrind, python3 for the
 # ctypes bindings; gcc brings AddressSanitizer and UndefinedBehaviorSanitizer.
+# For the exports' consumers: Slurm's daemons and commands with munge (tests/slurm.rs starts
+# its own private ones), iproute2 for their network namespace, dpkg-deb's .debs, PyYAML for
+# the Kubernetes manifest.
 packages=(
   ocl-icd-libopencl1 pocl-opencl-icd
   libvulkan1 mesa-vulkan-drivers
@@ -28,6 +31,7 @@ packages=(
   glslang-tools spirv-tools
   clang-15 llvm-spirv-15
   pkg-config binutils valgrind python3
+  slurmctld slurmd slurm-client munge iproute2 python3-yaml
 )
 
 missing=()
@@ -41,7 +45,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
   export DEBIAN_FRONTEND=noninteractive
   "${sudo[@]}" apt-get update -qq
+  # munge and slurm start their system services when installed; the tests run private ones,
+  # so a policy-rc.d (invoke-rc.d's standard veto) keeps the system's from starting, and is
+  # removed again unless the machine already had one.
+  own_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+    "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+    trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
   "${sudo[@]}" apt-get install -y -qq "${missing[@]}" </dev/null
+  if [ -n "$own_policy" ]; then
+    "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+    trap - EXIT
+  fi
 fi
 
 # The real vendor user space for tests/vendor.rs (NVIDIA 535 from non-free, Intel's compute

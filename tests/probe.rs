@@ -307,7 +307,14 @@ fn nfd_output_is_written_atomically_as_labels() {
         text.lines().any(|l| l.starts_with("# +expiry-time=")),
         "{text}"
     );
-    let labels: Vec<&str> = text.lines().filter(|l| !l.starts_with('#')).collect();
+    let labels: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            l.strip_prefix("feature.node.kubernetes.io/")
+                .unwrap_or_else(|| panic!("label without NFD's prefix: {l}"))
+        })
+        .collect();
     assert!(labels.contains(&"hwspec-cpu=true"), "{text}");
     assert!(
         labels.iter().any(|l| l.starts_with("hwspec-opencl=")),
@@ -347,25 +354,24 @@ fn nfd_output_is_written_atomically_as_labels() {
     );
 }
 
-/// `hwspec probe --format slurm` on this machine: a node line whose features are the capability
-/// set, in Slurm's `Key=Value` syntax, and no GPU resources (PoCL and lavapipe are software).
+/// `hwspec probe --format slurm` on this machine: a slurm.conf include whose one
+/// `NodeName=DEFAULT` line carries the capability set as features, in Slurm's `Key=Value`
+/// syntax, and no GPU resources (PoCL and lavapipe are software). tests/slurm.rs feeds this
+/// output to real daemons.
 #[test]
 fn slurm_output_lists_features_and_no_gres_without_gpus() {
     let run = hwspec(&["probe", "--format", "slurm", "--fresh"], &[]);
     run.assert_success();
-    let node = run
-        .stdout
-        .lines()
-        .find(|l| l.starts_with("NodeName="))
-        .unwrap_or_else(|| panic!("no node line: {}", run.stdout));
-    let pairs: Vec<(&str, &str)> = node
+    let lines: Vec<&str> = run.stdout.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    let pairs: Vec<(&str, &str)> = lines[0]
         .split_whitespace()
         .map(|p| {
             p.split_once('=')
                 .unwrap_or_else(|| panic!("not Key=Value: {p}"))
         })
         .collect();
-    assert_eq!(pairs[0].0, "NodeName");
+    assert_eq!(pairs[0], ("NodeName", "DEFAULT"));
     assert_eq!(pairs[1].0, "Features");
     let features: Vec<&str> = pairs[1].1.split(',').collect();
     for expected in ["cpu", "opencl", "vulkan"] {
@@ -383,11 +389,13 @@ fn slurm_output_lists_features_and_no_gres_without_gpus() {
             "{feature}"
         );
     }
-    assert!(!node.contains("Gres="), "{node}");
+    assert_eq!(pairs[2], ("Gres", "\"\""), "{}", run.stdout);
+    let gres = hwspec(&["probe", "--format", "slurm-gres"], &[]);
+    gres.assert_success();
     assert!(
-        run.stdout.contains("# no validated hardware GPU"),
+        gres.stdout.lines().all(|l| l.starts_with('#')),
         "{}",
-        run.stdout
+        gres.stdout
     );
 }
 

@@ -3,7 +3,10 @@
 //! Each file under `tests/fixtures/reports/` is the unedited output of `hwspec probe --json`
 //! on some machine (its commit message says which and with what command). Reducing its backends
 //! again must give exactly the capability set the machine printed, so a change to the reduction
-//! or the model that would alter a real machine's answer fails here.
+//! or the model that would alter a real machine's answer fails here. Files named `synthetic-*`
+//! are the exception: made by hand in a real report's JSON shape, for GPUs no test machine has
+//! (the exports' tests replay them), their capability sets written by `hwspec probe --json
+//! --report`.
 
 use std::path::Path;
 

@@ -37,7 +37,11 @@ struct CheckOutput<'a> {
 }
 
 pub fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
-    let sources = requirement_sources(args)?;
+    let sources = if args.worker_tag.is_some() {
+        Vec::new()
+    } else {
+        requirement_sources(args)?
+    };
     let parsed = sources
         .into_iter()
         .map(|(origin, package, text)| {
@@ -47,7 +51,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         .collect::<Result<Vec<_>, Failure>>()?;
 
     let (report, overrides) = report(&args.probe)?;
-    let judged: Vec<Judged> = parsed
+    let mut judged: Vec<Judged> = parsed
         .into_iter()
         .map(|(origin, package, requirement)| Judged {
             expression: requirement.to_string(),
@@ -56,6 +60,14 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
             package,
         })
         .collect();
+    if let Some(tag) = &args.worker_tag {
+        judged.push(Judged {
+            origin: "worker tag".to_owned(),
+            package: None,
+            expression: tag.to_string(),
+            verdict: crate::export::debci::judge_tag(tag, &report),
+        });
+    }
     let satisfied = judged.iter().all(|j| j.verdict.satisfied);
 
     if args.json {
@@ -89,13 +101,67 @@ fn requirement_sources(args: &CheckArgs) -> Result<Vec<(String, Option<String>, 
         (_, _, Some(path)) => (path, Kind::Deb),
         _ => {
             return Err(Failure::Invalid(
-                "give an expression, --control, --dsc or --deb".into(),
+                "give an expression, --control, --dsc, --deb or --worker-tag".into(),
             ))
         }
     };
     let fields = control::from_path(path, kind, args.package.as_deref())
         .map_err(|e| Failure::Invalid(e.to_string()))?;
-    Ok(fields.into_iter().map(source_of).collect())
+    let mut sources: Vec<_> = fields.into_iter().map(source_of).collect();
+    for field in control::rocm_fields(path, kind, args.package.as_deref())
+        .map_err(|e| Failure::Invalid(e.to_string()))?
+    {
+        if let Some(expression) = rocm_requirement(&field)? {
+            sources.push((
+                format!("{}, {}", field.origin, field.field),
+                field.package,
+                expression,
+            ));
+        }
+    }
+    Ok(sources)
+}
+
+/// A ROCm target list as a requirement: a validated AMD GPU of one of the listed targets,
+/// generic targets standing for the real ones their code runs on. `None` for an empty list.
+/// Generic targets hwspec does not know are named on standard error and count for nothing; a
+/// list of nothing else cannot be judged and is an error.
+fn rocm_requirement(field: &control::RocmField) -> Result<Option<String>, Failure> {
+    let entries = hwspec_core::amdgpu::parse_target_list(&field.value)
+        .map_err(|e| Failure::Invalid(format!("{}: {}: {e}", field.origin, field.field)))?;
+    if entries.is_empty() {
+        return Ok(None);
+    }
+    let mut targets: Vec<String> = Vec::new();
+    let mut unknown: Vec<&str> = Vec::new();
+    for entry in &entries {
+        if let hwspec_core::amdgpu::TargetEntry::UnknownGeneric(name) = entry {
+            unknown.push(name);
+        }
+        for target in entry.real_targets() {
+            let capability = format!("rocm-{target}");
+            if !targets.contains(&capability) {
+                targets.push(capability);
+            }
+        }
+    }
+    if !unknown.is_empty() {
+        eprintln!(
+            "hwspec: warning: {}: {}: hwspec does not know which GPUs {} covers; not counted",
+            field.origin,
+            field.field,
+            unknown.join(", ")
+        );
+    }
+    if targets.is_empty() {
+        return Err(Failure::Invalid(format!(
+            "{}: {} names only generic targets hwspec does not know ({}): it cannot tell which GPUs run this package",
+            field.origin,
+            field.field,
+            unknown.join(", ")
+        )));
+    }
+    Ok(Some(targets.join(" | ")))
 }
 
 fn source_of(field: FieldValue) -> (String, Option<String>, String) {

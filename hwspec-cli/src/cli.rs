@@ -49,6 +49,16 @@ pub enum Commands {
     /// or 1 with --refuse when a package's requirement is not satisfied. A package that cannot
     /// be read, or whose field is malformed, is warned about and never refused.
     AptHook(AptHookArgs),
+    /// Answer conda's virtual package detector protocol: print __cuda, __cuda_arch, __amdgpu
+    /// and __amdgpu_arch from validated GPUs as one JSON report.
+    ///
+    /// A conda client (rattler, pixi, conda) runs a registered detector with no arguments and
+    /// reads the report from standard output; this command is that detector (a wrapper script
+    /// named after the detector package runs it). Only the CUDA and HIP runtimes are probed,
+    /// under a deadline that keeps the run within the protocol's 30-second default, and the
+    /// report cache answers while it is true. Exit status 0 with the report; 2 for invalid
+    /// usage, with nothing on standard output.
+    CondaDetect(CondaDetectArgs),
     /// Print a shell completion script to standard output.
     Completions {
         /// The shell to complete for.
@@ -60,10 +70,24 @@ pub enum Commands {
 #[derive(Debug, clap::Args)]
 pub struct ProbeArgs {
     /// Output format: `table` for people, `json` for the whole report, `nfd` for a Kubernetes
-    /// Node Feature Discovery features.d file (one label per line), `slurm` for a slurm.conf
-    /// node line (Features= for --constraint, Gres=) and gres.conf lines.
+    /// Node Feature Discovery features.d file (one feature.node.kubernetes.io/hwspec-* label per
+    /// line), `slurm` for a slurm.conf include setting this node's Features= and Gres=,
+    /// `slurm-gres` for this node's gres.conf lines (one per validated GPU, with File=),
+    /// `debci` for Debian ROCm CI worker tags (amd64+gfx1030, one per line).
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
+
+    /// With --format nfd: how long the labels stay valid, in seconds from now, after which
+    /// NFD drops them unless the file was rewritten. The default, 10800 (3 hours), outlasts two
+    /// missed runs of an hourly refresh.
+    #[arg(long, value_name = "SECONDS", default_value = "10800", value_parser = parse_validity)]
+    pub valid_for: Duration,
+
+    /// With --format nfd: also write NVIDIA GPU Feature Discovery's label names
+    /// (nvidia.com/gpu.product, gpu.count, gpu.memory, gpu.compute.major/minor,
+    /// cuda.runtime-version.*) from the validated CUDA GPUs, for pods that select on them.
+    #[arg(long)]
+    pub gfd_labels: bool,
 
     /// Print the report as a JSON document (the same as --format json).
     #[arg(long, conflicts_with = "format")]
@@ -87,7 +111,7 @@ pub struct CheckArgs {
     #[arg(
         value_name = "EXPR",
         conflicts_with_all = ["control", "dsc", "deb"],
-        required_unless_present_any = ["control", "dsc", "deb"]
+        required_unless_present_any = ["control", "dsc", "deb", "worker_tag"]
     )]
     pub expr: Option<String>,
 
@@ -106,6 +130,16 @@ pub struct CheckArgs {
     /// Read the field from a binary package (.deb).
     #[arg(long, value_name = "FILE")]
     pub deb: Option<PathBuf>,
+
+    /// Judge a Debian ROCm CI worker tag such as amd64+gfx1030: satisfied when this machine is
+    /// that Debian architecture and every AMD GPU is a validated GPU of that architecture.
+    #[arg(
+        long,
+        value_name = "TAG",
+        value_parser = parse_worker_tag,
+        conflicts_with_all = ["expr", "control", "dsc", "deb"]
+    )]
+    pub worker_tag: Option<hwspec_core::amdgpu::WorkerTag>,
 
     /// Print, for each clause, whether it is satisfied and by which device, or why not.
     #[arg(long)]
@@ -137,6 +171,42 @@ pub struct AptHookArgs {
     pub probe: ProbeOpts,
 }
 
+/// Options of `hwspec conda-detect`. A detector is run without arguments, so every default is
+/// what a conda client gets.
+#[derive(Debug, clap::Args)]
+pub struct CondaDetectArgs {
+    /// The virtual packages the detector's registration declares, comma-separated: the report
+    /// has a verdict for exactly these (default: __cuda,__cuda_arch,__amdgpu,__amdgpu_arch).
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        value_parser = crate::export::conda::parse_name
+    )]
+    pub virtual_packages: Vec<&'static str>,
+
+    /// Deadline for the CUDA and HIP probes, in seconds (default 20, inside the protocol's
+    /// 30-second default).
+    #[arg(long, value_name = "SECONDS", default_value = "20", value_parser = parse_timeout)]
+    pub timeout: Duration,
+
+    /// Probe now even if a cached report is still true.
+    #[arg(long)]
+    pub fresh: bool,
+
+    /// Oldest cached report to use, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "3600", value_parser = parse_age)]
+    pub max_age: Duration,
+
+    /// Pass loader variables to the workers even when running as root.
+    #[arg(long)]
+    pub trust_env: bool,
+
+    /// Answer from the report in FILE (written by hwspec probe --json) instead of probing.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["fresh", "max_age", "timeout", "trust_env"])]
+    pub report: Option<PathBuf>,
+}
+
 /// Output formats of `hwspec probe`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -146,8 +216,12 @@ pub enum Format {
     Json,
     /// Node Feature Discovery labels.
     Nfd,
-    /// Slurm node features and gres.conf lines.
+    /// A slurm.conf include with this node's Features= and Gres=.
     Slurm,
+    /// This node's gres.conf lines.
+    SlurmGres,
+    /// Debian ROCm CI worker tags.
+    Debci,
 }
 
 /// How a report is obtained: which backends, how deep, under which deadlines, and whether a
@@ -235,6 +309,20 @@ fn parse_skip_code(text: &str) -> Result<u8, String> {
     }
 }
 
+fn parse_worker_tag(text: &str) -> Result<hwspec_core::amdgpu::WorkerTag, String> {
+    hwspec_core::amdgpu::WorkerTag::parse(text)
+}
+
+fn parse_validity(text: &str) -> Result<Duration, String> {
+    let validity = parse_age(text)?;
+    if validity < Duration::from_secs(60) {
+        return Err(format!(
+            "`{text}` is too short: labels valid for under a minute expire before NFD reads them"
+        ));
+    }
+    Ok(validity)
+}
+
 fn parse_age(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .parse()
@@ -310,6 +398,19 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// The default validity covers three runs of the hourly hwspec-features.timer.
+    #[test]
+    fn nfd_labels_outlast_two_missed_hourly_refreshes_by_default() {
+        let cli = Cli::try_parse_from(["hwspec", "probe", "--format", "nfd"]).unwrap();
+        let Commands::Probe(args) = cli.command else {
+            panic!("not probe")
+        };
+        assert_eq!(args.valid_for, Duration::from_secs(3 * 3600));
+        assert!(parse_validity("59").is_err());
+        assert!(parse_validity("-1").is_err());
+        assert_eq!(parse_validity("86400"), Ok(Duration::from_secs(86400)));
     }
 
     #[test]

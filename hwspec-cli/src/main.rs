@@ -6,6 +6,7 @@
 
 mod check;
 mod cli;
+mod export;
 mod render;
 
 use std::ffi::OsString;
@@ -19,7 +20,7 @@ use hwspec_core::cache::CachePolicy;
 use hwspec_core::spec::Override;
 use hwspec_core::{BackendName, Level, ProbeOptions, Report, WorkerCommand};
 
-use cli::{Cli, Commands, Format, ProbeArgs, ProbeOpts};
+use cli::{Cli, Commands, CondaDetectArgs, Format, ProbeArgs, ProbeOpts};
 
 /// The hidden first argument that turns this executable into a backend worker
 /// (`hwspec __worker BACKEND LEVEL`); only hwspec itself starts it.
@@ -62,6 +63,7 @@ fn main() -> ExitCode {
         Commands::Probe(args) => probe(&args).map(|()| ExitCode::SUCCESS),
         Commands::Check(args) => check::check(&args),
         Commands::AptHook(args) => check::apt_hook(&args),
+        Commands::CondaDetect(args) => conda_detect(&args).map(|()| ExitCode::SUCCESS),
         Commands::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "hwspec", &mut out);
@@ -167,13 +169,32 @@ fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
 }
 
 fn probe(args: &ProbeArgs) -> Result<(), Failure> {
-    let (report, _) = report(&args.probe)?;
     let format = if args.json { Format::Json } else { args.format };
+    if args.gfd_labels && format != Format::Nfd {
+        return Err(Failure::Invalid(
+            "--gfd-labels adds labels to --format nfd only".into(),
+        ));
+    }
+    let (report, _) = report(&args.probe)?;
+    let node = hwspec_core::sys::short_hostname;
     let text = match format {
         Format::Table => render::table(&report),
         Format::Json => json(&report)?,
-        Format::Nfd => render::nfd(&report, SystemTime::now(), args.probe.max_age),
-        Format::Slurm => render::slurm(&report, &hwspec_core::sys::short_hostname()),
+        Format::Nfd => {
+            let text =
+                export::nfd::features(&report, SystemTime::now(), args.valid_for, args.gfd_labels);
+            if text.len() > export::nfd::MAX_FILE_SIZE {
+                return Err(Failure::Io(io::Error::other(format!(
+                    "the features file would be {} bytes, more than the {} NFD reads",
+                    text.len(),
+                    export::nfd::MAX_FILE_SIZE
+                ))));
+            }
+            text
+        }
+        Format::Slurm => export::slurm::include(&report, &node()),
+        Format::SlurmGres => export::slurm::gres_conf(&report, &node()),
+        Format::Debci => export::debci::render(&report).map_err(io::Error::other)?,
     };
     match &args.output {
         Some(path) => hwspec_core::cache::write_atomically(path, text.as_bytes(), 0o644)
@@ -181,6 +202,39 @@ fn probe(args: &ProbeArgs) -> Result<(), Failure> {
             .map_err(Failure::Io),
         None => write_stdout(text.as_bytes()).map_err(Failure::Io),
     }
+}
+
+/// `hwspec conda-detect`: the detector report for the registered names, from the CUDA and HIP
+/// runtimes' validated devices. conda's own `CONDA_OVERRIDE_*` variables are the overrides
+/// there (the client applies them and may skip the detector), so hwspec's are not applied.
+fn conda_detect(args: &CondaDetectArgs) -> Result<(), Failure> {
+    let names = export::conda::registered(&args.virtual_packages).map_err(Failure::Invalid)?;
+    let opts = ProbeOpts {
+        backend: vec![BackendName::Cuda, BackendName::Hip],
+        level: Level::Standard,
+        timeout: args.timeout,
+        stage_timeout: Vec::new(),
+        trust_env: args.trust_env,
+        fresh: args.fresh,
+        max_age: args.max_age,
+        report: args.report.clone(),
+    };
+    let report = match &opts.report {
+        Some(path) => saved_report(path)?,
+        None => probed_report(&opts)?,
+    };
+    if std::env::vars_os().any(|(name, _)| {
+        name.to_str()
+            .is_some_and(|n| n.starts_with(hwspec_core::spec::OVERRIDE_PREFIX))
+    }) {
+        eprintln!(
+            "hwspec: note: HWSPEC_OVERRIDE_* variables do not apply to conda-detect; conda's CONDA_OVERRIDE_* do"
+        );
+    }
+    let mut text = serde_json::to_string(&export::conda::detector_report(&report, &names))
+        .map_err(io::Error::other)?;
+    text.push('\n');
+    write_stdout(text.as_bytes()).map_err(Failure::Io)
 }
 
 /// `value` as pretty JSON with a final newline.

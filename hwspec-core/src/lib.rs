@@ -6,6 +6,7 @@
 //! ([`caps::reduce`]). The library never writes to stdout or stderr and never panics on a
 //! caller's behalf.
 
+pub mod amdgpu;
 pub mod backend;
 pub mod backends;
 pub mod cache;
@@ -14,6 +15,7 @@ pub mod control;
 pub mod isolate;
 pub mod kernels;
 pub mod model;
+pub mod pci;
 pub mod spec;
 pub mod sys;
 #[cfg(test)]

@@ -16,6 +16,7 @@
 mod armour;
 mod deb;
 mod error;
+mod rocm;
 
 #[cfg(test)]
 mod tests;
@@ -28,6 +29,7 @@ use deb822_lossless::{Deb822, Paragraph};
 use serde::Serialize;
 
 pub use error::{ControlError, ControlErrorKind};
+pub use rocm::{rocm_fields, RocmField, ROCM_FIELDS};
 
 /// The field name a maintainer writes in `debian/control`.
 pub const FIELD: &str = "X-Requires-Hwspec";

@@ -317,6 +317,11 @@ fn describe(driver: &Driver, id: CUdevice) -> Device {
         props.insert("mig".into(), "instance".into());
     }
     if let Ok(bus_id) = driver.pci_bus_id(id) {
+        // The node Slurm's gres.conf binds this GPU through; MIG instances share their GPU's.
+        let roots = crate::pci::HostRoots::system();
+        if let Some(node) = crate::pci::nvidia_device_node(&bus_id, &roots) {
+            props.insert("device_node".into(), node.display().to_string());
+        }
         props.insert("pci_bus_id".into(), bus_id);
     }
     if let Ok(count) = attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT) {

@@ -141,6 +141,8 @@ pub(super) struct Hip {
     get_error_name: unsafe extern "C" fn(c_int) -> *const c_char,
     device_get_name: unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int,
     device_total_mem: unsafe extern "C" fn(*mut usize, c_int) -> c_int,
+    /// Optional: only the device-node evidence depends on it.
+    device_get_pci_bus_id: Option<unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int>,
     get_device_properties: unsafe extern "C" fn(*mut c_void, c_int) -> c_int,
     prop_layout: PropLayout,
     set_device: unsafe extern "C" fn(c_int) -> c_int,
@@ -194,6 +196,11 @@ impl Hip {
             get_error_name: resolve!(library, soname, "hipGetErrorName"),
             device_get_name: resolve!(library, soname, "hipDeviceGetName"),
             device_total_mem: resolve!(library, soname, "hipDeviceTotalMem"),
+            // SAFETY: hipDeviceGetPCIBusId(char *, int, int) as in hip_runtime_api.h; the
+            // library is never unloaded.
+            device_get_pci_bus_id: unsafe { library.get(b"hipDeviceGetPCIBusId\0") }
+                .ok()
+                .map(|symbol| *symbol),
             get_device_properties,
             prop_layout,
             set_device: resolve!(library, soname, "hipSetDevice"),
@@ -274,6 +281,20 @@ impl Hip {
         self.check("hipDeviceGetName", code)?;
         let bytes: Vec<u8> = buffer.iter().map(|&c| c as u8).collect();
         Ok(c_string(&bytes))
+    }
+
+    /// The PCI address of device `index` (`0000:03:00.0`), `None` when the runtime lacks the
+    /// entry point.
+    pub(super) fn pci_bus_id(&self, index: i32) -> Option<Result<String, HipError>> {
+        let get = self.device_get_pci_bus_id?;
+        let mut buffer = [0 as c_char; 64];
+        // SAFETY: the buffer holds 64 chars and its length is passed; the runtime writes a
+        // NUL-terminated address within it.
+        let code = unsafe { get(buffer.as_mut_ptr(), 64, index) };
+        Some(self.check("hipDeviceGetPCIBusId", code).map(|()| {
+            let bytes: Vec<u8> = buffer.iter().map(|&c| c as u8).collect();
+            c_string(&bytes)
+        }))
     }
 
     /// Global memory of device `index` in bytes.

@@ -226,6 +226,16 @@ fn describe(
     device
         .properties
         .insert("device_index".into(), index.to_string());
+    if let Some(Ok(bus_id)) = hip.pci_bus_id(index) {
+        // The render node Slurm's gres.conf binds this GPU through.
+        let roots = crate::pci::HostRoots::system();
+        if let Some(node) = crate::pci::render_node(&bus_id, &roots) {
+            device
+                .properties
+                .insert("device_node".into(), node.display().to_string());
+        }
+        device.properties.insert("pci_bus_id".into(), bus_id);
+    }
     let layout = hip.prop_layout();
     let facts = hip
         .device_properties(index)
