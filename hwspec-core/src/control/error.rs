@@ -105,13 +105,9 @@ impl ControlError {
 
 impl fmt::Display for ControlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Messages quote libraries' text and file names, either of which may hold a newline;
-        // the contract is one line.
-        let one_line = |text: &str| -> String {
-            text.chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect()
-        };
+        // Messages quote file names and package text, which may hold newlines or terminal
+        // escapes; the contract is one line, safe to print.
+        let one_line = crate::text::printable_line;
         write!(f, "{}", one_line(&self.origin))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
