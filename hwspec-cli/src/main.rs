@@ -6,6 +6,7 @@
 
 mod check;
 mod cli;
+mod output;
 mod render;
 
 use std::ffi::OsString;
@@ -61,7 +62,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Probe(args) => probe(&args).map(|()| ExitCode::SUCCESS),
         Commands::Check(args) => check::check(&args),
-        Commands::AptHook(args) => check::apt_hook(&args),
+        Commands::AptHook(args) => Ok(check::apt_hook(&args)),
         Commands::Completions { shell } => {
             let mut out = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "hwspec", &mut out);
@@ -74,14 +75,25 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(Failure::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Io(err)) => {
-            eprintln!("hwspec: {err}");
+            diagnose(&err);
             ExitCode::from(1)
         }
         Err(Failure::Invalid(message)) => {
-            eprintln!("hwspec: {message}");
+            diagnose(&message);
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints `hwspec: MESSAGE` on standard error. Messages quote package fields, file names and
+/// driver strings, so control characters in them are shown as escapes, never sent to the
+/// terminal. A standard error that cannot be written to (closed, a broken pipe) is not a
+/// reason to fail, let alone to panic as `eprintln!` does.
+pub fn diagnose(message: &impl fmt::Display) {
+    let text = format!("hwspec: {message}\n");
+    let _ = io::stderr()
+        .lock()
+        .write_all(hwspec_core::text::printable(&text).as_bytes());
 }
 
 fn run_worker(args: &[OsString]) -> ! {
@@ -93,7 +105,9 @@ fn run_worker(args: &[OsString]) -> ! {
     match (backend, level) {
         (Some(backend), Some(level)) => hwspec_core::worker::worker_main(backend, level),
         _ => {
-            eprintln!("hwspec: {WORKER_ARG} is internal; it takes a backend and a level");
+            diagnose(&format!(
+                "{WORKER_ARG} is internal; it takes a backend and a level"
+            ));
             std::process::exit(2)
         }
     }
@@ -127,37 +141,44 @@ fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
         max_age: opts.max_age,
     };
     let mut report = hwspec_core::cache::probe_cached(&options, policy);
-    let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars())
+    let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars_os())
         .map_err(|e| Failure::Invalid(e.to_string()))?;
-    report.overrides = overrides
-        .iter()
-        .map(|o| (o.variable.clone(), o.value.clone()))
-        .collect();
     Ok((report, overrides))
 }
 
 fn probe(args: &ProbeArgs) -> Result<(), Failure> {
     let (report, _) = report(&args.probe)?;
     let format = if args.json { Format::Json } else { args.format };
+    // Device names, reasons and paths come from drivers and the file system: the text formats
+    // show their control characters as escapes (JSON escapes them itself).
     let text = match format {
-        Format::Table => render::table(&report),
+        Format::Table => printable_text(render::table(&report)),
         Format::Json => json(&report)?,
-        Format::Nfd => render::nfd(&report, SystemTime::now(), args.probe.max_age),
-        Format::Slurm => render::slurm(&report, &hwspec_core::sys::short_hostname()),
+        Format::Nfd => printable_text(render::nfd(&report, SystemTime::now(), args.probe.max_age)),
+        Format::Slurm => {
+            printable_text(render::slurm(&report, &hwspec_core::sys::short_hostname()))
+        }
     };
     match &args.output {
-        Some(path) => hwspec_core::cache::write_atomically(path, text.as_bytes(), 0o644)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
-            .map_err(Failure::Io),
+        Some(path) => output::write_regular(path, text.as_bytes()).map_err(Failure::Io),
         None => write_stdout(text.as_bytes()).map_err(Failure::Io),
     }
 }
 
-/// `value` as pretty JSON with a final newline.
+/// Text for a terminal or a file made for people and line-based tools, with the control
+/// characters that came from untrusted input shown as escapes.
+fn printable_text(text: String) -> String {
+    match hwspec_core::text::printable(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
+}
+
+/// `value` as pretty JSON with a final newline, with no character a terminal would act on.
 fn json(value: &impl serde::Serialize) -> io::Result<String> {
     let mut json = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
     json.push('\n');
-    Ok(json)
+    Ok(hwspec_core::text::printable_json(&json).into_owned())
 }
 
 fn write_stdout(bytes: &[u8]) -> io::Result<()> {
