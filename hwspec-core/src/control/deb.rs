@@ -242,11 +242,13 @@ fn read_full(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(filled)
 }
 
-/// A reader that counts what passes through and whether its input ended.
+/// A reader that counts what passes through, and remembers whether its input ended and the
+/// error it failed with (which a reader on top of it may report as its own).
 struct Counted<R> {
     inner: R,
     count: u64,
     ended: bool,
+    failure: Option<String>,
 }
 
 impl<R> Counted<R> {
@@ -255,13 +257,19 @@ impl<R> Counted<R> {
             inner,
             count: 0,
             ended: false,
+            failure: None,
         }
     }
 }
 
 impl<R: Read> Read for Counted<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = self.inner.read(buf).inspect_err(|err| {
+            // The first failure is the cause; a decoder read again after it reports a state.
+            if err.kind() != io::ErrorKind::Interrupted && self.failure.is_none() {
+                self.failure = Some(err.to_string());
+            }
+        })?;
         self.count += n as u64;
         self.ended |= n == 0 && !buf.is_empty();
         Ok(n)
@@ -320,6 +328,10 @@ fn find_control(
             &format!("{name} (decompressed)"),
             MAX_CONTROL_ARCHIVE,
         ));
+    }
+    // The tar reader reports a failing decompressor as a broken archive; name the real cause.
+    if let Some(failure) = tar_stream.failure.take() {
+        return Err(corrupt(io::Error::other(failure)));
     }
     let control = found?;
     rest.map_err(corrupt)?;
