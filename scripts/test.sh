@@ -14,7 +14,9 @@ cd "$(dirname "$0")/.."
 # clang with llvm-spirv: Level Zero SPIR-V; spirv-val checks both SPIR-V kinds).
 # For libhwspec's C and Python tests (hwspec-ffi/tests/run-c-tests.sh): pkg-config to build
 # against the installed library, binutils for readelf (SONAME), valgrind, python3 for the
-# ctypes bindings; gcc brings AddressSanitizer and UndefinedBehaviorSanitizer.
+# ctypes bindings; gcc brings AddressSanitizer and UndefinedBehaviorSanitizer. liblzma-dev:
+# hwspec decodes .deb members with the system's liblzma, as dpkg-deb does (and libhwspec.a's
+# static users link it).
 packages=(
   ocl-icd-libopencl1 pocl-opencl-icd
   libvulkan1 mesa-vulkan-drivers
@@ -28,6 +30,7 @@ packages=(
   glslang-tools spirv-tools
   clang-15 llvm-spirv-15
   pkg-config binutils valgrind python3
+  liblzma-dev
 )
 
 missing=()
