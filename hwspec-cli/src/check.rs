@@ -166,7 +166,10 @@ pub struct HookInput {
 /// may hold spaces, or `**CONFIGURE**`, `**REMOVE**` or `**ERROR**`, which name no file.
 pub fn hook_debs(input: &[u8]) -> HookInput {
     let mut parsed = HookInput::default();
+    // Every line ends in a newline; what follows the last one is not an empty line.
     let mut lines = input
+        .strip_suffix(b"\n")
+        .unwrap_or(input)
         .split(|&b| b == b'\n')
         .enumerate()
         .map(|(index, line)| (index + 1, line));
@@ -239,8 +242,15 @@ fn quoted_bytes(bytes: &[u8]) -> String {
 /// malformed package, a bad environment, an incomplete probe, even a panic inside hwspec, are
 /// each a warning, and apt goes on.
 pub fn apt_hook(args: &AptHookArgs) -> ExitCode {
+    never_breaking_apt(|| hook(args))
+}
+
+/// The hook's exit status for what `body` did: its own status, or 0 with a warning for an
+/// error or a panic. A `catch_unwind` is no substitute for inputs that cannot panic; it is the
+/// last line between a bug in hwspec and a failed apt run.
+fn never_breaking_apt(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
     let goes_on = "no package was checked; apt goes on";
-    match panic::catch_unwind(AssertUnwindSafe(|| hook(args))) {
+    match panic::catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(code)) => code,
         Ok(Err(failure)) => {
             warn(&format!("{failure}; {goes_on}"));
@@ -288,16 +298,7 @@ fn hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     let (report, overrides) = report(&args.probe)?;
-    let incomplete: Vec<String> = report
-        .backends
-        .iter()
-        .filter_map(|b| {
-            let reason = b.reason.as_ref()?;
-            INCOMPLETE_PROBE
-                .contains(&reason.code)
-                .then(|| format!("{}: {}", b.name.as_str(), reason.code))
-        })
-        .collect();
+    let incomplete = incomplete_probe(&report);
     let refuse = args.refuse && incomplete.is_empty();
     let mut refused = Vec::new();
     for (deb, package, requirement) in wanted {
@@ -340,6 +341,21 @@ fn hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The backends whose state is a failure of this probe rather than a fact about the machine,
+/// as `name: reason`.
+fn incomplete_probe(report: &Report) -> Vec<String> {
+    report
+        .backends
+        .iter()
+        .filter_map(|b| {
+            let reason = b.reason.as_ref()?;
+            INCOMPLETE_PROBE
+                .contains(&reason.code)
+                .then(|| format!("{}: {}", b.name.as_str(), reason.code))
+        })
+        .collect()
+}
+
 /// The requirement a .deb declares, `None` when it declares none; an error is a warning text.
 fn read_requirement(deb: &Path) -> Result<Option<(PathBuf, String, Requirement)>, String> {
     let fields = control::from_path(deb, Kind::Deb, None).map_err(|e| e.to_string())?;
@@ -363,6 +379,8 @@ fn read_requirement(deb: &Path) -> Result<Option<(PathBuf, String, Requirement)>
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
@@ -403,9 +421,84 @@ mod tests {
         );
     }
 
+    /// Lines as apt writes them, and near misses of them.
+    fn hook_line() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"".to_vec()),
+            Just(b"VERSION 2".to_vec()),
+            Just(b"VERSION 3".to_vec()),
+            Just(b"APT::Architecture=amd64".to_vec()),
+            Just(b"a - < 1.0 /var/cache/apt/archives/a_1.0_all.deb".to_vec()),
+            Just(b"a - - none < 1.0 all none /var/cache/apt/archives/a_1.0_all.deb".to_vec()),
+            Just(b"b 1.0 > - **REMOVE**".to_vec()),
+            "[ a-z0-9/.<>=*:-]{0,40}".prop_map(String::into_bytes),
+            prop::collection::vec(any::<u8>(), 0..60),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// apt's hook protocol, fuzzed: any bytes, and lines shuffled from the real thing. The
+        /// parser never panics, every package it returns is an absolute path taken from the
+        /// input, and every problem is printable as it is.
+        #[test]
+        fn hook_input_parsing_is_total(
+            lines in prop::collection::vec(hook_line(), 0..12),
+            noise in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            for input in [lines.join(&b'\n'), noise] {
+                let parsed = hook_debs(&input);
+                for deb in &parsed.debs {
+                    let bytes = deb.as_os_str().as_bytes();
+                    prop_assert!(bytes.starts_with(b"/"));
+                    prop_assert!(input.windows(bytes.len()).any(|w| w == bytes));
+                }
+                for problem in &parsed.problems {
+                    prop_assert!(!problem.chars().any(char::is_control), "{}", problem);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn errors_and_panics_inside_the_hook_let_apt_go_on() {
+        let code =
+            |body: fn() -> Result<ExitCode, Failure>| format!("{:?}", never_breaking_apt(body));
+        let success = format!("{:?}", ExitCode::SUCCESS);
+        assert_eq!(code(|| panic!("a bug in hwspec")), success);
+        assert_eq!(code(|| Err(Failure::Invalid("bad".into()))), success);
+        assert_eq!(code(|| Err(Failure::Io(io::Error::other("gone")))), success);
+        assert_eq!(
+            code(|| Ok(ExitCode::from(1))),
+            format!("{:?}", ExitCode::from(1))
+        );
+    }
+
+    #[test]
+    fn only_a_complete_probe_may_refuse() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-full.json"
+        );
+        let mut report: Report =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(incomplete_probe(&report), Vec::<String>::new());
+        let cuda = report
+            .backends
+            .iter_mut()
+            .find(|b| b.name == hwspec_core::BackendName::Cuda)
+            .unwrap();
+        cuda.status = hwspec_core::Status::Unusable;
+        cuda.reason = Some(hwspec_core::model::Reason::new(
+            ReasonCode::Timeout,
+            "stage init: no answer within 20 s",
+        ));
+        assert_eq!(incomplete_probe(&report), ["cuda: timeout"]);
+    }
+
     #[test]
     fn malformed_hook_input_is_a_list_of_problems_not_a_failure() {
-        use std::os::unix::ffi::OsStrExt;
         let parsed = hook_debs(b"VERSION 2\nDir=/\n");
         assert!(parsed.debs.is_empty());
         assert!(parsed.problems[0].contains("truncated"), "{parsed:?}");

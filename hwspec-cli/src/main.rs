@@ -186,3 +186,46 @@ fn write_stdout(bytes: &[u8]) -> io::Result<()> {
     out.write_all(bytes)?;
     out.flush()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report captured on a PoCL + lavapipe machine, with a driver that names its device
+    /// with terminal escapes (a retitling OSC, a screen clear, an 8-bit CSI, a bidi override).
+    fn hostile_report() -> Report {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-full.json"
+        );
+        let mut report: Report =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let device = report
+            .backends
+            .iter_mut()
+            .flat_map(|b| b.devices.iter_mut())
+            .next()
+            .unwrap();
+        device.name = "gpu\x1b]0;owned\x07\x1b[2J\u{9b}1m\u{202e}".to_owned();
+        report
+    }
+
+    #[test]
+    fn driver_strings_reach_no_output_format_raw() {
+        let report = hostile_report();
+        let raw = |text: &str| {
+            text.chars()
+                .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{202e}')
+        };
+        let table = printable_text(render::table(&report));
+        assert!(!raw(&table), "{table}");
+        assert!(
+            table.contains("gpu\\x1b]0;owned\\x07\\x1b[2J\\u{9b}1m\\u{202e}"),
+            "{table}"
+        );
+        let json = json(&report).unwrap();
+        assert!(!raw(&json), "{json}");
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.backends, report.backends);
+    }
+}

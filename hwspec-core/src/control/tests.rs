@@ -972,8 +972,51 @@ fn field_value() -> impl Strategy<Value = String> {
     })
 }
 
+/// Real packages built once by dpkg-deb with each compression, for the mutation targets.
+fn real_debs() -> &'static [Vec<u8>] {
+    static DEBS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    DEBS.get_or_init(|| {
+        let dir = TempDir::new();
+        ["xz", "gzip", "zstd", "none"]
+            .iter()
+            .map(|compression| std::fs::read(build_deb(&dir, compression, DEB_CONTROL)).unwrap())
+            .collect()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Truncations and byte changes anywhere in a real package (ar headers, compressed
+    /// streams, tar headers, the control text): a clear error or the right answer, no panic.
+    #[test]
+    fn real_debs_cut_or_corrupted_anywhere_give_an_answer_or_an_error(
+        which in 0usize..4,
+        cut in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..4),
+    ) {
+        let mut deb = real_debs()[which].clone();
+        for (at, xor) in flips {
+            let at = at.index(deb.len());
+            deb[at] ^= xor;
+        }
+        let keep = cut.index(deb.len() + 1);
+        deb.truncate(keep);
+        if let Ok(value) = from_deb(&deb, "a.deb") {
+            prop_assert_eq!(value.package.as_deref().map(str::len).unwrap_or(0) > 0, true);
+        }
+    }
+
+    /// Clear-signed armour around random bodies, cut anywhere.
+    #[test]
+    fn dsc_armour_cut_anywhere_never_panics(
+        value in field_value(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let text = signed(&format!("Format: 3.0 (native)\nSource: foo\nRequires-Hwspec: {value}\n"));
+        let boundaries: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+        let _ = from_dsc(&text[..boundaries[cut.index(boundaries.len())]], "d");
+    }
 
     #[test]
     fn control_readers_never_panic(text in "(?s).{0,400}") {
