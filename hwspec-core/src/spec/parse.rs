@@ -6,7 +6,7 @@ use super::ast::{Alternatives, Op, Relation, Requirement};
 use super::lexer::{Lexer, Token, TokenKind};
 use super::version::parse_version;
 use super::vocab;
-use crate::text::quoted;
+use crate::text::{printable, quoted};
 
 /// What kind of mistake a [`ParseError`] reports; stable, for callers that branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -151,16 +151,25 @@ impl ParseError {
     }
 
     /// The offending line of the input with a caret under the column, for terminals.
-    /// Tabs are repeated in the caret line so that it lines up however tabs are shown.
+    /// Tabs are repeated in the caret line so that it lines up however tabs are shown; control
+    /// characters in the line are shown as escapes, and the caret still lines up under them.
     pub fn render(&self) -> String {
-        let pad: String = self
+        let mut pad = String::new();
+        for c in self
             .detail
             .source_line
             .chars()
             .take(self.detail.source_column - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        format!("{}\n{pad}^", self.detail.source_line)
+        {
+            match c {
+                '\t' => pad.push('\t'),
+                c => {
+                    let shown = printable(c.encode_utf8(&mut [0; 4])).chars().count();
+                    pad.extend(std::iter::repeat_n(' ', shown));
+                }
+            }
+        }
+        format!("{}\n{pad}^", printable(&self.detail.source_line))
     }
 }
 
@@ -595,6 +604,14 @@ mod tests {
         assert_eq!(err("| cuda").column(), 1);
         assert_eq!(err("cuda)").found(), "\")\"");
         assert_eq!(err("(cuda)").expected(), "a capability name");
+    }
+
+    #[test]
+    fn the_caret_lines_up_under_escaped_control_characters() {
+        let e = err("cpu, \u{1b}[2J, cdua");
+        assert_eq!(e.render(), "cpu, \\x1b[2J, cdua\n     ^");
+        let e = err("cpu, gpu \u{202e}x");
+        assert_eq!(e.render(), "cpu, gpu \\u{202e}x\n         ^");
     }
 
     #[test]
