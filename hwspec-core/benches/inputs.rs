@@ -63,11 +63,13 @@ fn expressions(c: &mut Criterion) {
     // Past the caps the cost must stay bounded however large the input: one relation too many
     // is found after reading MAX_RELATIONS, an oversized text before reading anything.
     let too_many = expression(MAX_RELATIONS + 1);
+    group.throughput(Throughput::Bytes(too_many.len() as u64));
     group.bench_function("one relation too many", |b| {
         b.iter(|| parse(black_box(&too_many)).expect_err("over the relation cap"))
     });
     let huge = "cpu, ".repeat(16 * 1024 * 1024 / 5);
     assert!(huge.len() > MAX_EXPRESSION_LEN);
+    group.throughput(Throughput::Bytes(huge.len() as u64));
     group.bench_function("16 MiB of clauses", |b| {
         b.iter(|| parse(black_box(&huge)).expect_err("over the size cap"))
     });
