@@ -556,6 +556,13 @@ fn apt_hook_warns_and_lets_apt_go_on_after_every_internal_error() {
         assert!(run.stdout.is_empty(), "{case}");
         run.assert_clean();
     }
+    // A flood of junk is a handful of lines, not one warning per junk line.
+    let junk = "junk\n".repeat(1000);
+    let run = apt_hook(&["--refuse"], junk.as_bytes(), &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let stderr = run.stderr();
+    assert_eq!(stderr.lines().count(), 11, "{stderr}");
+    assert!(stderr.contains("990 more problems"), "{stderr}");
     // Input that cannot be read at all: stdin is a directory.
     let run = launch(
         &[os("apt-hook"), os("--refuse")],

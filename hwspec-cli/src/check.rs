@@ -138,6 +138,9 @@ fn explain(judged: &[Judged], report: &Report) -> String {
 /// package action: a few hundred KiB for the largest upgrades.
 pub const MAX_HOOK_INPUT: u64 = 16 * 1024 * 1024;
 
+/// Protocol problems shown one by one; a flood of junk lines gets one more line saying how many.
+const MAX_PROBLEMS_SHOWN: usize = 10;
+
 /// Reasons for which a backend's state says more about this probe than about the machine: a
 /// refusal is never based on a report that has one of them.
 const INCOMPLETE_PROBE: &[ReasonCode] = &[
@@ -282,8 +285,14 @@ fn hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
         )));
     }
     let parsed = hook_debs(&input);
-    for problem in &parsed.problems {
+    for problem in parsed.problems.iter().take(MAX_PROBLEMS_SHOWN) {
         warn(problem);
+    }
+    if parsed.problems.len() > MAX_PROBLEMS_SHOWN {
+        warn(&format!(
+            "{} more problems in the hook input are not shown",
+            parsed.problems.len() - MAX_PROBLEMS_SHOWN
+        ));
     }
     let mut wanted = Vec::new();
     for deb in parsed.debs {
