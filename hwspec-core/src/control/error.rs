@@ -37,7 +37,8 @@ pub enum ControlErrorKind {
     UnsupportedCompression,
     /// Truncated or corrupt compressed data or tar archive.
     Corrupt,
-    /// A control member bigger than [`super::MAX_CONTROL_SIZE`].
+    /// A file or member over its limit: [`super::MAX_CONTROL_SIZE`] for a control file or
+    /// `.dsc`, [`super::MAX_CONTROL_ARCHIVE`] for a `.deb`'s control member.
     TooLarge,
     /// A control archive without a `control` file.
     MissingControlFile,

@@ -174,9 +174,11 @@ pub fn from_dsc(text: &str, origin: &str) -> Result<FieldValue, ControlError> {
 /// Reads the requirement from a binary package (`.deb`): its `control` member's `Requires-Hwspec`
 /// (which dpkg-gencontrol copied from `XB-Requires-Hwspec`).
 ///
-/// Control members compressed with gzip, xz or zstd, or not compressed, are understood, as
-/// dpkg-deb writes them. A member that would decompress to more than [`MAX_CONTROL_SIZE`] is
-/// refused before it can exhaust memory.
+/// Control members compressed with gzip, xz (any check type and filter) or zstd, or not
+/// compressed, are understood, as dpkg-deb reads them; when the archive holds `control` twice,
+/// the last one counts, as for dpkg. A member larger than [`MAX_CONTROL_ARCHIVE`], stored or
+/// decompressed, or a `control` file larger than [`MAX_CONTROL_SIZE`], is refused; memory stays
+/// bounded whatever the member holds.
 pub fn from_deb(bytes: &[u8], origin: &str) -> Result<FieldValue, ControlError> {
     from_deb_reader(bytes, origin)
 }
