@@ -17,7 +17,9 @@ cd "$(dirname "$0")/.."
 # ctypes bindings; gcc brings AddressSanitizer and UndefinedBehaviorSanitizer.
 # For the exports' consumers: Slurm's daemons and commands with munge (tests/slurm.rs starts
 # its own private ones), iproute2 for their network namespace, dpkg-deb's .debs, PyYAML for
-# the Kubernetes manifest.
+# the Kubernetes manifest. liblzma-dev:
+# hwspec decodes .deb members with the system's liblzma, as dpkg-deb does (and libhwspec.a's
+# static users link it).
 packages=(
   ocl-icd-libopencl1 pocl-opencl-icd
   libvulkan1 mesa-vulkan-drivers
@@ -32,6 +34,7 @@ packages=(
   clang-15 llvm-spirv-15
   pkg-config binutils valgrind python3
   slurmctld slurmd slurm-client munge iproute2 python3-yaml
+  liblzma-dev
 )
 
 missing=()

@@ -1257,28 +1257,5 @@ fn vaapi_driver_that_segfaults_in_init_is_crashed() {
 /// from what is tested.
 #[test]
 fn every_fault_test_is_in_the_reliability_matrix() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let source = std::fs::read_to_string(root.join("tests/faults.rs")).unwrap();
-    let doc = std::fs::read_to_string(root.join("docs/reliability.md")).unwrap();
-    let mut tests = Vec::new();
-    let mut lines = source.lines();
-    while let Some(line) = lines.next() {
-        if line.trim() == "#[test]" {
-            let signature = lines.next().unwrap_or_default().trim();
-            let name = signature
-                .strip_prefix("fn ")
-                .and_then(|rest| rest.split('(').next())
-                .unwrap_or_else(|| panic!("#[test] not followed by a fn: {signature}"));
-            tests.push(name.to_owned());
-        }
-    }
-    assert!(tests.len() > 30, "found only {tests:?}");
-    let missing: Vec<&String> = tests
-        .iter()
-        .filter(|t| !doc.contains(&format!("`{t}`")))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "not in docs/reliability.md: {missing:?}"
-    );
+    support::assert_every_test_is_documented("tests/faults.rs", "docs/reliability.md", 30);
 }

@@ -1,17 +1,21 @@
 //! `hwspec check` and `hwspec apt-hook`: judging requirements against this machine.
 
 use std::fmt::Write as _;
-use std::io::{self, BufRead};
+use std::io::{self, Read};
+use std::os::unix::ffi::OsStrExt;
+use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use hwspec_core::control::{self, FieldValue, Kind};
+use hwspec_core::model::ReasonCode;
 use hwspec_core::spec::{self, Requirement, Verdict};
+use hwspec_core::text::printable_path;
 use hwspec_core::Report;
 use serde::Serialize;
 
 use crate::cli::{AptHookArgs, CheckArgs};
-use crate::{json, report, write_stdout, Failure};
+use crate::{diagnose, json, printable_text, report, write_stdout, Failure};
 
 /// One requirement to judge and where it came from.
 #[derive(Debug, Serialize)]
@@ -80,7 +84,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
         };
         write_stdout(json(&output)?.as_bytes())?;
     } else if args.explain {
-        write_stdout(explain(&judged, &report).as_bytes())?;
+        write_stdout(printable_text(explain(&judged, &report)).as_bytes())?;
     }
     Ok(if satisfied {
         ExitCode::SUCCESS
@@ -146,12 +150,12 @@ fn rocm_requirement(field: &control::RocmField) -> Result<Option<String>, Failur
         }
     }
     if !unknown.is_empty() {
-        eprintln!(
-            "hwspec: warning: {}: {}: hwspec does not know which GPUs {} covers; not counted",
+        crate::diagnose(&format!(
+            "warning: {}: {}: hwspec does not know which GPUs {} covers; not counted",
             field.origin,
             field.field,
             unknown.join(", ")
-        );
+        ));
     }
     if targets.is_empty() {
         return Err(Failure::Invalid(format!(
@@ -196,46 +200,172 @@ fn explain(judged: &[Judged], report: &Report) -> String {
     out
 }
 
-/// The .deb files an APT `DPkg::Pre-Install-Pkgs` hook is given on stdin. Version 1 of the
-/// protocol sends one path per line; versions 2 and 3 send `VERSION N`, configuration lines up
-/// to a blank line, then one line per package action whose last field is the .deb being
-/// installed (or `**CONFIGURE**`, `**REMOVE**`, which name no file).
-pub fn hook_debs(input: &str) -> Vec<PathBuf> {
-    let mut lines = input.lines();
-    let mut debs = Vec::new();
-    let versioned = input.starts_with("VERSION ");
-    if versioned {
-        for line in lines.by_ref() {
-            if line.trim().is_empty() {
-                break;
-            }
-        }
-    }
-    for line in lines {
-        let candidate = if versioned {
-            line.split_whitespace().last().unwrap_or("")
-        } else {
-            line.trim()
-        };
-        if candidate.ends_with(".deb") {
-            debs.push(PathBuf::from(candidate));
-        }
-    }
-    debs
+/// The most bytes of apt's hook input read. apt sends its whole configuration and one line per
+/// package action: a few hundred KiB for the largest upgrades.
+pub const MAX_HOOK_INPUT: u64 = 16 * 1024 * 1024;
+
+/// Protocol problems shown one by one; a flood of junk lines gets one more line saying how many.
+const MAX_PROBLEMS_SHOWN: usize = 10;
+
+/// Reasons for which a backend's state says more about this probe than about the machine: a
+/// refusal is never based on a report that has one of them.
+const INCOMPLETE_PROBE: &[ReasonCode] = &[
+    ReasonCode::Timeout,
+    ReasonCode::Crashed,
+    ReasonCode::BadOutput,
+    ReasonCode::PartialOutput,
+    ReasonCode::WorkerFailed,
+    ReasonCode::ProbeFailed,
+];
+
+/// What apt's `DPkg::Pre-Install-Pkgs` protocol gave the hook: the packages being installed,
+/// and what could not be understood (each a warning, never a reason to fail).
+#[derive(Debug, Default, PartialEq)]
+pub struct HookInput {
+    /// The .deb files, as apt named them (any bytes: a path need not be UTF-8).
+    pub debs: Vec<PathBuf>,
+    /// Lines or sections that do not follow the protocol.
+    pub problems: Vec<String>,
 }
 
-pub fn apt_hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
-    let mut input = String::new();
-    for line in io::stdin().lock().lines() {
-        input.push_str(&line?);
-        input.push('\n');
+/// Parses apt's hook input. Version 1 of the protocol sends one absolute path per line;
+/// versions 2 and 3 send `VERSION N`, configuration lines up to a blank line, then one line
+/// per package action: the package, old and new versions (with architecture and multi-arch
+/// kind in version 3) and a comparison, space-separated, then the .deb being installed, which
+/// may hold spaces, or `**CONFIGURE**`, `**REMOVE**` or `**ERROR**`, which name no file.
+pub fn hook_debs(input: &[u8]) -> HookInput {
+    let mut parsed = HookInput::default();
+    // Every line ends in a newline; what follows the last one is not an empty line.
+    let mut lines = input
+        .strip_suffix(b"\n")
+        .unwrap_or(input)
+        .split(|&b| b == b'\n')
+        .enumerate()
+        .map(|(index, line)| (index + 1, line));
+    let fields_before_path = match input.strip_prefix(b"VERSION ") {
+        None => 0,
+        Some(rest) => {
+            let version = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+            let fields = match version {
+                b"2" => 4,
+                b"3" => 8,
+                other => {
+                    parsed.problems.push(format!(
+                        "unsupported hook protocol version {}; configure version 2 or 3",
+                        quoted_bytes(other)
+                    ));
+                    return parsed;
+                }
+            };
+            lines.next();
+            if !lines.by_ref().any(|(_, line)| line.is_empty()) {
+                parsed.problems.push(
+                    "the hook input ends inside apt's configuration section (truncated?)"
+                        .to_owned(),
+                );
+                return parsed;
+            }
+            fields
+        }
+    };
+    for (number, line) in lines {
+        if line.is_empty() {
+            continue;
+        }
+        let mut fields = line.splitn(fields_before_path + 1, |&b| b == b' ');
+        let Some(path) = fields.nth(fields_before_path) else {
+            parsed.problems.push(format!(
+                "line {number} of the hook input has fewer than {} fields: {}",
+                fields_before_path + 1,
+                quoted_bytes(line)
+            ));
+            continue;
+        };
+        if matches!(path, b"**CONFIGURE**" | b"**REMOVE**" | b"**ERROR**") {
+            continue;
+        }
+        if !path.starts_with(b"/") {
+            parsed.problems.push(format!(
+                "line {number} of the hook input does not end in an absolute path: {}",
+                quoted_bytes(line)
+            ));
+            continue;
+        }
+        parsed
+            .debs
+            .push(PathBuf::from(std::ffi::OsStr::from_bytes(path)));
+    }
+    parsed
+}
+
+/// Untrusted bytes in quotes for a warning: cut when long, odd bytes escaped.
+fn quoted_bytes(bytes: &[u8]) -> String {
+    hwspec_core::text::quoted(&hwspec_core::text::printable_bytes(bytes))
+}
+
+/// `hwspec apt-hook`: warns (or with `--refuse`, refuses) when a package apt is about to install
+/// declares a requirement this machine does not satisfy.
+///
+/// apt stops when its hook fails, so nothing but a real, well-formed, unsatisfied requirement
+/// under `--refuse` ends in a non-zero status: unreadable or malformed input, an unreadable or
+/// malformed package, a bad environment, an incomplete probe, even a panic inside hwspec, are
+/// each a warning, and apt goes on.
+pub fn apt_hook(args: &AptHookArgs) -> ExitCode {
+    never_breaking_apt(|| hook(args))
+}
+
+/// The hook's exit status for what `body` did: its own status, or 0 with a warning for an
+/// error or a panic. A `catch_unwind` is no substitute for inputs that cannot panic; it is the
+/// last line between a bug in hwspec and a failed apt run.
+fn never_breaking_apt(body: impl FnOnce() -> Result<ExitCode, Failure>) -> ExitCode {
+    let goes_on = "no package was checked; apt goes on";
+    match panic::catch_unwind(AssertUnwindSafe(body)) {
+        Ok(Ok(code)) => code,
+        Ok(Err(failure)) => {
+            warn(&format!("{failure}; {goes_on}"));
+            ExitCode::SUCCESS
+        }
+        Err(_) => {
+            warn(&format!(
+                "internal error (a panic, reported above); {goes_on}"
+            ));
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+fn warn(message: &str) {
+    diagnose(&format!("warning: {message}"));
+}
+
+fn hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
+    let mut input = Vec::new();
+    io::stdin()
+        .lock()
+        .take(MAX_HOOK_INPUT + 1)
+        .read_to_end(&mut input)?;
+    if input.len() as u64 > MAX_HOOK_INPUT {
+        return Err(Failure::Invalid(format!(
+            "apt's hook input is larger than {} MiB",
+            MAX_HOOK_INPUT / (1024 * 1024)
+        )));
+    }
+    let parsed = hook_debs(&input);
+    for problem in parsed.problems.iter().take(MAX_PROBLEMS_SHOWN) {
+        warn(problem);
+    }
+    if parsed.problems.len() > MAX_PROBLEMS_SHOWN {
+        warn(&format!(
+            "{} more problems in the hook input are not shown",
+            parsed.problems.len() - MAX_PROBLEMS_SHOWN
+        ));
     }
     let mut wanted = Vec::new();
-    for deb in hook_debs(&input) {
+    for deb in parsed.debs {
         match read_requirement(&deb) {
             Ok(Some(found)) => wanted.push(found),
             Ok(None) => {}
-            Err(message) => eprintln!("hwspec: warning: {message}"),
+            Err(message) => warn(&message),
         }
     }
     // Most packages ask for nothing: then no probe is needed, cached or not.
@@ -243,6 +373,8 @@ pub fn apt_hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     let (report, overrides) = report(&args.probe)?;
+    let incomplete = incomplete_probe(&report);
+    let refuse = args.refuse && incomplete.is_empty();
     let mut refused = Vec::new();
     for (deb, package, requirement) in wanted {
         let verdict = spec::evaluate(&requirement, &report, &overrides);
@@ -257,21 +389,46 @@ pub fn apt_hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
             .map(|r| format!("{}: {}", r.text, r.explanation))
             .collect::<Vec<_>>()
             .join("; ");
-        let verb = if args.refuse { "error" } else { "warning" };
-        eprintln!(
-            "hwspec: {verb}: {package} ({}) requires `{requirement}`, which this machine does not satisfy: {why}",
-            deb.display()
-        );
+        let verb = if refuse { "error" } else { "warning" };
+        diagnose(&format!(
+            "{verb}: {package} ({}) requires `{requirement}`, which this machine does not satisfy: {why}",
+            printable_path(&deb)
+        ));
         refused.push(package);
     }
-    if args.refuse && !refused.is_empty() {
-        eprintln!(
-            "hwspec: refusing the installation of {} (apt's hook: hwspec apt-hook --refuse)",
+    if refused.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.refuse && !refuse {
+        warn(&format!(
+            "not refusing: the probe was incomplete ({}), so this may not be the machine's answer",
+            incomplete.join(", ")
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
+    if refuse {
+        diagnose(&format!(
+            "refusing the installation of {} (apt's hook: hwspec apt-hook --refuse)",
             refused.join(", ")
-        );
+        ));
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The backends whose state is a failure of this probe rather than a fact about the machine,
+/// as `name: reason`.
+fn incomplete_probe(report: &Report) -> Vec<String> {
+    report
+        .backends
+        .iter()
+        .filter_map(|b| {
+            let reason = b.reason.as_ref()?;
+            INCOMPLETE_PROBE
+                .contains(&reason.code)
+                .then(|| format!("{}: {}", b.name.as_str(), reason.code))
+        })
+        .collect()
 }
 
 /// The requirement a .deb declares, `None` when it declares none; an error is a warning text.
@@ -283,12 +440,12 @@ fn read_requirement(deb: &Path) -> Result<Option<(PathBuf, String, Requirement)>
     let Some(text) = field.value.filter(|v| !v.trim().is_empty()) else {
         return Ok(None);
     };
-    let package = field.package.unwrap_or_else(|| deb.display().to_string());
+    let package = field.package.unwrap_or_else(|| printable_path(deb));
     let requirement = spec::parse(&text).map_err(|e| {
         format!(
             "{} ({}): its {} is invalid and is ignored: {e}",
             package,
-            deb.display(),
+            printable_path(deb),
             field.field
         )
     })?;
@@ -297,29 +454,141 @@ fn read_requirement(deb: &Path) -> Result<Option<(PathBuf, String, Requirement)>
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
 
     #[test]
     fn version_1_hook_input_is_one_path_per_line() {
-        let debs = hook_debs("/var/cache/apt/archives/a_1_amd64.deb\n\n/tmp/b_2_all.deb\n");
+        let parsed = hook_debs(b"/var/cache/apt/archives/a_1_amd64.deb\n\n/tmp/my b_2_all.deb\n");
         assert_eq!(
-            debs,
+            parsed.debs,
             [
                 PathBuf::from("/var/cache/apt/archives/a_1_amd64.deb"),
-                PathBuf::from("/tmp/b_2_all.deb")
+                PathBuf::from("/tmp/my b_2_all.deb")
             ]
+        );
+        assert!(parsed.problems.is_empty());
+    }
+
+    #[test]
+    fn version_2_and_3_hook_input_skip_the_configuration_and_removals() {
+        let v2 = b"VERSION 2\nAPT::Architecture=amd64\nDir=/\n\n\
+                   a - < 1.0 /var/cache/apt/archives/a_1.0_amd64.deb\n\
+                   b 1.0 > 0.9 **REMOVE**\n\
+                   c - < 2.0 **CONFIGURE**\n\
+                   d - < 1 /tmp/with space.deb\n";
+        let parsed = hook_debs(v2);
+        assert_eq!(
+            parsed.debs,
+            [
+                PathBuf::from("/var/cache/apt/archives/a_1.0_amd64.deb"),
+                PathBuf::from("/tmp/with space.deb")
+            ]
+        );
+        assert!(parsed.problems.is_empty());
+        let v3 = b"VERSION 3\nDir=/\n\n\
+                   a - - none < 1.0 amd64 same /var/cache/apt/archives/a_1.0_amd64.deb\n\
+                   b 1.0 amd64 none > - - none **REMOVE**\n";
+        assert_eq!(
+            hook_debs(v3).debs,
+            [PathBuf::from("/var/cache/apt/archives/a_1.0_amd64.deb")]
+        );
+    }
+
+    /// Lines as apt writes them, and near misses of them.
+    fn hook_line() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            Just(b"".to_vec()),
+            Just(b"VERSION 2".to_vec()),
+            Just(b"VERSION 3".to_vec()),
+            Just(b"APT::Architecture=amd64".to_vec()),
+            Just(b"a - < 1.0 /var/cache/apt/archives/a_1.0_all.deb".to_vec()),
+            Just(b"a - - none < 1.0 all none /var/cache/apt/archives/a_1.0_all.deb".to_vec()),
+            Just(b"b 1.0 > - **REMOVE**".to_vec()),
+            "[ a-z0-9/.<>=*:-]{0,40}".prop_map(String::into_bytes),
+            prop::collection::vec(any::<u8>(), 0..60),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+
+        /// apt's hook protocol, fuzzed: any bytes, and lines shuffled from the real thing. The
+        /// parser never panics, every package it returns is an absolute path taken from the
+        /// input, and every problem is printable as it is.
+        #[test]
+        fn hook_input_parsing_is_total(
+            lines in prop::collection::vec(hook_line(), 0..12),
+            noise in prop::collection::vec(any::<u8>(), 0..300),
+        ) {
+            for input in [lines.join(&b'\n'), noise] {
+                let parsed = hook_debs(&input);
+                for deb in &parsed.debs {
+                    let bytes = deb.as_os_str().as_bytes();
+                    prop_assert!(bytes.starts_with(b"/"));
+                    prop_assert!(input.windows(bytes.len()).any(|w| w == bytes));
+                }
+                for problem in &parsed.problems {
+                    prop_assert!(!problem.chars().any(char::is_control), "{}", problem);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn errors_and_panics_inside_the_hook_let_apt_go_on() {
+        let code =
+            |body: fn() -> Result<ExitCode, Failure>| format!("{:?}", never_breaking_apt(body));
+        let success = format!("{:?}", ExitCode::SUCCESS);
+        assert_eq!(code(|| panic!("a bug in hwspec")), success);
+        assert_eq!(code(|| Err(Failure::Invalid("bad".into()))), success);
+        assert_eq!(code(|| Err(Failure::Io(io::Error::other("gone")))), success);
+        assert_eq!(
+            code(|| Ok(ExitCode::from(1))),
+            format!("{:?}", ExitCode::from(1))
         );
     }
 
     #[test]
-    fn version_2_hook_input_skips_the_configuration_and_removals() {
-        let input = "VERSION 2\nAPT::Architecture=amd64\nDir=/\n\n\
-                     a - < 1.0 /var/cache/apt/archives/a_1.0_amd64.deb\n\
-                     b 1.0 > 0.9 **REMOVE**\n\
-                     c - < 2.0 **CONFIGURE**\n";
-        assert_eq!(
-            hook_debs(input),
-            [PathBuf::from("/var/cache/apt/archives/a_1.0_amd64.deb")]
+    fn only_a_complete_probe_may_refuse() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-full.json"
         );
+        let mut report: Report =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(incomplete_probe(&report), Vec::<String>::new());
+        let cuda = report
+            .backends
+            .iter_mut()
+            .find(|b| b.name == hwspec_core::BackendName::Cuda)
+            .unwrap();
+        cuda.status = hwspec_core::Status::Unusable;
+        cuda.reason = Some(hwspec_core::model::Reason::new(
+            ReasonCode::Timeout,
+            "stage init: no answer within 20 s",
+        ));
+        assert_eq!(incomplete_probe(&report), ["cuda: timeout"]);
+    }
+
+    #[test]
+    fn malformed_hook_input_is_a_list_of_problems_not_a_failure() {
+        let parsed = hook_debs(b"VERSION 2\nDir=/\n");
+        assert!(parsed.debs.is_empty());
+        assert!(parsed.problems[0].contains("truncated"), "{parsed:?}");
+        let parsed = hook_debs(b"VERSION 9\n\n");
+        assert!(parsed.problems[0].contains("unsupported hook protocol version \"9\""));
+        let parsed = hook_debs(b"VERSION 2\n\nshort line\na - < 1 relative.deb\nb - < 1 /ok.deb\n");
+        assert_eq!(parsed.debs, [PathBuf::from("/ok.deb")]);
+        assert_eq!(parsed.problems.len(), 2, "{parsed:?}");
+        assert!(parsed.problems[0].contains("line 3"), "{parsed:?}");
+        let parsed = hook_debs(b"/var/cache/apt/archives/\xff\x1b.deb\n");
+        assert_eq!(
+            parsed.debs[0].as_os_str().as_bytes(),
+            b"/var/cache/apt/archives/\xff\x1b.deb"
+        );
+        let parsed = hook_debs(b"\x1b[2Jnot a path\n");
+        assert!(parsed.problems[0].contains("\\x1b[2J"), "{parsed:?}");
     }
 }

@@ -45,9 +45,12 @@ pub enum Commands {
     /// Warn about (or refuse) packages apt is about to install whose X-Requires-Hwspec this
     /// machine does not satisfy: a DPkg::Pre-Install-Pkgs hook, reading .deb paths on stdin.
     ///
-    /// Reads APT's hook protocol versions 1 to 3. Messages go to standard error; exit status 0,
-    /// or 1 with --refuse when a package's requirement is not satisfied. A package that cannot
-    /// be read, or whose field is malformed, is warned about and never refused.
+    /// Reads APT's hook protocol versions 1 to 3 (at most 16 MiB). Messages go to standard
+    /// error. apt stops when its hook fails, so the exit status is 1 only with --refuse, for a
+    /// package whose well-formed requirement a complete probe does not satisfy; anything else
+    /// (unreadable or malformed input, a package that cannot be read or whose field is
+    /// malformed, a bad environment, a probe that timed out, an internal error) is a warning,
+    /// with exit status 0.
     AptHook(AptHookArgs),
     /// Answer conda's virtual package detector protocol: print __cuda, __cuda_arch, __amdgpu
     /// and __amdgpu_arch from validated GPUs as one JSON report.
@@ -94,7 +97,9 @@ pub struct ProbeArgs {
     pub json: bool,
 
     /// Write the output to FILE instead of standard output, atomically (a temporary file in the
-    /// same directory, renamed into place), so a reader never sees half of it.
+    /// same directory, renamed into place), so a reader never sees half of it. FILE must be a
+    /// regular file, a symlink to one, or absent: a device, FIFO, socket or directory is
+    /// refused (exit status 1), and so is a symlink another user made in a sticky directory.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
@@ -107,7 +112,8 @@ pub struct ProbeArgs {
 #[derive(Debug, clap::Args)]
 pub struct CheckArgs {
     /// The requirement in Debian relationship syntax, e.g. 'cuda (>= 12.0) | rocm' (`,` is
-    /// AND, `|` is OR; see docs/requirements.md). An empty expression means `cpu`.
+    /// AND, `|` is OR; see docs/requirements.md). An empty expression means `cpu`. At most
+    /// 64 KiB and 1024 relations.
     #[arg(
         value_name = "EXPR",
         conflicts_with_all = ["control", "dsc", "deb"],
@@ -115,7 +121,7 @@ pub struct CheckArgs {
     )]
     pub expr: Option<String>,
 
-    /// Read X-Requires-Hwspec from a debian/control file.
+    /// Read X-Requires-Hwspec from a debian/control file (a regular file of at most 4 MiB).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["dsc", "deb"])]
     pub control: Option<PathBuf>,
 
@@ -123,11 +129,12 @@ pub struct CheckArgs {
     #[arg(long, value_name = "NAME", requires = "control")]
     pub package: Option<String>,
 
-    /// Read the field from a source package's .dsc file.
+    /// Read the field from a source package's .dsc file (a regular file of at most 4 MiB).
     #[arg(long, value_name = "FILE", conflicts_with = "deb")]
     pub dsc: Option<PathBuf>,
 
-    /// Read the field from a binary package (.deb).
+    /// Read the field from a binary package (.deb), as dpkg-deb reads it; its control member
+    /// may hold at most 64 MiB, stored or decompressed.
     #[arg(long, value_name = "FILE")]
     pub deb: Option<PathBuf>,
 

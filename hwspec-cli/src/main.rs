@@ -7,6 +7,7 @@
 mod check;
 mod cli;
 mod export;
+mod output;
 mod render;
 
 use std::ffi::OsString;
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Commands::Probe(args) => probe(&args).map(|()| ExitCode::SUCCESS),
         Commands::Check(args) => check::check(&args),
-        Commands::AptHook(args) => check::apt_hook(&args),
+        Commands::AptHook(args) => Ok(check::apt_hook(&args)),
         Commands::CondaDetect(args) => conda_detect(&args).map(|()| ExitCode::SUCCESS),
         Commands::Completions { shell } => {
             let mut out = Vec::new();
@@ -76,14 +77,25 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(Failure::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Io(err)) => {
-            eprintln!("hwspec: {err}");
+            diagnose(&err);
             ExitCode::from(1)
         }
         Err(Failure::Invalid(message)) => {
-            eprintln!("hwspec: {message}");
+            diagnose(&message);
             ExitCode::from(2)
         }
     }
+}
+
+/// Prints `hwspec: MESSAGE` on standard error. Messages quote package fields, file names and
+/// driver strings, so control characters in them are shown as escapes, never sent to the
+/// terminal. A standard error that cannot be written to (closed, a broken pipe) is not a
+/// reason to fail, let alone to panic as `eprintln!` does.
+pub fn diagnose(message: &impl fmt::Display) {
+    let text = format!("hwspec: {message}\n");
+    let _ = io::stderr()
+        .lock()
+        .write_all(hwspec_core::text::printable(&text).as_bytes());
 }
 
 fn run_worker(args: &[OsString]) -> ! {
@@ -95,7 +107,9 @@ fn run_worker(args: &[OsString]) -> ! {
     match (backend, level) {
         (Some(backend), Some(level)) => hwspec_core::worker::worker_main(backend, level),
         _ => {
-            eprintln!("hwspec: {WORKER_ARG} is internal; it takes a backend and a level");
+            diagnose(&format!(
+                "{WORKER_ARG} is internal; it takes a backend and a level"
+            ));
             std::process::exit(2)
         }
     }
@@ -109,12 +123,8 @@ fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
         Some(path) => saved_report(path)?,
         None => probed_report(opts)?,
     };
-    let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars())
+    let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars_os())
         .map_err(|e| Failure::Invalid(e.to_string()))?;
-    report.overrides = overrides
-        .iter()
-        .map(|o| (o.variable.clone(), o.value.clone()))
-        .collect();
     Ok((report, overrides))
 }
 
@@ -177,12 +187,18 @@ fn probe(args: &ProbeArgs) -> Result<(), Failure> {
     }
     let (report, _) = report(&args.probe)?;
     let node = hwspec_core::sys::short_hostname;
+    // Device names, reasons and paths come from drivers and the file system: the text formats
+    // show their control characters as escapes (JSON escapes them itself).
     let text = match format {
-        Format::Table => render::table(&report),
+        Format::Table => printable_text(render::table(&report)),
         Format::Json => json(&report)?,
         Format::Nfd => {
-            let text =
-                export::nfd::features(&report, SystemTime::now(), args.valid_for, args.gfd_labels);
+            let text = printable_text(export::nfd::features(
+                &report,
+                SystemTime::now(),
+                args.valid_for,
+                args.gfd_labels,
+            ));
             if text.len() > export::nfd::MAX_FILE_SIZE {
                 return Err(Failure::Io(io::Error::other(format!(
                     "the features file would be {} bytes, more than the {} NFD reads",
@@ -192,14 +208,12 @@ fn probe(args: &ProbeArgs) -> Result<(), Failure> {
             }
             text
         }
-        Format::Slurm => export::slurm::include(&report, &node()),
-        Format::SlurmGres => export::slurm::gres_conf(&report, &node()),
-        Format::Debci => export::debci::render(&report).map_err(io::Error::other)?,
+        Format::Slurm => printable_text(export::slurm::include(&report, &node())),
+        Format::SlurmGres => printable_text(export::slurm::gres_conf(&report, &node())),
+        Format::Debci => printable_text(export::debci::render(&report).map_err(io::Error::other)?),
     };
     match &args.output {
-        Some(path) => hwspec_core::cache::write_atomically(path, text.as_bytes(), 0o644)
-            .map_err(|e| io::Error::new(e.kind(), format!("cannot write {}: {e}", path.display())))
-            .map_err(Failure::Io),
+        Some(path) => output::write_regular(path, text.as_bytes()).map_err(Failure::Io),
         None => write_stdout(text.as_bytes()).map_err(Failure::Io),
     }
 }
@@ -227,8 +241,8 @@ fn conda_detect(args: &CondaDetectArgs) -> Result<(), Failure> {
         name.to_str()
             .is_some_and(|n| n.starts_with(hwspec_core::spec::OVERRIDE_PREFIX))
     }) {
-        eprintln!(
-            "hwspec: note: HWSPEC_OVERRIDE_* variables do not apply to conda-detect; conda's CONDA_OVERRIDE_* do"
+        diagnose(
+            &"note: HWSPEC_OVERRIDE_* variables do not apply to conda-detect; conda's CONDA_OVERRIDE_* do",
         );
     }
     let mut text = serde_json::to_string(&export::conda::detector_report(&report, &names))
@@ -237,15 +251,67 @@ fn conda_detect(args: &CondaDetectArgs) -> Result<(), Failure> {
     write_stdout(text.as_bytes()).map_err(Failure::Io)
 }
 
-/// `value` as pretty JSON with a final newline.
+/// Text for a terminal or a file made for people and line-based tools, with the control
+/// characters that came from untrusted input shown as escapes.
+fn printable_text(text: String) -> String {
+    match hwspec_core::text::printable(&text) {
+        std::borrow::Cow::Borrowed(_) => text,
+        std::borrow::Cow::Owned(escaped) => escaped,
+    }
+}
+
+/// `value` as pretty JSON with a final newline, with no character a terminal would act on.
 fn json(value: &impl serde::Serialize) -> io::Result<String> {
     let mut json = serde_json::to_string_pretty(value).map_err(io::Error::other)?;
     json.push('\n');
-    Ok(json)
+    Ok(hwspec_core::text::printable_json(&json).into_owned())
 }
 
 fn write_stdout(bytes: &[u8]) -> io::Result<()> {
     let mut out = io::stdout().lock();
     out.write_all(bytes)?;
     out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A report captured on a PoCL + lavapipe machine, with a driver that names its device
+    /// with terminal escapes (a retitling OSC, a screen clear, an 8-bit CSI, a bidi override).
+    fn hostile_report() -> Report {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-full.json"
+        );
+        let mut report: Report =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let device = report
+            .backends
+            .iter_mut()
+            .flat_map(|b| b.devices.iter_mut())
+            .next()
+            .unwrap();
+        device.name = "gpu\x1b]0;owned\x07\x1b[2J\u{9b}1m\u{202e}".to_owned();
+        report
+    }
+
+    #[test]
+    fn driver_strings_reach_no_output_format_raw() {
+        let report = hostile_report();
+        let raw = |text: &str| {
+            text.chars()
+                .any(|c| (c.is_control() && c != '\n' && c != '\t') || c == '\u{202e}')
+        };
+        let table = printable_text(render::table(&report));
+        assert!(!raw(&table), "{table}");
+        assert!(
+            table.contains("gpu\\x1b]0;owned\\x07\\x1b[2J\\u{9b}1m\\u{202e}"),
+            "{table}"
+        );
+        let json = json(&report).unwrap();
+        assert!(!raw(&json), "{json}");
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.backends, report.backends);
+    }
 }

@@ -20,6 +20,7 @@ pub mod spec;
 pub mod sys;
 #[cfg(test)]
 pub(crate) mod testing;
+pub mod text;
 pub mod worker;
 
 pub use isolate::{probe, Deadlines, ProbeOptions, WorkerCommand};

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::{FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
@@ -114,15 +114,7 @@ impl std::error::Error for BoundedReadError {
 /// read stops at `limit + 1` bytes whatever the file claims (a symlink to `/dev/zero`, a file
 /// that grows while read). Files in `/proc` and `/sys` are regular and read normally.
 pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, BoundedReadError> {
-    let file = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-        .open(path)
-        .map_err(BoundedReadError::Io)?;
-    let kind = file.metadata().map_err(BoundedReadError::Io)?.file_type();
-    if !kind.is_file() {
-        return Err(BoundedReadError::NotRegular(file_kind(kind)));
-    }
+    let file = open_regular_file(path)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
         .read_to_end(&mut bytes)
@@ -131,6 +123,47 @@ pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, BoundedRead
         return Err(BoundedReadError::TooLarge(limit));
     }
     Ok(bytes)
+}
+
+/// Opens `path` for reading only when it is a regular file (after following symlinks). A FIFO,
+/// a device node, a socket or a directory is refused without being opened for reading, so no
+/// open blocks and no device sees an open (some act on one: a watchdog arms, a tape rewinds).
+/// For files read as a stream (a `.deb` of any size, read only as far as its control member).
+pub fn open_regular_file(path: &Path) -> Result<File, BoundedReadError> {
+    // An O_PATH descriptor names the inode without opening it for I/O; reopening that very
+    // inode through /proc leaves no window in which the path could be swapped for a device.
+    let handle = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(BoundedReadError::Io)?;
+    check_regular(&handle)?;
+    let read_only = |path: &Path| {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+            .open(path)
+    };
+    let file = match read_only(&Path::new("/proc/self/fd").join(handle.as_raw_fd().to_string())) {
+        Ok(file) => file,
+        // Without /proc (a bare chroot) the path is opened again; the check below still
+        // refuses anything swapped in meanwhile before a byte is read.
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            read_only(path).map_err(BoundedReadError::Io)?
+        }
+        Err(err) => return Err(BoundedReadError::Io(err)),
+    };
+    check_regular(&file)?;
+    Ok(file)
+}
+
+fn check_regular(file: &File) -> Result<(), BoundedReadError> {
+    let kind = file.metadata().map_err(BoundedReadError::Io)?.file_type();
+    if kind.is_file() {
+        Ok(())
+    } else {
+        Err(BoundedReadError::NotRegular(file_kind(kind)))
+    }
 }
 
 /// [`read_regular_file`] for text: invalid UTF-8 is replaced, never an error, since the callers
@@ -143,7 +176,7 @@ pub fn read_regular_text(path: &Path, limit: u64) -> Result<String, BoundedReadE
 }
 
 /// The kind of a file that is not regular, in words.
-fn file_kind(kind: std::fs::FileType) -> &'static str {
+pub fn file_kind(kind: std::fs::FileType) -> &'static str {
     if kind.is_dir() {
         "directory"
     } else if kind.is_fifo() {

@@ -29,12 +29,8 @@ impl hwspec_report {
         mut report: Report,
         vars: impl Iterator<Item = (OsString, OsString)>,
     ) -> Result<hwspec_report, Error> {
-        let overrides = spec::apply_overrides(&mut report, override_vars(vars)?)
+        let overrides = spec::apply_overrides(&mut report, vars)
             .map_err(|e| Error::new(hwspec_result::HWSPEC_ERR_OVERRIDE, e.to_string()))?;
-        report.overrides = overrides
-            .iter()
-            .map(|o| (o.variable.clone(), o.value.clone()))
-            .collect();
         let capabilities = report
             .capabilities
             .iter()
@@ -69,31 +65,6 @@ impl hwspec_report {
             .flatten()
             .any(|have| spec::version::compare(have, want).is_some_and(|o| op.holds(o))))
     }
-}
-
-/// The override variables among `vars`, which the core takes as UTF-8. Other variables are
-/// skipped whatever their bytes, as a host's environment is not hwspec's to judge; a
-/// non-UTF-8 override is refused like any other bad override.
-fn override_vars(
-    vars: impl Iterator<Item = (OsString, OsString)>,
-) -> Result<std::vec::IntoIter<(String, String)>, Error> {
-    let mut found = Vec::new();
-    for (name, value) in vars {
-        let Some(name) = name
-            .to_str()
-            .filter(|n| n.starts_with(spec::OVERRIDE_PREFIX))
-        else {
-            continue;
-        };
-        let value = value.into_string().map_err(|value| {
-            Error::new(
-                hwspec_result::HWSPEC_ERR_OVERRIDE,
-                format!("{name}={}: not UTF-8", value.to_string_lossy()),
-            )
-        })?;
-        found.push((name.to_owned(), value));
-    }
-    Ok(found.into_iter())
 }
 
 /// Probes this machine, each backend in its own worker process, or answers from the report

@@ -125,3 +125,33 @@ pub fn compile_shared_object(sources: &[&str], defines: &[&str], out: &Path) -> 
     assert!(status.success(), "compiling {sources:?} with {defines:?}");
     out.to_owned()
 }
+
+/// Fails unless every `#[test]` in `test_file` (relative to the workspace root) is named, in
+/// backquotes, in `doc`: each promise's test is listed where the promise is written. `at_least`
+/// guards against a parse that silently finds nothing.
+pub fn assert_every_test_is_documented(test_file: &str, doc: &str, at_least: usize) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let source = std::fs::read_to_string(root.join(test_file)).unwrap();
+    let doc_text = std::fs::read_to_string(root.join(doc)).unwrap();
+    let mut tests = Vec::new();
+    let mut lines = source.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "#[test]" {
+            let signature = lines.next().unwrap_or_default().trim();
+            let name = signature
+                .strip_prefix("fn ")
+                .and_then(|rest| rest.split('(').next())
+                .unwrap_or_else(|| panic!("#[test] not followed by a fn: {signature}"));
+            tests.push(name.to_owned());
+        }
+    }
+    assert!(
+        tests.len() > at_least,
+        "found only {tests:?} in {test_file}"
+    );
+    let missing: Vec<&String> = tests
+        .iter()
+        .filter(|t| !doc_text.contains(&format!("`{t}`")))
+        .collect();
+    assert!(missing.is_empty(), "not in {doc}: {missing:?}");
+}

@@ -37,7 +37,8 @@ pub enum ControlErrorKind {
     UnsupportedCompression,
     /// Truncated or corrupt compressed data or tar archive.
     Corrupt,
-    /// A control member bigger than [`super::MAX_CONTROL_SIZE`].
+    /// A file or member over its limit: [`super::MAX_CONTROL_SIZE`] for a control file or
+    /// `.dsc`, [`super::MAX_CONTROL_ARCHIVE`] for a `.deb`'s control member.
     TooLarge,
     /// A control archive without a `control` file.
     MissingControlFile,
@@ -105,13 +106,9 @@ impl ControlError {
 
 impl fmt::Display for ControlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Messages quote libraries' text and file names, either of which may hold a newline;
-        // the contract is one line.
-        let one_line = |text: &str| -> String {
-            text.chars()
-                .map(|c| if c.is_control() { ' ' } else { c })
-                .collect()
-        };
+        // Messages quote file names and package text, which may hold newlines or terminal
+        // escapes; the contract is one line, safe to print.
+        let one_line = crate::text::printable_line;
         write!(f, "{}", one_line(&self.origin))?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;

@@ -21,7 +21,6 @@ mod rocm;
 #[cfg(test)]
 mod tests;
 
-use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
@@ -31,15 +30,25 @@ use serde::Serialize;
 pub use error::{ControlError, ControlErrorKind};
 pub use rocm::{rocm_fields, RocmField, ROCM_FIELDS};
 
+use crate::sys::{self, BoundedReadError};
+
 /// The field name a maintainer writes in `debian/control`.
 pub const FIELD: &str = "X-Requires-Hwspec";
 
 /// The field's name once dpkg has stripped the `XS-`/`XB-` prefix (in a `.dsc` or a `.deb`).
 const COPIED_FIELD: &str = "Requires-Hwspec";
 
-/// A decompressed `control` member (or `.dsc`, or `debian/control`) larger than this is refused:
-/// real ones are a few KiB, and the bound keeps a decompression bomb from exhausting memory.
-pub const MAX_CONTROL_SIZE: usize = 16 * 1024 * 1024;
+/// A `debian/control`, a `.dsc`, or a `.deb`'s `control` file larger than this is refused before
+/// it is parsed: real ones are a few KiB (a few hundred for the largest source packages), and
+/// the bound keeps what a hostile file can make hwspec allocate small. Parsing is linear in the
+/// size.
+pub const MAX_CONTROL_SIZE: usize = 4 * 1024 * 1024;
+
+/// A `.deb`'s `control.tar` member larger than this, as stored or once decompressed, is refused:
+/// it also holds `md5sums`, a few MiB for the packages with the most files, and the bound stops
+/// a decompression bomb. The member is decompressed as a stream, so memory does not grow with
+/// it.
+pub const MAX_CONTROL_ARCHIVE: u64 = 64 * 1024 * 1024;
 
 /// One stanza's requirement.
 #[derive(Serialize, Debug, Clone, PartialEq)]
@@ -167,26 +176,18 @@ pub fn from_dsc(text: &str, origin: &str) -> Result<FieldValue, ControlError> {
 /// Reads the requirement from a binary package (`.deb`): its `control` member's `Requires-Hwspec`
 /// (which dpkg-gencontrol copied from `XB-Requires-Hwspec`).
 ///
-/// Control members compressed with gzip, xz or zstd, or not compressed, are understood, as
-/// dpkg-deb writes them. A member that would decompress to more than [`MAX_CONTROL_SIZE`] is
-/// refused before it can exhaust memory.
+/// Control members compressed with gzip, xz (any check type and filter) or zstd, or not
+/// compressed, are understood, as dpkg-deb reads them; when the archive holds `control` twice,
+/// the last one counts, as for dpkg. A member larger than [`MAX_CONTROL_ARCHIVE`], stored or
+/// decompressed, or a `control` file larger than [`MAX_CONTROL_SIZE`], is refused; memory stays
+/// bounded whatever the member holds.
 pub fn from_deb(bytes: &[u8], origin: &str) -> Result<FieldValue, ControlError> {
     from_deb_reader(bytes, origin)
 }
 
 fn from_deb_reader(reader: impl std::io::Read, origin: &str) -> Result<FieldValue, ControlError> {
-    let control = deb::control_file(reader, origin)?;
-    let text = std::str::from_utf8(&control).map_err(|err| {
-        ControlError::new(
-            ControlErrorKind::NotUtf8,
-            origin,
-            format!(
-                "the control file is not UTF-8 (at byte {})",
-                err.valid_up_to()
-            ),
-        )
-    })?;
-    let doc = Document::parse(armour::plain_lines(text), origin)?;
+    let text = deb_control_text(reader, origin)?;
+    let doc = Document::parse(armour::plain_lines(&text), origin)?;
     let stanza = doc.single_stanza(origin)?;
     let name = stanza_name(&stanza).ok_or_else(|| {
         ControlError::new(
@@ -197,6 +198,54 @@ fn from_deb_reader(reader: impl std::io::Read, origin: &str) -> Result<FieldValu
         .at_line(doc.line_of_paragraph(&stanza))
     })?;
     doc.read_field(&stanza, origin, None, Some(&name), Dialect::Copied)
+}
+
+/// The error for a file that could not be read: too large, or not readable at all.
+fn read_error(origin: &str, err: BoundedReadError) -> ControlError {
+    let message = format!("cannot read: {err}");
+    let kind = match err {
+        BoundedReadError::TooLarge(_) => ControlErrorKind::TooLarge,
+        _ => ControlErrorKind::Io,
+    };
+    ControlError::new(kind, origin, message).with_source(err)
+}
+
+/// The control text of the file at `path`: a `debian/control` or `.dsc` itself, read under
+/// [`MAX_CONTROL_SIZE`], or a `.deb`'s control member. Opened without blocking and refused
+/// unless a regular file.
+fn control_text(path: &Path, kind: Kind, origin: &str) -> Result<String, ControlError> {
+    match kind {
+        Kind::Control | Kind::Dsc => {
+            let bytes = sys::read_regular_file(path, MAX_CONTROL_SIZE as u64)
+                .map_err(|e| read_error(origin, e))?;
+            String::from_utf8(bytes).map_err(|err| {
+                ControlError::new(
+                    ControlErrorKind::NotUtf8,
+                    origin,
+                    format!("not UTF-8 (at byte {})", err.utf8_error().valid_up_to()),
+                )
+            })
+        }
+        Kind::Deb => {
+            let file = sys::open_regular_file(path).map_err(|e| read_error(origin, e))?;
+            deb_control_text(BufReader::new(file), origin)
+        }
+    }
+}
+
+/// The control file of the `.deb` read from `reader`, as text.
+fn deb_control_text(reader: impl std::io::Read, origin: &str) -> Result<String, ControlError> {
+    let control = deb::control_file(reader, origin)?;
+    String::from_utf8(control).map_err(|err| {
+        ControlError::new(
+            ControlErrorKind::NotUtf8,
+            origin,
+            format!(
+                "the control file is not UTF-8 (at byte {})",
+                err.utf8_error().valid_up_to()
+            ),
+        )
+    })
 }
 
 /// Reads the file at `path` as `kind`; errors name the path.
@@ -210,21 +259,10 @@ pub fn from_path(
     kind: Kind,
     package: Option<&str>,
 ) -> Result<Vec<FieldValue>, ControlError> {
-    let origin = path.display().to_string();
-    let io_error = |err: std::io::Error| {
-        ControlError::new(ControlErrorKind::Io, &origin, format!("cannot read: {err}"))
-            .with_source(err)
-    };
+    let origin = crate::text::printable_path(path);
     match kind {
         Kind::Control | Kind::Dsc => {
-            let bytes = std::fs::read(path).map_err(io_error)?;
-            let text = String::from_utf8(bytes).map_err(|err| {
-                ControlError::new(
-                    ControlErrorKind::NotUtf8,
-                    &origin,
-                    format!("not UTF-8 (at byte {})", err.utf8_error().valid_up_to()),
-                )
-            })?;
+            let text = control_text(path, kind, &origin)?;
             if kind == Kind::Control {
                 return from_control(&text, &origin, package);
             }
@@ -240,7 +278,7 @@ pub fn from_path(
             Ok(vec![from_dsc(&text, &origin)?])
         }
         Kind::Deb => {
-            let file = File::open(path).map_err(io_error)?;
+            let file = sys::open_regular_file(path).map_err(|e| read_error(&origin, e))?;
             let value = from_deb_reader(BufReader::new(file), &origin)?;
             match package {
                 Some(wanted) if value.package.as_deref() != Some(wanted) => Err(ControlError::new(
@@ -301,6 +339,10 @@ fn normalise(value: &str) -> String {
 struct Document {
     deb822: Deb822,
     lines: Vec<usize>,
+    /// The byte offset at which each line of the parsed text starts: line numbers are looked
+    /// up here by bisection, since asking the tree for a node's line counts from the start of
+    /// the file each time, which made files of many stanzas quadratic.
+    line_starts: Vec<usize>,
 }
 
 impl Document {
@@ -319,17 +361,17 @@ impl Document {
                 "the file is empty (no fields outside comments)",
             ));
         }
+        let line_starts = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(at, _)| at + 1))
+            .collect();
         let parsed = Deb822::parse(&text);
         let doc = Document {
             deb822: parsed.tree(),
             lines: map,
+            line_starts,
         };
         if let Some(first) = parsed.positioned_errors().first() {
             let offset = usize::from(first.range.start()).min(text.len());
-            let line = text.as_bytes()[..offset]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
             let more = parsed.positioned_errors().len() - 1;
             let suffix = match more {
                 0 => String::new(),
@@ -339,11 +381,20 @@ impl Document {
             return Err(ControlError::new(
                 ControlErrorKind::Syntax,
                 origin,
-                format!("syntax error: {}{suffix}", first.message),
+                format!(
+                    "syntax error: {}{suffix}",
+                    syntax_message(&first.message, &text[offset..])
+                ),
             )
-            .at_line(doc.original_line(line)));
+            .at_line(doc.line_at(offset)));
         }
         Ok(doc)
+    }
+
+    /// The file's line number of a byte offset in the parsed text.
+    fn line_at(&self, offset: usize) -> usize {
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        self.original_line(line.saturating_sub(1))
     }
 
     /// The file's 1-based line number of the parsed text's 0-based line `line`.
@@ -356,7 +407,11 @@ impl Document {
     }
 
     fn line_of_paragraph(&self, paragraph: &Paragraph) -> usize {
-        self.original_line(paragraph.line())
+        self.line_at(usize::from(paragraph.text_range().start()))
+    }
+
+    fn line_of_entry(&self, entry: &deb822_lossless::Entry) -> usize {
+        self.line_at(usize::from(entry.text_range().start()))
     }
 
     fn single_stanza(&self, origin: &str) -> Result<Paragraph, ControlError> {
@@ -384,7 +439,7 @@ impl Document {
         dialect: Dialect,
     ) -> Result<FieldValue, ControlError> {
         let located = |err: ControlError, line: usize| {
-            let err = err.at_line(self.original_line(line));
+            let err = err.at_line(line);
             match label {
                 Some(label) => err.in_stanza(label),
                 None => err,
@@ -396,6 +451,7 @@ impl Document {
             let Some(spelling) = spelling(&name) else {
                 continue;
             };
+            let line = self.line_at(usize::from(entry.text_range().start()));
             if dialect == Dialect::Control && spelling == Spelling::Bare {
                 return Err(located(
                     ControlError::new(
@@ -405,7 +461,7 @@ impl Document {
                             "{name} is not a user-defined field in debian/control and dpkg ignores it; write {FIELD} (or XS-/XB-{COPIED_FIELD} to copy it into the .dsc/.deb)"
                         ),
                     ),
-                    entry.line(),
+                    line,
                 ));
             }
             if let Some((first, _, first_line)) = &found {
@@ -414,14 +470,13 @@ impl Document {
                         ControlErrorKind::DuplicateField,
                         file,
                         format!(
-                            "the requirement is given twice: {first} (line {}) and {name}; keep one",
-                            self.original_line(*first_line)
+                            "the requirement is given twice: {first} (line {first_line}) and {name}; keep one",
                         ),
                     ),
-                    entry.line(),
+                    line,
                 ));
             }
-            found = Some((name, normalise(&entry.value()), entry.line()));
+            found = Some((name, normalise(&entry.value()), line));
         }
         let (field, value) = match found {
             Some((field, value, _)) => (field, Some(value)),
@@ -433,5 +488,27 @@ impl Document {
             field,
             value,
         })
+    }
+}
+
+/// The deb822 parser's message for a syntax error, made readable: it names a token kind where
+/// a reader wants the character (a byte order mark, a leading `-`), which `rest` (the text from
+/// the error on) shows.
+fn syntax_message(message: &str, rest: &str) -> String {
+    if !message.starts_with("unexpected token") {
+        return message.to_string();
+    }
+    match rest.chars().next() {
+        Some('\u{feff}') => "the file starts with a byte order mark (U+FEFF), which dpkg does not \
+             accept; save it as UTF-8 without one"
+            .to_string(),
+        Some(_) => {
+            let line = rest.split('\n').next().unwrap_or_default();
+            format!(
+                "expected a field (Name: value) or a continuation line (starting with a space), found {}",
+                crate::text::quoted(line)
+            )
+        }
+        None => "unexpected end of file".to_string(),
     }
 }

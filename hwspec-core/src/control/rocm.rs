@@ -8,14 +8,11 @@
 //! (`X-ROCm-…`), and in `debian/control` or a `.dsc` also behind dpkg's copy prefixes
 //! (`XB-X-ROCm-…`). Names match case-insensitively, as dpkg matches them.
 
-use std::fs::OpenOptions;
-use std::io::BufReader;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use serde::Serialize;
 
-use super::{armour, deb, stanza_name, ControlError, ControlErrorKind, Document, Kind};
+use super::{armour, control_text, stanza_name, ControlError, ControlErrorKind, Document, Kind};
 
 /// The fields, in the spelling of Debian's ROCm team.
 pub const ROCM_FIELDS: [&str; 2] = ["X-ROCm-GPU-Architecture", "X-ROCm-Built-For"];
@@ -40,7 +37,7 @@ pub fn rocm_fields(
     kind: Kind,
     package: Option<&str>,
 ) -> Result<Vec<RocmField>, ControlError> {
-    let origin = path.display().to_string();
+    let origin = crate::text::printable_path(path);
     let text = control_text(path, kind, &origin)?;
     let lines = match kind {
         Kind::Dsc => armour::dsc_lines(&text, &origin)?,
@@ -74,7 +71,7 @@ pub fn rocm_fields(
                     &origin,
                     format!("{canonical} is given twice; keep one"),
                 )
-                .at_line(doc.original_line(entry.line()));
+                .at_line(doc.line_of_entry(&entry));
                 return Err(match &label {
                     Some(label) => err.in_stanza(label.clone()),
                     None => err,
@@ -114,44 +111,6 @@ fn rocm_field(name: &str) -> Option<&'static str> {
                         !letters.is_empty() && letters.chars().all(|c| matches!(c, 's' | 'b' | 'c'))
                     })
             })
-    })
-}
-
-/// The control text of `path`: the file itself, or a `.deb`'s control member. Opened without
-/// blocking and refused unless a regular file, read under [`super::MAX_CONTROL_SIZE`].
-fn control_text(path: &Path, kind: Kind, origin: &str) -> Result<String, ControlError> {
-    let io_error = |err: std::io::Error| {
-        ControlError::new(ControlErrorKind::Io, origin, format!("cannot read: {err}"))
-            .with_source(err)
-    };
-    let bytes = match kind {
-        Kind::Control | Kind::Dsc => {
-            crate::sys::read_regular_file(path, super::MAX_CONTROL_SIZE as u64).map_err(|err| {
-                ControlError::new(ControlErrorKind::Io, origin, format!("cannot read: {err}"))
-            })?
-        }
-        Kind::Deb => {
-            let file = OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
-                .open(path)
-                .map_err(io_error)?;
-            if !file.metadata().map_err(io_error)?.is_file() {
-                return Err(ControlError::new(
-                    ControlErrorKind::Io,
-                    origin,
-                    "cannot read: not a regular file",
-                ));
-            }
-            deb::control_file(BufReader::new(file), origin)?
-        }
-    };
-    String::from_utf8(bytes).map_err(|err| {
-        ControlError::new(
-            ControlErrorKind::NotUtf8,
-            origin,
-            format!("not UTF-8 (at byte {})", err.utf8_error().valid_up_to()),
-        )
     })
 }
 

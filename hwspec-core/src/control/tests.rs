@@ -1,5 +1,5 @@
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -246,6 +246,85 @@ fn control_syntax_error_names_the_line() {
     );
 }
 
+#[test]
+fn control_syntax_errors_name_the_character_not_a_token_kind() {
+    let err = control_error("\u{feff}Source: foo\nX-Requires-Hwspec: cpu\n");
+    assert_eq!(err.kind(), ControlErrorKind::Syntax);
+    assert_eq!(err.line(), Some(1));
+    let message = err.to_string();
+    assert!(message.contains("byte order mark (U+FEFF)"), "{message}");
+    assert!(
+        !message.contains("Some(") && !message.contains("ERROR"),
+        "{message}"
+    );
+
+    let err = control_error("Source: foo\n-Weird: x\n");
+    assert_eq!(err.line(), Some(2));
+    assert!(err.to_string().ends_with("found \"-Weird: x\""), "{err}");
+    let err = control_error("Source: foo\n\u{1b}[2J: x\n");
+    assert!(err.to_string().contains("\\x1b[2J"), "{err}");
+}
+
+#[test]
+fn control_with_thousands_of_stanzas_reads_every_one_with_its_line() {
+    let mut text = String::from("Source: big\n");
+    for i in 0..3000 {
+        text.push_str(&format!(
+            "\nPackage: bin{i}\nArchitecture: any\nX-Requires-Hwspec: opencl\n"
+        ));
+    }
+    text.push_str("\nPackage: last\nX-Requires-Hwspec: cpu\nx-requires-hwspec: gpu\n");
+    let err = control_error(&text);
+    assert_eq!(err.kind(), ControlErrorKind::DuplicateField);
+    let lines = text.lines().count();
+    assert_eq!(err.line(), Some(lines), "{err}");
+    assert!(
+        err.to_string().contains(&format!("(line {})", lines - 1)),
+        "{err}"
+    );
+    let text = text.replace("x-requires-hwspec: gpu\n", "");
+    let values = from_control(&text, "c", None).unwrap();
+    assert_eq!(values.len(), 3002);
+    assert_eq!(values[3001].value.as_deref(), Some("cpu"));
+}
+
+#[test]
+fn files_larger_than_the_cap_are_refused_before_parsing() {
+    let dir = TempDir::new();
+    let path = dir.0.join("control");
+    let mut text = String::from("Source: big\nX-Requires-Hwspec: cpu\nDescription: x\n");
+    while text.len() <= MAX_CONTROL_SIZE {
+        text.push_str(" padding padding padding padding padding padding padding padding\n");
+    }
+    std::fs::write(&path, &text).unwrap();
+    for kind in [Kind::Control, Kind::Dsc] {
+        let err = from_path(&path, kind, None).unwrap_err();
+        assert_eq!(err.kind(), ControlErrorKind::TooLarge, "{err}");
+        assert!(err.to_string().contains("limit"), "{err}");
+    }
+}
+
+#[test]
+fn special_files_are_refused_without_blocking() {
+    let dir = TempDir::new();
+    let fifo = dir.0.join("control");
+    let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: c_path is a valid NUL-terminated path; mkfifo only creates a file.
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    for kind in [Kind::Control, Kind::Dsc, Kind::Deb] {
+        let err = from_path(&fifo, kind, None).unwrap_err();
+        assert_eq!(err.kind(), ControlErrorKind::Io, "{err}");
+        assert!(
+            err.to_string().contains("not a regular file but a FIFO"),
+            "{err}"
+        );
+    }
+    let err = from_path(Path::new("/dev/zero"), Kind::Deb, None).unwrap_err();
+    assert!(err.to_string().contains("character device"), "{err}");
+    let err = from_path(&dir.0, Kind::Control, None).unwrap_err();
+    assert!(err.to_string().contains("directory"), "{err}");
+}
+
 const DSC_BODY: &str = "\
 Format: 3.0 (quilt)
 Source: hwspec-demo
@@ -430,13 +509,19 @@ fn build_deb(dir: &TempDir, compression: &str, control: &str) -> PathBuf {
     deb
 }
 
-fn member_names(deb: &[u8]) -> Vec<String> {
-    let mut archive = ar::Archive::new(deb);
-    let mut names = Vec::new();
-    while let Some(entry) = archive.next_entry() {
-        names.push(String::from_utf8_lossy(entry.unwrap().header().identifier()).into_owned());
-    }
-    names
+/// The members of an ar archive, as binutils' `ar t` lists them.
+fn member_names(deb: &Path) -> Vec<String> {
+    let output = Command::new("ar")
+        .arg("t")
+        .arg(deb)
+        .output()
+        .expect("ar is installed (package binutils)");
+    assert!(output.status.success(), "ar t: {output:?}");
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect()
 }
 
 const DEB_CONTROL: &str = "\
@@ -460,7 +545,7 @@ fn deb_built_by_dpkg_deb_with_each_compression() {
     ] {
         let path = build_deb(&dir, compression, DEB_CONTROL);
         let bytes = std::fs::read(&path).unwrap();
-        assert_eq!(member_names(&bytes)[1], member, "dpkg-deb -Z{compression}");
+        assert_eq!(member_names(&path)[1], member, "dpkg-deb -Z{compression}");
         let value = from_deb(&bytes, "hwspec-demo_1.0-1_all.deb").unwrap();
         assert_eq!(
             value,
@@ -514,13 +599,37 @@ fn from_path_errors_name_the_path() {
     assert_eq!(err.kind(), ControlErrorKind::UnknownPackage);
 }
 
+/// An ar archive as dpkg-deb writes one: each member's header holds its name padded to 16
+/// bytes, then date, owner, group, mode and the decimal size; odd members are padded.
 fn ar_archive(members: &[(&str, &[u8])]) -> Vec<u8> {
-    let mut builder = ar::Builder::new(Vec::new());
+    let raw: Vec<(String, &[u8])> = members
+        .iter()
+        .map(|(name, data)| (format!("{name:<16}"), *data))
+        .collect();
+    let raw: Vec<(&str, &[u8])> = raw.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    ar_with_raw_names(&raw)
+}
+
+/// An ar archive whose 16-byte name fields are given as they are written.
+fn ar_with_raw_names(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = b"!<arch>\n".to_vec();
     for (name, data) in members {
-        let header = ar::Header::new(name.as_bytes().to_vec(), data.len() as u64);
-        builder.append(&header, *data).unwrap();
+        let header = format!(
+            "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            0,
+            0,
+            0,
+            "100644",
+            data.len()
+        );
+        assert_eq!(header.len(), 60, "{name:?}");
+        out.extend_from_slice(header.as_bytes());
+        out.extend_from_slice(data);
+        if data.len() % 2 == 1 {
+            out.push(b'\n');
+        }
     }
-    builder.into_inner().unwrap()
+    out
 }
 
 fn tar_with(files: &[(&str, &[u8])]) -> Vec<u8> {
@@ -537,7 +646,7 @@ fn tar_with(files: &[(&str, &[u8])]) -> Vec<u8> {
 
 fn compress_with(tool: &str, data: &[u8]) -> Vec<u8> {
     let mut child = Command::new(tool)
-        .arg("-c")
+        .args(["-1", "-c"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -653,13 +762,21 @@ fn deb_truncated_compressed_members_are_corrupt() {
 
 #[test]
 fn deb_decompression_bombs_are_refused() {
-    let zeros = vec![0u8; MAX_CONTROL_SIZE + 4096];
+    // A tar archive that goes on past the cap: one regular file of zeros, whose data the walk
+    // skips while decompressing.
+    let mut header = tar::Header::new_gnu();
+    header.set_path("./md5sums").unwrap();
+    header.set_size(MAX_CONTROL_ARCHIVE + 4096);
+    header.set_mode(0o644);
+    header.set_cksum();
+    let mut tar = header.as_bytes().to_vec();
+    tar.resize(tar.len() + MAX_CONTROL_ARCHIVE as usize + 4096, 0);
     for (tool, member) in [
         ("gzip", "control.tar.gz"),
         ("xz", "control.tar.xz"),
         ("zstd", "control.tar.zst"),
     ] {
-        let bomb = compress_with(tool, &zeros);
+        let bomb = compress_with(tool, &tar);
         assert!(bomb.len() < 1024 * 1024, "{tool} compresses zeros well");
         let deb = ar_archive(&[("debian-binary", b"2.0\n"), (member, &bomb)]);
         let err = deb_error(&deb);
@@ -667,13 +784,171 @@ fn deb_decompression_bombs_are_refused() {
     }
 }
 
+/// Runs a command that must succeed and returns its stdout.
+fn run(command: &mut Command) -> Vec<u8> {
+    let output = command.output().expect("the tool is installed");
+    assert!(output.status.success(), "{command:?}: {output:?}");
+    output.stdout
+}
+
+/// A .deb rebuilt from `deb`'s members with binutils' `ar`, the control member replaced by
+/// `control_tar_xz`, as `dpkg-deb` would read any package.
+fn with_control_member(dir: &TempDir, deb: &Path, name: &str, control_tar_xz: &[u8]) -> PathBuf {
+    let work = dir.0.join(format!("members-{name}"));
+    std::fs::create_dir_all(&work).unwrap();
+    run(Command::new("ar").arg("x").arg(deb).current_dir(&work));
+    std::fs::write(work.join("control.tar.xz"), control_tar_xz).unwrap();
+    let out = dir.0.join(format!("{name}.deb"));
+    run(Command::new("ar")
+        .arg("rc")
+        .arg(&out)
+        .args(["debian-binary", "control.tar.xz", "data.tar.xz"])
+        .current_dir(&work));
+    out
+}
+
+/// What dpkg-deb itself reads as the package's requirement.
+fn dpkg_deb_field(deb: &Path) -> String {
+    let out = run(Command::new("dpkg-deb")
+        .arg("-f")
+        .arg(deb)
+        .arg("Requires-Hwspec"));
+    String::from_utf8(out).unwrap().trim().to_string()
+}
+
 #[test]
-fn xz_size_scan_matches_what_xz_wrote() {
-    for len in [0, 1, 1000, 3 * 1024 * 1024 + 17] {
-        let data: Vec<u8> = (0..len).map(|i| (i * 7 % 251) as u8).collect();
-        let compressed = compress_with("xz", &data);
-        assert_eq!(deb::xz_unpacked_size(&compressed), Ok(len as u64), "{len}");
+fn xz_check_types_and_filters_dpkg_accepts_are_accepted() {
+    let dir = TempDir::new();
+    let deb = build_deb(&dir, "xz", DEB_CONTROL);
+    let work = dir.0.join("base");
+    std::fs::create_dir_all(&work).unwrap();
+    run(Command::new("ar").arg("x").arg(&deb).current_dir(&work));
+    let tar = run(Command::new("xz")
+        .arg("-dc")
+        .arg(work.join("control.tar.xz")));
+    for (name, options) in [
+        ("sha256", &["--check=sha256"][..]),
+        ("crc32", &["--check=crc32"]),
+        ("nocheck", &["--check=none"]),
+        ("x86", &["--x86", "--lzma2"]),
+        ("delta", &["--delta", "--lzma2"]),
+        ("arm64", &["--arm64", "--lzma2"]),
+    ] {
+        let mut xz = Command::new("xz");
+        xz.args(options).arg("-c").arg(work.join("control.tar"));
+        std::fs::write(work.join("control.tar"), &tar).unwrap();
+        let compressed = run(&mut xz);
+        let repacked = with_control_member(&dir, &deb, name, &compressed);
+        assert_eq!(
+            dpkg_deb_field(&repacked),
+            "cuda (>= 11.0)\n  | opencl",
+            "{name}"
+        );
+        let value = from_path(&repacked, Kind::Deb, None).unwrap();
+        assert_eq!(
+            value[0].value.as_deref(),
+            Some("cuda (>= 11.0) | opencl"),
+            "xz {options:?}"
+        );
     }
+}
+
+#[test]
+fn the_last_of_two_control_files_counts_as_for_dpkg() {
+    let dir = TempDir::new();
+    let deb = build_deb(&dir, "xz", DEB_CONTROL);
+    for (sub, requirement) in [("first", "cuda"), ("second", "vulkan")] {
+        let path = dir.0.join(sub);
+        std::fs::create_dir_all(&path).unwrap();
+        let control = DEB_CONTROL.replace("cuda (>= 11.0)\n  | opencl", requirement);
+        std::fs::write(path.join("control"), control).unwrap();
+    }
+    let tar_path = dir.0.join("control.tar");
+    run(Command::new("tar")
+        .args(["--owner=0", "--group=0", "-cf"])
+        .arg(&tar_path)
+        .args(["-C", "first", "./control", "-C", "../second", "./control"])
+        .current_dir(&dir.0));
+    let compressed = run(Command::new("xz").arg("-c").arg(&tar_path));
+    let repacked = with_control_member(&dir, &deb, "twice", &compressed);
+    assert_eq!(dpkg_deb_field(&repacked), "vulkan");
+    let value = from_path(&repacked, Kind::Deb, None).unwrap();
+    assert_eq!(value[0].value.as_deref(), Some("vulkan"));
+}
+
+#[test]
+fn ar_headers_are_read_as_dpkg_reads_them() {
+    let tar = tar_with(&[("./control", DEB_CONTROL.as_bytes())]);
+    // GNU ar's terminating slash and dpkg-deb's spaces are the same name.
+    let gnu = ar_with_raw_names(&[("debian-binary/", b"2.0\n"), ("control.tar/", &tar)]);
+    assert!(from_deb(&gnu, "a.deb").is_ok());
+    // A GNU long-name reference is a literal name to dpkg; one past the end of any name table
+    // used to panic in the ar crate.
+    for name in ["/999999", "/0", "//"] {
+        let deb = ar_with_raw_names(&[("debian-binary", b"2.0\n"), (name, &tar)]);
+        let err = deb_error(&deb);
+        assert_eq!(err.kind(), ControlErrorKind::MissingMember, "{name}: {err}");
+    }
+    // A name table that claims gigabytes is a member like any other: skipped by no one,
+    // allocated by no one.
+    let mut huge = ar_with_raw_names(&[("debian-binary", b"2.0\n")]);
+    huge.extend_from_slice(
+        format!(
+            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            "//", 0, 0, 0, 0, 9_999_999_999u64
+        )
+        .as_bytes(),
+    );
+    assert_eq!(deb_error(&huge).kind(), ControlErrorKind::MissingMember);
+    let mut underscore = ar_with_raw_names(&[("debian-binary", b"2.0\n")]);
+    underscore.extend_from_slice(
+        format!(
+            "{:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+            "_huge", 0, 0, 0, 0, 9_999_999_999u64
+        )
+        .as_bytes(),
+    );
+    let err = deb_error(&underscore);
+    assert_eq!(err.kind(), ControlErrorKind::NotADeb);
+    assert!(err.to_string().contains("truncated"), "{err}");
+
+    let mut bad_size = ar_with_raw_names(&[("debian-binary", b"2.0\n"), ("control.tar", &tar)]);
+    let at = 8 + 60 + 4 + 48;
+    bad_size[at..at + 2].copy_from_slice(b"-1");
+    let err = deb_error(&bad_size);
+    assert_eq!(err.kind(), ControlErrorKind::NotADeb);
+    assert!(err.to_string().contains("invalid size field"), "{err}");
+    let mut bad_terminator = gnu.clone();
+    bad_terminator[8 + 58] = b'!';
+    assert_eq!(deb_error(&bad_terminator).kind(), ControlErrorKind::NotADeb);
+}
+
+#[test]
+fn a_control_file_cut_short_inside_its_tar_is_corrupt_not_missing_a_field() {
+    let tar = tar_with(&[("./control", DEB_CONTROL.as_bytes())]);
+    // The header, then only the first 40 bytes of the file: a field cut off is not absent.
+    let cut = &tar[..512 + 40];
+    let err = deb_error(&ar_archive(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar", cut),
+    ]));
+    assert_eq!(err.kind(), ControlErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("ends after 40 of"), "{err}");
+}
+
+#[test]
+fn a_corrupt_xz_check_is_corrupt_even_past_the_control_file() {
+    let tar = tar_with(&[("./control", DEB_CONTROL.as_bytes())]);
+    let mut compressed = compress_with("xz", &tar);
+    // A byte of the stream's end (its block check, index or footer), after all the tar data:
+    // only decompressing to the end, as dpkg-deb does, notices it.
+    let at = compressed.len() - 20;
+    compressed[at] ^= 0xff;
+    let err = deb_error(&ar_archive(&[
+        ("debian-binary", b"2.0\n"),
+        ("control.tar.xz", &compressed),
+    ]));
+    assert_eq!(err.kind(), ControlErrorKind::Corrupt, "{err}");
 }
 
 fn field_value() -> impl Strategy<Value = String> {
@@ -697,8 +972,51 @@ fn field_value() -> impl Strategy<Value = String> {
     })
 }
 
+/// Real packages built once by dpkg-deb with each compression, for the mutation targets.
+fn real_debs() -> &'static [Vec<u8>] {
+    static DEBS: std::sync::OnceLock<Vec<Vec<u8>>> = std::sync::OnceLock::new();
+    DEBS.get_or_init(|| {
+        let dir = TempDir::new();
+        ["xz", "gzip", "zstd", "none"]
+            .iter()
+            .map(|compression| std::fs::read(build_deb(&dir, compression, DEB_CONTROL)).unwrap())
+            .collect()
+    })
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// Truncations and byte changes anywhere in a real package (ar headers, compressed
+    /// streams, tar headers, the control text): a clear error or the right answer, no panic.
+    #[test]
+    fn real_debs_cut_or_corrupted_anywhere_give_an_answer_or_an_error(
+        which in 0usize..4,
+        cut in any::<prop::sample::Index>(),
+        flips in prop::collection::vec((any::<prop::sample::Index>(), 1u8..=255), 0..4),
+    ) {
+        let mut deb = real_debs()[which].clone();
+        for (at, xor) in flips {
+            let at = at.index(deb.len());
+            deb[at] ^= xor;
+        }
+        let keep = cut.index(deb.len() + 1);
+        deb.truncate(keep);
+        if let Ok(value) = from_deb(&deb, "a.deb") {
+            prop_assert_eq!(value.package.as_deref().map(str::len).unwrap_or(0) > 0, true);
+        }
+    }
+
+    /// Clear-signed armour around random bodies, cut anywhere.
+    #[test]
+    fn dsc_armour_cut_anywhere_never_panics(
+        value in field_value(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let text = signed(&format!("Format: 3.0 (native)\nSource: foo\nRequires-Hwspec: {value}\n"));
+        let boundaries: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+        let _ = from_dsc(&text[..boundaries[cut.index(boundaries.len())]], "d");
+    }
 
     #[test]
     fn control_readers_never_panic(text in "(?s).{0,400}") {

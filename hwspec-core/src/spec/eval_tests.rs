@@ -357,7 +357,7 @@ fn overridden_capabilities_name_the_variable() {
         ("HWSPEC_OVERRIDE_OPENCL", "absent"),
     ]
     .map(|(k, v)| (k.to_owned(), v.to_owned()));
-    let overrides = apply_overrides(&mut r, vars.into_iter()).unwrap();
+    let overrides = apply_overrides(&mut r, vars).unwrap();
     let judge = |expr: &str| {
         evaluate(&parse(expr).unwrap(), &r, &overrides).clauses[0].relations[0].clone()
     };

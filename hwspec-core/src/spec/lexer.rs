@@ -28,7 +28,7 @@ impl Token<'_> {
     /// The token as an error message quotes it.
     pub fn describe(&self) -> String {
         match self.kind {
-            TokenKind::Word(text) | TokenKind::Operator(text) => format!("\"{text}\""),
+            TokenKind::Word(text) | TokenKind::Operator(text) => crate::text::quoted(text),
             TokenKind::Comma => "\",\"".to_owned(),
             TokenKind::Pipe => "\"|\"".to_owned(),
             TokenKind::Open => "\"(\"".to_owned(),

@@ -19,7 +19,7 @@ pub use eval::{evaluate, ClauseVerdict, RelationVerdict, Verdict};
 pub use overrides::{
     apply_overrides, BadOverride, Override, OverrideError, ABSENT, OVERRIDE_PREFIX,
 };
-pub use parse::{parse, ParseError, ParseErrorKind};
+pub use parse::{parse, ParseError, ParseErrorKind, MAX_EXPRESSION_LEN, MAX_RELATIONS};
 
 #[cfg(test)]
 mod eval_tests;

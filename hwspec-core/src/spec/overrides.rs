@@ -2,6 +2,7 @@
 //! as conda's `CONDA_OVERRIDE_CUDA` does. Overrides are never silent: a bad variable is an
 //! error, and every applied one is returned so that outputs can show it.
 
+use std::ffi::OsStr;
 use std::fmt;
 
 use serde::Serialize;
@@ -9,6 +10,7 @@ use serde::Serialize;
 use super::version::{self, parse_version};
 use super::vocab;
 use crate::model::{Capability, Report};
+use crate::text::printable_bytes;
 
 /// The prefix of every override variable.
 pub const OVERRIDE_PREFIX: &str = "HWSPEC_OVERRIDE_";
@@ -59,21 +61,45 @@ impl fmt::Display for OverrideError {
 
 impl std::error::Error for OverrideError {}
 
-/// Applies the `HWSPEC_OVERRIDE_*` variables among `vars` (typically `std::env::vars()`) to
-/// `report`'s capability set, all or nothing.
+/// Applies the `HWSPEC_OVERRIDE_*` variables among `vars` (typically `std::env::vars_os()`) to
+/// `report`'s capability set, all or nothing, and records them in `report.overrides`.
+///
+/// A variable whose name starts with the prefix but is not UTF-8, or whose value is not, is
+/// refused like any other bad override: the environment is the caller's input, never a panic.
 ///
 /// The capability is the rest of the variable name in lowercase with `_` as `-`
 /// (`HWSPEC_OVERRIDE_CUDA_ARCH` is `cuda-arch`). `absent` removes it. For a versioned
 /// capability any other value must be a Debian version, which replaces all its values; a
 /// flag is set by any other non-empty value (`1`, `present`). Each override sets exactly one
 /// capability: `x86-64-v3` does not imply `x86-64-v2`.
-pub fn apply_overrides(
+pub fn apply_overrides<K: AsRef<OsStr>, V: AsRef<OsStr>>(
     report: &mut Report,
-    vars: impl Iterator<Item = (String, String)>,
+    vars: impl IntoIterator<Item = (K, V)>,
 ) -> Result<Vec<Override>, OverrideError> {
     let mut applied: Vec<Override> = Vec::new();
     let mut refused: Vec<BadOverride> = Vec::new();
     for (variable, value) in vars {
+        let (variable, value) = (variable.as_ref(), value.as_ref());
+        if !variable
+            .as_encoded_bytes()
+            .starts_with(OVERRIDE_PREFIX.as_bytes())
+        {
+            continue;
+        }
+        let (Some(variable), Some(value)) = (variable.to_str(), value.to_str()) else {
+            let part = if variable.to_str().is_none() {
+                "name"
+            } else {
+                "value"
+            };
+            refused.push(BadOverride {
+                variable: printable_bytes(variable.as_encoded_bytes()),
+                value: printable_bytes(value.as_encoded_bytes()),
+                reason: format!("the {part} is not UTF-8"),
+            });
+            continue;
+        };
+        let (variable, value) = (variable.to_owned(), value.to_owned());
         let Some(suffix) = variable.strip_prefix(OVERRIDE_PREFIX) else {
             continue;
         };
@@ -96,6 +122,10 @@ pub fn apply_overrides(
         return Err(OverrideError { refused });
     }
     applied.sort_by(|a, b| a.variable.cmp(&b.variable));
+    report.overrides = applied
+        .iter()
+        .map(|o| (o.variable.clone(), o.value.clone()))
+        .collect();
     for o in &applied {
         report.capabilities.retain(|c| c.name != o.capability);
         if o.value == ABSENT {
@@ -283,6 +313,42 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("empty value"), "{message}");
+    }
+
+    #[test]
+    fn variables_that_are_not_utf8_are_refused_not_a_panic() {
+        use std::ffi::OsString;
+        use std::os::unix::ffi::OsStringExt;
+        let mut r = report(vec![Capability::flag("cpu")]);
+        let before = r.clone();
+        let os = |bytes: &[u8]| OsString::from_vec(bytes.to_vec());
+        let error = apply_overrides(
+            &mut r,
+            [
+                (os(b"FOO"), os(b"\xff")),
+                (os(b"\xff"), os(b"1")),
+                (os(b"HWSPEC_OVERRIDE_CUDA"), os(b"12.\xff")),
+                (os(b"HWSPEC_OVERRIDE_G\xffU"), os(b"1")),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(r, before);
+        let reasons: Vec<(&str, &str)> = error
+            .refused
+            .iter()
+            .map(|b| (b.variable.as_str(), b.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                ("HWSPEC_OVERRIDE_CUDA", "the value is not UTF-8"),
+                ("HWSPEC_OVERRIDE_G\\xffU", "the name is not UTF-8"),
+            ]
+        );
+        let applied = apply_overrides(&mut r, [(os(b"FOO"), os(b"\xff"))]).unwrap();
+        assert!(applied.is_empty() && r.overrides.is_empty());
+        apply_overrides(&mut r, vars(&[("HWSPEC_OVERRIDE_GPU", "1")])).unwrap();
+        assert_eq!(r.overrides["HWSPEC_OVERRIDE_GPU"], "1");
     }
 
     #[test]

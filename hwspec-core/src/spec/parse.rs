@@ -6,6 +6,7 @@ use super::ast::{Alternatives, Op, Relation, Requirement};
 use super::lexer::{Lexer, Token, TokenKind};
 use super::version::parse_version;
 use super::vocab;
+use crate::text::{printable, quoted};
 
 /// What kind of mistake a [`ParseError`] reports; stable, for callers that branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -27,7 +28,23 @@ pub enum ParseErrorKind {
     ArchitectureQualifier,
     /// A build profile such as `<!nocheck>`.
     BuildProfile,
+    /// An expression longer than [`MAX_EXPRESSION_LEN`] bytes.
+    TooLong,
+    /// An expression with more than [`MAX_RELATIONS`] relations.
+    TooManyRelations,
 }
+
+/// The longest requirement accepted, in bytes. Real fields are a few hundred bytes; the cap
+/// keeps what a hostile package can make hwspec allocate and print small.
+pub const MAX_EXPRESSION_LEN: usize = 64 * 1024;
+
+/// The most relations (names, counted over every clause and alternative) a requirement may
+/// have. Real fields have a handful; each relation costs a verdict and an explanation.
+pub const MAX_RELATIONS: usize = 1024;
+
+/// The most characters of the offending line an error keeps (around the column): enough to
+/// see the mistake, without repeating a huge line back to the terminal.
+const SOURCE_WINDOW: usize = 120;
 
 /// Why a requirement does not parse, and where.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +63,10 @@ struct Detail {
     found: String,
     note: Option<String>,
     suggestion: Option<String>,
+    /// The offending line, or the part of it around the column when it is long.
     source_line: String,
+    /// The column of the offending token within `source_line`, in characters from 1.
+    source_column: usize,
 }
 
 impl ParseError {
@@ -62,17 +82,20 @@ impl ParseError {
         let line_end = input[offset..]
             .find('\n')
             .map_or(input.len(), |i| offset + i);
+        let column = before[line_start..].chars().count() + 1;
+        let (source_line, source_column) = window(&input[line_start..line_end], column);
         ParseError {
             detail: Box::new(Detail {
                 kind,
                 offset,
                 line: before.matches('\n').count() + 1,
-                column: before[line_start..].chars().count() + 1,
+                column,
                 expected: expected.into(),
                 found: found.into(),
                 note: None,
                 suggestion: None,
-                source_line: input[line_start..line_end].to_owned(),
+                source_line,
+                source_column,
             }),
         }
     }
@@ -128,16 +151,25 @@ impl ParseError {
     }
 
     /// The offending line of the input with a caret under the column, for terminals.
-    /// Tabs are repeated in the caret line so that it lines up however tabs are shown.
+    /// Tabs are repeated in the caret line so that it lines up however tabs are shown; control
+    /// characters in the line are shown as escapes, and the caret still lines up under them.
     pub fn render(&self) -> String {
-        let pad: String = self
+        let mut pad = String::new();
+        for c in self
             .detail
             .source_line
             .chars()
-            .take(self.detail.column - 1)
-            .map(|c| if c == '\t' { '\t' } else { ' ' })
-            .collect();
-        format!("{}\n{pad}^", self.detail.source_line)
+            .take(self.detail.source_column - 1)
+        {
+            match c {
+                '\t' => pad.push('\t'),
+                c => {
+                    let shown = printable(c.encode_utf8(&mut [0; 4])).chars().count();
+                    pad.extend(std::iter::repeat_n(' ', shown));
+                }
+            }
+        }
+        format!("{}\n{pad}^", printable(&self.detail.source_line))
     }
 }
 
@@ -163,15 +195,49 @@ impl fmt::Display for ParseError {
 
 impl std::error::Error for ParseError {}
 
+/// `line` cut to about [`SOURCE_WINDOW`] characters around `column` (1-based), marked with `…`
+/// where cut, and the column's place in the result.
+fn window(line: &str, column: usize) -> (String, usize) {
+    let length = line.chars().count();
+    if length <= SOURCE_WINDOW {
+        return (line.to_owned(), column);
+    }
+    let start = column.saturating_sub(SOURCE_WINDOW / 2 + 1);
+    let end = (start + SOURCE_WINDOW).min(length);
+    let mut text = String::new();
+    if start > 0 {
+        text.push('…');
+    }
+    text.extend(line.chars().skip(start).take(end - start));
+    if end < length {
+        text.push('…');
+    }
+    (text, column - start + usize::from(start > 0))
+}
+
 /// Parses a requirement. An empty or all-whitespace field means `cpu`; a single trailing
 /// comma is accepted because `wrap-and-sort -t` writes one.
+///
+/// The cost is linear in the input, which may be at most [`MAX_EXPRESSION_LEN`] bytes and hold
+/// at most [`MAX_RELATIONS`] relations; more is an error of kind
+/// [`ParseErrorKind::TooLong`] or [`ParseErrorKind::TooManyRelations`].
 pub fn parse(input: &str) -> Result<Requirement, ParseError> {
+    if input.len() > MAX_EXPRESSION_LEN {
+        return Err(ParseError::new(
+            input,
+            ParseErrorKind::TooLong,
+            0,
+            format!("a requirement of at most {MAX_EXPRESSION_LEN} bytes"),
+            format!("{} bytes", input.len()),
+        ));
+    }
     if input.trim().is_empty() {
         return Ok(Requirement::cpu());
     }
     Parser {
         input,
         lexer: Lexer::new(input),
+        relations: 0,
     }
     .requirement()
 }
@@ -179,6 +245,8 @@ pub fn parse(input: &str) -> Result<Requirement, ParseError> {
 struct Parser<'a> {
     input: &'a str,
     lexer: Lexer<'a>,
+    /// Relations read so far, against [`MAX_RELATIONS`].
+    relations: usize,
 }
 
 const OPERATORS: &str = "one of \"<<\", \"<=\", \"=\", \">=\", \">>\"";
@@ -223,6 +291,16 @@ impl<'a> Parser<'a> {
         let TokenKind::Word(name) = token.kind else {
             return Err(self.error(ParseErrorKind::Unexpected, &token, "a capability name"));
         };
+        self.relations += 1;
+        if self.relations > MAX_RELATIONS {
+            return Err(self.error(
+                ParseErrorKind::TooManyRelations,
+                &token,
+                format!(
+                    "end of input after {MAX_RELATIONS} relations, the most a requirement may have"
+                ),
+            ));
+        }
         self.check_name(name, &token)?;
         let open = self.lexer.peek();
         if open.kind != TokenKind::Open {
@@ -243,7 +321,7 @@ impl<'a> Parser<'a> {
             return Err(self.error(
                 ParseErrorKind::Unexpected,
                 &close,
-                format!("\")\" after the version \"{version}\""),
+                format!("\")\" after the version {}", quoted(version)),
             ));
         }
         Ok(Relation {
@@ -261,7 +339,7 @@ impl<'a> Parser<'a> {
             token,
             "a capability name",
         );
-        error.detail.found = format!("unknown name \"{name}\"");
+        error.detail.found = format!("unknown name {}", quoted(name));
         error.detail.suggestion = vocab::closest(name);
         if name.starts_with(vocab::ROCM_TARGET_PREFIX) && error.detail.suggestion.is_none() {
             error.detail.note = Some(
@@ -526,6 +604,14 @@ mod tests {
         assert_eq!(err("| cuda").column(), 1);
         assert_eq!(err("cuda)").found(), "\")\"");
         assert_eq!(err("(cuda)").expected(), "a capability name");
+    }
+
+    #[test]
+    fn the_caret_lines_up_under_escaped_control_characters() {
+        let e = err("cpu, \u{1b}[2J, cdua");
+        assert_eq!(e.render(), "cpu, \\x1b[2J, cdua\n     ^");
+        let e = err("cpu, gpu \u{202e}x");
+        assert_eq!(e.render(), "cpu, gpu \\u{202e}x\n         ^");
     }
 
     #[test]

@@ -46,6 +46,39 @@ fn requirement() -> impl Strategy<Value = Requirement> {
     proptest::collection::vec(alternatives, 1..5).prop_map(|clauses| Requirement { clauses })
 }
 
+/// Pieces that, repeated thousands of times, make inputs that are huge, deeply "nested" or
+/// unbalanced: the shapes that make naive parsers recurse, backtrack or allocate per token.
+fn adversarial() -> impl Strategy<Value = String> {
+    let pieces = vec![
+        "(",
+        ")",
+        "((",
+        "(>=",
+        "|",
+        ",",
+        ", ",
+        " | ",
+        "cuda (",
+        "cuda | ",
+        "cpu, ",
+        "cpu|",
+        "opencl (>= 1.2) | ",
+        "gpu (>= 1)",
+        "[amd64]",
+        "<!nocheck>",
+        "x",
+        "\u{202e}",
+        "\t\n ",
+        "cuda (>= 1:12.0~rc1-1), ",
+    ];
+    (
+        proptest::sample::select(pieces),
+        0usize..(2 * MAX_RELATIONS + 10),
+        proptest::sample::select(vec!["", "cpu", ")", "cuda (>= 12"]),
+    )
+        .prop_map(|(piece, times, tail)| format!("{}{tail}", piece.repeat(times)))
+}
+
 fn check_error_is_well_formed(input: &str, error: &ParseError) {
     assert!(error.offset() <= input.len());
     assert!(input.is_char_boundary(error.offset()));
@@ -70,6 +103,46 @@ proptest! {
             Ok(requirement) => prop_assert_eq!(parse(&requirement.to_string()), Ok(requirement)),
             Err(error) => check_error_is_well_formed(&input, &error),
         }
+    }
+
+    #[test]
+    fn the_parser_is_total_and_capped_on_adversarial_shapes(input in adversarial()) {
+        match parse(&input) {
+            Ok(requirement) => {
+                let relations: usize = requirement.clauses.iter().map(|c| c.relations.len()).sum();
+                prop_assert!(relations <= MAX_RELATIONS);
+            }
+            Err(error) => {
+                check_error_is_well_formed(&input, &error);
+                // However long the input, the message stays short enough to read.
+                prop_assert!(error.to_string().len() < 600, "{}", error);
+                prop_assert!(error.render().len() < 1200);
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_of_a_valid_requirement_parses_or_is_a_clear_error(
+        requirement in requirement(),
+        cut in any::<proptest::sample::Index>(),
+    ) {
+        let printed = requirement.to_string();
+        let boundaries: Vec<usize> = (0..=printed.len()).filter(|&i| printed.is_char_boundary(i)).collect();
+        let truncated = &printed[..boundaries[cut.index(boundaries.len())]];
+        if let Err(error) = parse(truncated) {
+            check_error_is_well_formed(truncated, &error);
+        }
+    }
+
+    #[test]
+    fn inputs_over_the_size_cap_are_refused_whatever_they_hold(
+        piece in near_miss(),
+        filler in proptest::sample::select(vec![" ", "cpu, ", "x"]),
+    ) {
+        let input = format!("{piece}{}", filler.repeat(MAX_EXPRESSION_LEN / filler.len() + 1));
+        let error = parse(&input).unwrap_err();
+        prop_assert_eq!(error.kind(), ParseErrorKind::TooLong);
+        check_error_is_well_formed(&input, &error);
     }
 
     #[test]

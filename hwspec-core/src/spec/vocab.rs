@@ -91,8 +91,12 @@ pub fn is_rocm_target(name: &str) -> bool {
     })
 }
 
+/// The longest unknown name [`closest`] compares with the vocabulary, in characters: over twice
+/// the longest known name, past which no known name is within the suggestion budget.
+pub const MAX_COMPARED_NAME: usize = 64;
+
 /// The known name `name` was most likely meant to be, if any is close enough to be a useful
-/// guess rather than noise.
+/// guess rather than noise. Costs time linear in `name`'s length.
 pub fn closest(name: &str) -> Option<String> {
     let lower = name.to_lowercase();
     if is_known(&lower) {
@@ -105,6 +109,11 @@ pub fn closest(name: &str) -> Option<String> {
     let underscored = lower.replace('_', "-");
     if is_known(&underscored) {
         return Some(underscored);
+    }
+    // Edit distance costs the product of the two lengths; a name this long is further from
+    // every known name than the budget below allows, so it is not compared at all.
+    if lower.chars().count() > MAX_COMPARED_NAME {
+        return None;
     }
     let (best, distance) = FIXED
         .iter()
@@ -205,5 +214,24 @@ mod tests {
         assert_eq!(closest("opencl-gpuu").as_deref(), Some("opencl-gpu"));
         assert_eq!(closest("gpu-mem").as_deref(), Some("gpu-memory"));
         assert_eq!(closest("tensorflow"), None);
+    }
+
+    #[test]
+    fn no_name_longer_than_the_compared_length_could_be_suggested() {
+        let longest = fixed_names()
+            .map(str::to_owned)
+            .chain(codec_names())
+            .map(|name| name.chars().count())
+            .max()
+            .unwrap();
+        // The budget of a name of n characters is n / 3, and its distance to a known name is
+        // at least n - longest; the prefix rule needs n <= longest.
+        let n = MAX_COMPARED_NAME + 1;
+        assert!(n - longest > n / 3 && n > longest);
+        assert_eq!(closest(&"cuda".repeat(1 << 20)), None);
+        assert_eq!(
+            closest(&format!("ROCM-GFX{}", "a".repeat(100))),
+            Some(format!("rocm-gfx{}", "a".repeat(100)))
+        );
     }
 }

@@ -147,7 +147,7 @@ fn the_pkg_config_template_has_the_contracts_fields() {
         "Version: @VERSION@",
         "Cflags: -I${includedir}",
         "Libs: -L${libdir} -lhwspec",
-        "Libs.private: -lpthread -ldl -lm",
+        "Libs.private: -lpthread -ldl -lm -llzma",
     ] {
         assert!(template.lines().any(|l| l == line), "{line}");
     }
