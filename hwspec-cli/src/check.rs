@@ -40,9 +40,9 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
     let sources = requirement_sources(args)?;
     let parsed = sources
         .into_iter()
-        .map(|(origin, package, text)| {
-            let requirement = parse(&origin, &text)?;
-            Ok((origin, package, requirement))
+        .map(|source| {
+            let requirement = parse(&source.location, &source.text)?;
+            Ok((source.origin, source.package, requirement))
         })
         .collect::<Result<Vec<_>, Failure>>()?;
 
@@ -77,11 +77,27 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
     })
 }
 
-/// The expressions to judge: `(origin, package, text)`. A package without the field requires
-/// `cpu`, written as the empty expression.
-fn requirement_sources(args: &CheckArgs) -> Result<Vec<(String, Option<String>, String)>, Failure> {
+/// One expression to judge.
+struct Source {
+    /// Where it was read, as `Judged::origin`.
+    origin: String,
+    /// Where it was read, for error messages: `FILE:LINE (stanza)` where the file has lines.
+    location: String,
+    package: Option<String>,
+    /// The expression; a package without the field requires `cpu`, written as "".
+    text: String,
+}
+
+/// The expressions to judge. For a `debian/control`, warns on stderr about each requirement
+/// spelled so that dpkg will not copy it into the `.dsc` or `.deb` where it is read.
+fn requirement_sources(args: &CheckArgs) -> Result<Vec<Source>, Failure> {
     if let Some(expr) = &args.expr {
-        return Ok(vec![("command line".to_owned(), None, expr.clone())]);
+        return Ok(vec![Source {
+            origin: "command line".to_owned(),
+            location: "command line".to_owned(),
+            package: None,
+            text: expr.clone(),
+        }]);
     }
     let (path, kind): (&PathBuf, Kind) = match (&args.control, &args.dsc, &args.deb) {
         (Some(path), _, _) => (path, Kind::Control),
@@ -95,17 +111,49 @@ fn requirement_sources(args: &CheckArgs) -> Result<Vec<(String, Option<String>, 
     };
     let fields = control::from_path(path, kind, args.package.as_deref())
         .map_err(|e| Failure::Invalid(e.to_string()))?;
-    Ok(fields.into_iter().map(source_of).collect())
+    if kind == Kind::Control {
+        for warning in fields.iter().filter_map(control::spelling_warning) {
+            eprintln!(
+                "hwspec: warning: {}: {}",
+                file_line(path, warning.line),
+                warning.message
+            );
+        }
+    }
+    Ok(fields
+        .into_iter()
+        .map(|field| source_of(path, field))
+        .collect())
 }
 
-fn source_of(field: FieldValue) -> (String, Option<String>, String) {
-    (field.origin, field.package, field.value.unwrap_or_default())
+/// `FILE:LINE`, or `FILE` without a line.
+fn file_line(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{}:{line}", path.display()),
+        None => path.display().to_string(),
+    }
 }
 
-fn parse(origin: &str, text: &str) -> Result<Requirement, Failure> {
+fn source_of(path: &Path, field: FieldValue) -> Source {
+    // The origin is the path, then `, stanza` for a debian/control.
+    let stanza = field
+        .origin
+        .strip_prefix(&path.display().to_string())
+        .and_then(|rest| rest.strip_prefix(", "))
+        .map(|stanza| format!(" ({stanza})"))
+        .unwrap_or_default();
+    Source {
+        location: format!("{}{stanza}", file_line(path, field.line)),
+        origin: field.origin,
+        package: field.package,
+        text: field.value.unwrap_or_default(),
+    }
+}
+
+fn parse(location: &str, text: &str) -> Result<Requirement, Failure> {
     spec::parse(text).map_err(|e| {
         Failure::Invalid(format!(
-            "{origin}: invalid requirement: {e}\n{}",
+            "{location}: invalid requirement: {e}\n{}",
             e.render().trim_end()
         ))
     })
@@ -130,32 +178,82 @@ fn explain(judged: &[Judged], report: &Report) -> String {
     out
 }
 
-/// The .deb files an APT `DPkg::Pre-Install-Pkgs` hook is given on stdin. Version 1 of the
-/// protocol sends one path per line; versions 2 and 3 send `VERSION N`, configuration lines up
-/// to a blank line, then one line per package action whose last field is the .deb being
-/// installed (or `**CONFIGURE**`, `**REMOVE**`, which name no file).
-pub fn hook_debs(input: &str) -> Vec<PathBuf> {
+/// The apt configuration option that makes the hook refuse, as `--refuse` does.
+const REFUSE_OPTION: &str = "Hwspec::Refuse";
+
+/// What an APT `DPkg::Pre-Install-Pkgs` hook is given on stdin. Version 1 of the protocol sends
+/// one .deb path per line; versions 2 and 3 send `VERSION N`, apt's configuration as
+/// `Name=Value` lines up to a blank line, then one line per package action: its name, the
+/// installed version (`-` when it is not installed), and for version 3 architecture fields,
+/// then the new version and, last, the .deb being installed (or `**CONFIGURE**`, `**REMOVE**`,
+/// which name no file).
+#[derive(Debug, Default, PartialEq)]
+pub struct HookInput {
+    /// The .deb files about to be installed.
+    pub debs: Vec<HookDeb>,
+    /// `Hwspec::Refuse` from apt's configuration, when set to a boolean apt understands.
+    pub refuse: Option<bool>,
+    /// Problems with the input, as warnings (an unreadable `Hwspec::Refuse`).
+    pub warnings: Vec<String>,
+}
+
+/// One .deb an apt hook is given.
+#[derive(Debug, PartialEq)]
+pub struct HookDeb {
+    pub path: PathBuf,
+    /// Some version of the package is installed already: this is an upgrade, a downgrade or a
+    /// reinstall. Version 1 of the protocol does not say, and counts every package as new.
+    pub installed: bool,
+}
+
+pub fn hook_input(input: &str) -> HookInput {
+    let mut hook = HookInput::default();
     let mut lines = input.lines();
-    let mut debs = Vec::new();
     let versioned = input.starts_with("VERSION ");
     if versioned {
+        lines.next();
         for line in lines.by_ref() {
             if line.trim().is_empty() {
                 break;
             }
+            let Some((name, value)) = line.split_once('=') else {
+                continue;
+            };
+            if name.eq_ignore_ascii_case(REFUSE_OPTION) {
+                match apt_boolean(value) {
+                    Some(refuse) => hook.refuse = Some(refuse),
+                    None => hook.warnings.push(format!(
+                        "{REFUSE_OPTION} is {value:?}, which is not a boolean; not refusing"
+                    )),
+                }
+            }
         }
     }
     for line in lines {
-        let candidate = if versioned {
-            line.split_whitespace().last().unwrap_or("")
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        let (candidate, installed) = if versioned {
+            let installed = fields.get(1).is_some_and(|old| *old != "-");
+            (fields.last().copied().unwrap_or(""), installed)
         } else {
-            line.trim()
+            (line.trim(), false)
         };
         if candidate.ends_with(".deb") {
-            debs.push(PathBuf::from(candidate));
+            hook.debs.push(HookDeb {
+                path: PathBuf::from(candidate),
+                installed,
+            });
         }
     }
-    debs
+    hook
+}
+
+/// A boolean as apt's configuration reads one (apt-pkg's `StringToBool`).
+fn apt_boolean(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "with" | "on" | "enable" => Some(true),
+        "0" | "no" | "false" | "without" | "off" | "disable" => Some(false),
+        _ => None,
+    }
 }
 
 pub fn apt_hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
@@ -164,10 +262,15 @@ pub fn apt_hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
         input.push_str(&line?);
         input.push('\n');
     }
+    let hook = hook_input(&input);
+    for warning in &hook.warnings {
+        eprintln!("hwspec: warning: {warning}");
+    }
+    let refuse = args.refuse || hook.refuse == Some(true);
     let mut wanted = Vec::new();
-    for deb in hook_debs(&input) {
-        match read_requirement(&deb) {
-            Ok(Some(found)) => wanted.push(found),
+    for deb in &hook.debs {
+        match read_requirement(&deb.path) {
+            Ok(Some(found)) => wanted.push((deb.installed, found)),
             Ok(None) => {}
             Err(message) => eprintln!("hwspec: warning: {message}"),
         }
@@ -178,7 +281,7 @@ pub fn apt_hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
     }
     let (report, overrides) = report(&args.probe)?;
     let mut refused = Vec::new();
-    for (deb, package, requirement) in wanted {
+    for (installed, (deb, package, requirement)) in wanted {
         let verdict = spec::evaluate(&requirement, &report, &overrides);
         if verdict.satisfied {
             continue;
@@ -191,16 +294,26 @@ pub fn apt_hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
             .map(|r| format!("{}: {}", r.text, r.explanation))
             .collect::<Vec<_>>()
             .join("; ");
-        let verb = if args.refuse { "error" } else { "warning" };
+        // Refusing a package that is already installed protects nothing and would stop the
+        // whole transaction, security updates and unattended-upgrades included.
+        let refusing = refuse && !installed;
+        let verb = if refusing { "error" } else { "warning" };
+        let note = if refuse && installed {
+            " (already installed, so not refused: an upgrade is only warned about)"
+        } else {
+            ""
+        };
         eprintln!(
-            "hwspec: {verb}: {package} ({}) requires `{requirement}`, which this machine does not satisfy: {why}",
+            "hwspec: {verb}: {package} ({}) requires `{requirement}`, which this machine does not satisfy: {why}{note}",
             deb.display()
         );
-        refused.push(package);
+        if refusing {
+            refused.push(package);
+        }
     }
-    if args.refuse && !refused.is_empty() {
+    if !refused.is_empty() {
         eprintln!(
-            "hwspec: refusing the installation of {} (apt's hook: hwspec apt-hook --refuse)",
+            "hwspec: refusing the installation of {} (apt's hook: hwspec apt-hook with --refuse or {REFUSE_OPTION})",
             refused.join(", ")
         );
         return Ok(ExitCode::from(1));
@@ -235,14 +348,17 @@ mod tests {
 
     #[test]
     fn version_1_hook_input_is_one_path_per_line() {
-        let debs = hook_debs("/var/cache/apt/archives/a_1_amd64.deb\n\n/tmp/b_2_all.deb\n");
+        let hook = hook_input("/var/cache/apt/archives/a_1_amd64.deb\n\n/tmp/b_2_all.deb\n");
+        let paths: Vec<_> = hook.debs.iter().map(|d| d.path.clone()).collect();
         assert_eq!(
-            debs,
+            paths,
             [
                 PathBuf::from("/var/cache/apt/archives/a_1_amd64.deb"),
                 PathBuf::from("/tmp/b_2_all.deb")
             ]
         );
+        assert!(hook.debs.iter().all(|d| !d.installed));
+        assert_eq!(hook.refuse, None);
     }
 
     #[test]
@@ -250,10 +366,44 @@ mod tests {
         let input = "VERSION 2\nAPT::Architecture=amd64\nDir=/\n\n\
                      a - < 1.0 /var/cache/apt/archives/a_1.0_amd64.deb\n\
                      b 1.0 > 0.9 **REMOVE**\n\
-                     c - < 2.0 **CONFIGURE**\n";
+                     c - < 2.0 **CONFIGURE**\n\
+                     d 1.0 < 2.0 /var/cache/apt/archives/d_2.0_all.deb\n";
         assert_eq!(
-            hook_debs(input),
-            [PathBuf::from("/var/cache/apt/archives/a_1.0_amd64.deb")]
+            hook_input(input).debs,
+            [
+                HookDeb {
+                    path: PathBuf::from("/var/cache/apt/archives/a_1.0_amd64.deb"),
+                    installed: false
+                },
+                HookDeb {
+                    path: PathBuf::from("/var/cache/apt/archives/d_2.0_all.deb"),
+                    installed: true
+                }
+            ]
         );
+    }
+
+    /// Lines as apt 2.6 sends them with `DPkg::Tools::Options::...::Version "3"`.
+    #[test]
+    fn version_3_hook_input_says_what_is_installed() {
+        let input = "VERSION 3\nAPT::Architecture=amd64\n\n\
+                     new - - none < 1.0 all none /tmp/new_1.0_all.deb\n\
+                     old 1.0 amd64 same < 2.0 amd64 same /tmp/old_2.0_amd64.deb\n\
+                     new - - none < 1.0 all none **CONFIGURE**\n";
+        let installed: Vec<_> = hook_input(input).debs.iter().map(|d| d.installed).collect();
+        assert_eq!(installed, [false, true]);
+    }
+
+    #[test]
+    fn refusal_is_read_from_apts_configuration() {
+        let with = |value: &str| hook_input(&format!("VERSION 2\nhwspec::refuse={value}\n\n"));
+        assert_eq!(with("true").refuse, Some(true));
+        assert_eq!(with("1").refuse, Some(true));
+        assert_eq!(with("no").refuse, Some(false));
+        let garbage = with("maybe");
+        assert_eq!(garbage.refuse, None);
+        assert!(garbage.warnings[0].contains("not a boolean"), "{garbage:?}");
+        // Version 1 sends no configuration, and a path is never an option.
+        assert_eq!(hook_input("Hwspec::Refuse=true\n").refuse, None);
     }
 }
