@@ -6,6 +6,8 @@
 
 mod check;
 mod cli;
+#[cfg(test)]
+mod man;
 mod render;
 
 use std::ffi::OsString;
