@@ -4,6 +4,7 @@
 //! `check`: satisfied), 1 when hwspec itself failed (for `check`: not satisfied, or the
 //! `--skip-code`), 2 for invalid input or usage (clap's own code for usage errors).
 
+mod cargo_env;
 mod check;
 mod cli;
 #[cfg(test)]
@@ -142,7 +143,7 @@ fn probe(args: &ProbeArgs) -> Result<(), Failure> {
     let (report, _) = report(&args.probe)?;
     let format = if args.json { Format::Json } else { args.format };
     let text = match format {
-        Format::Table => render::table(&report),
+        Format::Table => render::table(&without_cargos_variables(report)),
         Format::Json => json(&report)?,
         Format::Nfd => render::nfd(&report, SystemTime::now(), args.probe.max_age),
         Format::Slurm => render::slurm(&report, &hwspec_core::sys::short_hostname()),
@@ -153,6 +154,20 @@ fn probe(args: &ProbeArgs) -> Result<(), Failure> {
             .map_err(Failure::Io),
         None => write_stdout(text.as_bytes()).map_err(Failure::Io),
     }
+}
+
+/// `report` without the variables `cargo run` set among those withheld from the workers, so that
+/// the table does not greet someone trying hwspec from a checkout with a note about them.
+fn without_cargos_variables(mut report: Report) -> Report {
+    let cargo = std::env::var_os("CARGO");
+    let Ok(exe) = std::env::current_exe() else {
+        return report;
+    };
+    report.host.dropped_environment.retain(|name| {
+        std::env::var_os(name)
+            .is_none_or(|value| !cargo_env::set_by_cargo(name, &value, cargo.as_deref(), &exe))
+    });
+    report
 }
 
 /// `value` as pretty JSON with a final newline.
