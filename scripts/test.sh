@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check hwspec has: formatting, clippy, and all tests (Rust unit and integration
 # tests, which drive the real PoCL and lavapipe runtimes and compile C fault fixtures), then
-# libhwspec as installed: its C tests (also under ASan/UBSan and valgrind) and Python tests.
+# libhwspec as installed: its C tests (also under ASan/UBSan and valgrind) and Python tests,
+# then the Debian packages: built, linted, installed, tested with the real apt, autopkgtest and
+# systemd-analyze, and purged again (tests/packages.sh; the installation stays in a private
+# mount namespace, invisible to the rest of the machine).
 # Installs the Debian packages the tests need when they are missing, so it works from a fresh
 # clone on a fresh Debian bookworm machine with only the Rust toolchain.
 set -euo pipefail
@@ -15,6 +18,9 @@ cd "$(dirname "$0")/.."
 # For libhwspec's C and Python tests (hwspec-ffi/tests/run-c-tests.sh): pkg-config to build
 # against the installed library, binutils for readelf (SONAME), valgrind, python3 for the
 # ctypes bindings; gcc brings AddressSanitizer and UndefinedBehaviorSanitizer.
+# For the Debian packages (scripts/build-debs.sh, tests/debian.rs, tests/packages.sh):
+# dpkg-dev, debhelper and dh-python build them, lintian checks them, autopkgtest runs the demo
+# package's tests, systemd brings systemd-analyze, man-db `man -w` for the pages SEE ALSO names.
 packages=(
   ocl-icd-libopencl1 pocl-opencl-icd
   libvulkan1 mesa-vulkan-drivers
@@ -28,6 +34,7 @@ packages=(
   glslang-tools spirv-tools
   clang-15 llvm-spirv-15
   pkg-config binutils valgrind python3
+  dpkg-dev debhelper dh-python build-essential lintian autopkgtest systemd man-db
 )
 
 missing=()
@@ -40,8 +47,9 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
-  "${sudo[@]}" apt-get install -y -qq "${missing[@]}" </dev/null
+  # Other jobs may hold apt's locks on a shared machine: wait for them rather than fail.
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" </dev/null
 fi
 
 echo "test.sh: cargo fmt --check" >&2
@@ -52,3 +60,5 @@ echo "test.sh: cargo test" >&2
 cargo test --workspace --locked
 echo "test.sh: C library and Python tests" >&2
 hwspec-ffi/tests/run-c-tests.sh
+echo "test.sh: Debian packages" >&2
+tests/packages.sh
