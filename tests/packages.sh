@@ -137,7 +137,7 @@ purge_all() {
   [ -z "$new" ] || "${apt_get[@]}" purge $new >"$work/purge.log" 2>&1
 }
 # On the system itself (no namespace), nothing may stay installed whatever happens.
-[ "$inside" -eq 1 ] || trap 'purge_all; rm -rf "$work"' EXIT
+if [ "$inside" -eq 1 ]; then trap 'rm -rf "$work"' EXIT; else trap 'purge_all; rm -rf "$work"' EXIT; fi
 
 # A fresh machine: root's report cache belongs to whoever ran hwspec before (in the namespace,
 # hiding it changes nothing outside).
@@ -367,5 +367,4 @@ check_nothing_left() {
   return $ok
 }
 step "nothing is left behind: dpkg's database and the files are as before" check_nothing_left
-[ "$inside" -eq 0 ] || rm -rf "$work"
 finish
