@@ -85,7 +85,8 @@ put 0644 "$target/libhwspec.a" "$lib/libhwspec.a"
 put 0644 hwspec-ffi/include/hwspec.h "$prefix/include/hwspec.h"
 pc="$(mktemp)"
 trap 'rm -f "$pc"' EXIT
-sed -e "s|@PREFIX@|$prefix|g" -e "s|@VERSION@|$version|g" hwspec-ffi/hwspec.pc.in >"$pc"
+sed -e "s|@PREFIX@|$prefix|g" -e "s|@LIBDIR@|$lib|g" -e "s|@WORKER@|$worker|g" \
+  -e "s|@VERSION@|$version|g" hwspec-ffi/hwspec.pc.in >"$pc"
 put 0644 "$pc" "$lib/pkgconfig/hwspec.pc"
 put 0755 "$target/hwspec" "$worker"
 

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Runs every check hwspec has: formatting, clippy, and all tests (Rust unit and integration
 # tests, which drive the real PoCL and lavapipe runtimes and compile C fault fixtures), then
-# libhwspec as installed: its C tests (also under ASan/UBSan and valgrind) and Python tests.
+# libhwspec as installed: its C tests (also under ASan/UBSan and valgrind) and Python tests,
+# then the Debian packages: built, linted, installed, tested with the real apt, autopkgtest and
+# systemd-analyze, and purged again (tests/packages.sh; the installation stays in a private
+# mount namespace, invisible to the rest of the machine).
 # Installs the Debian packages the tests need when they are missing, so it works from a fresh
 # clone on a fresh Debian bookworm machine with only the Rust toolchain.
 set -euo pipefail
@@ -20,6 +23,9 @@ cd "$(dirname "$0")/.."
 # the Kubernetes manifest. liblzma-dev:
 # hwspec decodes .deb members with the system's liblzma, as dpkg-deb does (and libhwspec.a's
 # static users link it).
+# For the Debian packages (scripts/build-debs.sh, tests/debian.rs, tests/packages.sh):
+# dpkg-dev, debhelper and dh-python build them, lintian checks them, autopkgtest runs the demo
+# package's tests, systemd brings systemd-analyze, man-db `man -w` for the pages SEE ALSO names.
 packages=(
   ocl-icd-libopencl1 pocl-opencl-icd
   libvulkan1 mesa-vulkan-drivers
@@ -35,6 +41,7 @@ packages=(
   pkg-config binutils valgrind python3
   slurmctld slurmd slurm-client munge iproute2 python3-yaml
   liblzma-dev
+  dpkg-dev debhelper dh-python build-essential lintian autopkgtest systemd man-db
 )
 
 missing=()
@@ -47,7 +54,8 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=()
   [ "$(id -u)" -eq 0 ] || sudo=(sudo -n)
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update -qq
+  # Other jobs may hold apt's locks on a shared machine: wait for them rather than fail.
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 update -qq
   # munge and slurm start their system services when installed; the tests run private ones,
   # so a policy-rc.d (invoke-rc.d's standard veto) keeps the system's from starting, and is
   # removed again unless the machine already had one.
@@ -58,7 +66,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     own_policy=1
     trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
   fi
-  "${sudo[@]}" apt-get install -y -qq "${missing[@]}" </dev/null
+  "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y -qq "${missing[@]}" </dev/null
   if [ -n "$own_policy" ]; then
     "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
     trap - EXIT
@@ -85,3 +93,5 @@ echo "test.sh: cargo test" >&2
 cargo test --workspace --locked
 echo "test.sh: C library and Python tests" >&2
 hwspec-ffi/tests/run-c-tests.sh
+echo "test.sh: Debian packages" >&2
+tests/packages.sh

@@ -317,13 +317,93 @@ fn apt_hook_warns_or_refuses_real_debs() {
     assert!(stderr.contains("corrupt_1.0_all.deb"), "{stderr}");
 }
 
+/// docs/integration.md, apt: an upgrade, downgrade or reinstall of an installed package is
+/// warned about and never refused, with `--refuse` or apt's `Hwspec::Refuse`.
+#[test]
+fn apt_hook_refuses_new_packages_only() {
+    let dir = scratch_dir("apt-hook-upgrade");
+    let cuda = build_deb(&dir, "demo-cuda", Some("cuda (>= 12.0)"));
+    let upgrade = format!(
+        "VERSION 2\nAPT::Architecture=amd64\n\ndemo-cuda 0.9 < 1.0 {}\n",
+        cuda.display()
+    );
+    let (code, _, stderr) = run_with_stdin(&["apt-hook", "--refuse"], &upgrade);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(stderr.contains("warning: demo-cuda"), "{stderr}");
+    assert!(
+        stderr.contains("already installed, so not refused"),
+        "{stderr}"
+    );
+
+    let fresh = |config: &str| {
+        format!(
+            "VERSION 3\nAPT::Architecture=amd64\n{config}\ndemo-cuda - - none < 1.0 all none {}\n",
+            cuda.display()
+        )
+    };
+    let (code, _, stderr) = run_with_stdin(&["apt-hook"], &fresh("Hwspec::Refuse=true\n"));
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("error: demo-cuda"), "{stderr}");
+    let (code, _, stderr) = run_with_stdin(&["apt-hook"], &fresh("Hwspec::Refuse=false\n"));
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, _, stderr) = run_with_stdin(&["apt-hook"], &fresh("Hwspec::Refuse=perhaps\n"));
+    assert_eq!(code, Some(0), "a garbled option never refuses: {stderr}");
+    assert!(stderr.contains("not a boolean"), "{stderr}");
+}
+
+/// A requirement in debian/control that dpkg will not copy where it is read is warned about
+/// with the file, the line and the spelling to write; an invalid one is an error naming them.
+#[test]
+fn check_warns_about_spellings_dpkg_does_not_copy() {
+    let dir = scratch_dir("spellings");
+    let control = write(&dir, "control", CONTROL);
+    let run = hwspec(&["check", "--control", control.to_str().unwrap()], &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stdout.is_empty(), "{run:?}");
+    let expected = format!(
+        "hwspec: warning: {}:8: X-Requires-Hwspec in binary stanza demo-gpu is not copied into demo-gpu's .deb",
+        control.display()
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("write XB-Requires-Hwspec"),
+        "{}",
+        run.stderr
+    );
+
+    let fixed = write(
+        &dir,
+        "control-fixed",
+        &CONTROL.replace("X-Requires", "XB-Requires"),
+    );
+    let run = hwspec(&["check", "--control", fixed.to_str().unwrap()], &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+
+    let broken = write(
+        &dir,
+        "control-broken",
+        &CONTROL.replace("(>= 11.0)", "(>= )"),
+    );
+    let run = hwspec(&["check", "--control", broken.to_str().unwrap()], &[]);
+    assert_eq!(run.code, Some(2), "{run:?}");
+    let expected = format!(
+        "{}:8 (binary stanza demo-gpu): invalid requirement",
+        broken.display()
+    );
+    assert!(run.stderr.contains(&expected), "{}", run.stderr);
+}
+
 #[test]
 fn the_shipped_apt_configuration_names_the_hook() {
     let conf = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../contrib/apt/50hwspec"),
     )
     .unwrap();
-    assert!(conf.contains(r#"DPkg::Pre-Install-Pkgs { "/usr/bin/hwspec apt-hook"; };"#));
+    // `test $? -ne 1`: only a refusal stops apt, never a missing or crashing hwspec.
+    assert!(
+        conf.contains(r#"DPkg::Pre-Install-Pkgs { "/usr/bin/hwspec apt-hook; test $? -ne 1"; };"#)
+    );
     assert!(conf.contains(r#"DPkg::Tools::Options::/usr/bin/hwspec::Version "2";"#));
 }
 

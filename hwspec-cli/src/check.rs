@@ -48,9 +48,9 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
     };
     let parsed = sources
         .into_iter()
-        .map(|(origin, package, text)| {
-            let requirement = parse(&origin, &text)?;
-            Ok((origin, package, requirement))
+        .map(|source| {
+            let requirement = parse(&source.location, &source.text)?;
+            Ok((source.origin, source.package, requirement))
         })
         .collect::<Result<Vec<_>, Failure>>()?;
 
@@ -93,11 +93,27 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode, Failure> {
     })
 }
 
-/// The expressions to judge: `(origin, package, text)`. A package without the field requires
-/// `cpu`, written as the empty expression.
-fn requirement_sources(args: &CheckArgs) -> Result<Vec<(String, Option<String>, String)>, Failure> {
+/// One expression to judge.
+struct Source {
+    /// Where it was read, as `Judged::origin`.
+    origin: String,
+    /// Where it was read, for error messages: `FILE:LINE (stanza)` where the file has lines.
+    location: String,
+    package: Option<String>,
+    /// The expression; a package without the field requires `cpu`, written as "".
+    text: String,
+}
+
+/// The expressions to judge. For a `debian/control`, warns on stderr about each requirement
+/// spelled so that dpkg will not copy it into the `.dsc` or `.deb` where it is read.
+fn requirement_sources(args: &CheckArgs) -> Result<Vec<Source>, Failure> {
     if let Some(expr) = &args.expr {
-        return Ok(vec![("command line".to_owned(), None, expr.clone())]);
+        return Ok(vec![Source {
+            origin: "command line".to_owned(),
+            location: "command line".to_owned(),
+            package: None,
+            text: expr.clone(),
+        }]);
     }
     let (path, kind): (&PathBuf, Kind) = match (&args.control, &args.dsc, &args.deb) {
         (Some(path), _, _) => (path, Kind::Control),
@@ -111,19 +127,41 @@ fn requirement_sources(args: &CheckArgs) -> Result<Vec<(String, Option<String>, 
     };
     let fields = control::from_path(path, kind, args.package.as_deref())
         .map_err(|e| Failure::Invalid(e.to_string()))?;
-    let mut sources: Vec<_> = fields.into_iter().map(source_of).collect();
+    if kind == Kind::Control {
+        for warning in fields.iter().filter_map(control::spelling_warning) {
+            diagnose(&format!(
+                "warning: {}: {}",
+                file_line(path, warning.line),
+                warning.message
+            ));
+        }
+    }
+    let mut sources: Vec<Source> = fields
+        .into_iter()
+        .map(|field| source_of(path, field))
+        .collect();
     for field in control::rocm_fields(path, kind, args.package.as_deref())
         .map_err(|e| Failure::Invalid(e.to_string()))?
     {
         if let Some(expression) = rocm_requirement(&field)? {
-            sources.push((
-                format!("{}, {}", field.origin, field.field),
-                field.package,
-                expression,
-            ));
+            let origin = format!("{}, {}", field.origin, field.field);
+            sources.push(Source {
+                location: origin.clone(),
+                origin,
+                package: field.package,
+                text: expression,
+            });
         }
     }
     Ok(sources)
+}
+
+/// `FILE:LINE`, or `FILE` without a line.
+fn file_line(path: &Path, line: Option<usize>) -> String {
+    match line {
+        Some(line) => format!("{}:{line}", printable_path(path)),
+        None => printable_path(path),
+    }
 }
 
 /// A ROCm target list as a requirement: a validated AMD GPU of one of the listed targets,
@@ -168,14 +206,26 @@ fn rocm_requirement(field: &control::RocmField) -> Result<Option<String>, Failur
     Ok(Some(targets.join(" | ")))
 }
 
-fn source_of(field: FieldValue) -> (String, Option<String>, String) {
-    (field.origin, field.package, field.value.unwrap_or_default())
+fn source_of(path: &Path, field: FieldValue) -> Source {
+    // The origin is the path, then `, stanza` for a debian/control.
+    let stanza = field
+        .origin
+        .strip_prefix(&printable_path(path))
+        .and_then(|rest| rest.strip_prefix(", "))
+        .map(|stanza| format!(" ({stanza})"))
+        .unwrap_or_default();
+    Source {
+        location: format!("{}{stanza}", file_line(path, field.line)),
+        origin: field.origin,
+        package: field.package,
+        text: field.value.unwrap_or_default(),
+    }
 }
 
-fn parse(origin: &str, text: &str) -> Result<Requirement, Failure> {
+fn parse(location: &str, text: &str) -> Result<Requirement, Failure> {
     spec::parse(text).map_err(|e| {
         Failure::Invalid(format!(
-            "{origin}: invalid requirement: {e}\n{}",
+            "{location}: invalid requirement: {e}\n{}",
             e.render().trim_end()
         ))
     })
@@ -218,21 +268,38 @@ const INCOMPLETE_PROBE: &[ReasonCode] = &[
     ReasonCode::ProbeFailed,
 ];
 
+/// The apt configuration option that makes the hook refuse, as `--refuse` does.
+const REFUSE_OPTION: &str = "Hwspec::Refuse";
+
 /// What apt's `DPkg::Pre-Install-Pkgs` protocol gave the hook: the packages being installed,
-/// and what could not be understood (each a warning, never a reason to fail).
+/// whether apt's configuration asks for refusal, and what could not be understood (each a
+/// warning, never a reason to fail).
 #[derive(Debug, Default, PartialEq)]
 pub struct HookInput {
-    /// The .deb files, as apt named them (any bytes: a path need not be UTF-8).
-    pub debs: Vec<PathBuf>,
-    /// Lines or sections that do not follow the protocol.
+    /// The .deb files about to be installed.
+    pub debs: Vec<HookDeb>,
+    /// `Hwspec::Refuse` from apt's configuration, when set to a boolean apt understands.
+    pub refuse: Option<bool>,
+    /// Lines or sections that do not follow the protocol, and an unreadable `Hwspec::Refuse`.
     pub problems: Vec<String>,
+}
+
+/// One .deb an apt hook is given.
+#[derive(Debug, PartialEq)]
+pub struct HookDeb {
+    /// The file, as apt named it (any bytes: a path need not be UTF-8).
+    pub path: PathBuf,
+    /// Some version of the package is installed already: this is an upgrade, a downgrade or a
+    /// reinstall. Version 1 of the protocol does not say, and counts every package as new.
+    pub installed: bool,
 }
 
 /// Parses apt's hook input. Version 1 of the protocol sends one absolute path per line;
 /// versions 2 and 3 send `VERSION N`, configuration lines up to a blank line, then one line
 /// per package action: the package, old and new versions (with architecture and multi-arch
 /// kind in version 3) and a comparison, space-separated, then the .deb being installed, which
-/// may hold spaces, or `**CONFIGURE**`, `**REMOVE**` or `**ERROR**`, which name no file.
+/// may hold spaces, or `**CONFIGURE**`, `**REMOVE**` or `**ERROR**`, which name no file. The
+/// old version is `-` when the package is not installed.
 pub fn hook_debs(input: &[u8]) -> HookInput {
     let mut parsed = HookInput::default();
     // Every line ends in a newline; what follows the last one is not an empty line.
@@ -258,7 +325,15 @@ pub fn hook_debs(input: &[u8]) -> HookInput {
                 }
             };
             lines.next();
-            if !lines.by_ref().any(|(_, line)| line.is_empty()) {
+            let mut ended = false;
+            for (_, line) in lines.by_ref() {
+                if line.is_empty() {
+                    ended = true;
+                    break;
+                }
+                configuration_line(line, &mut parsed);
+            }
+            if !ended {
                 parsed.problems.push(
                     "the hook input ends inside apt's configuration section (truncated?)"
                         .to_owned(),
@@ -273,6 +348,11 @@ pub fn hook_debs(input: &[u8]) -> HookInput {
             continue;
         }
         let mut fields = line.splitn(fields_before_path + 1, |&b| b == b' ');
+        let installed = fields_before_path > 0
+            && line
+                .split(|&b| b == b' ')
+                .nth(1)
+                .is_some_and(|old| old != b"-");
         let Some(path) = fields.nth(fields_before_path) else {
             parsed.problems.push(format!(
                 "line {number} of the hook input has fewer than {} fields: {}",
@@ -291,11 +371,39 @@ pub fn hook_debs(input: &[u8]) -> HookInput {
             ));
             continue;
         }
-        parsed
-            .debs
-            .push(PathBuf::from(std::ffi::OsStr::from_bytes(path)));
+        parsed.debs.push(HookDeb {
+            path: PathBuf::from(std::ffi::OsStr::from_bytes(path)),
+            installed,
+        });
     }
     parsed
+}
+
+/// Reads the one option of apt's configuration the hook cares about, `Hwspec::Refuse`.
+fn configuration_line(line: &[u8], parsed: &mut HookInput) {
+    let Some(at) = line.iter().position(|&b| b == b'=') else {
+        return;
+    };
+    let (name, value) = (&line[..at], &line[at + 1..]);
+    if !name.eq_ignore_ascii_case(REFUSE_OPTION.as_bytes()) {
+        return;
+    }
+    match std::str::from_utf8(value).ok().and_then(apt_boolean) {
+        Some(refuse) => parsed.refuse = Some(refuse),
+        None => parsed.problems.push(format!(
+            "{REFUSE_OPTION} is {}, which is not a boolean; not refusing",
+            quoted_bytes(value)
+        )),
+    }
+}
+
+/// A boolean as apt's configuration reads one (apt-pkg's `StringToBool`).
+fn apt_boolean(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "yes" | "true" | "with" | "on" | "enable" => Some(true),
+        "0" | "no" | "false" | "without" | "off" | "disable" => Some(false),
+        _ => None,
+    }
 }
 
 /// Untrusted bytes in quotes for a warning: cut when long, odd bytes escaped.
@@ -360,10 +468,11 @@ fn hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
             parsed.problems.len() - MAX_PROBLEMS_SHOWN
         ));
     }
+    let asked_to_refuse = args.refuse || parsed.refuse == Some(true);
     let mut wanted = Vec::new();
-    for deb in parsed.debs {
-        match read_requirement(&deb) {
-            Ok(Some(found)) => wanted.push(found),
+    for deb in &parsed.debs {
+        match read_requirement(&deb.path) {
+            Ok(Some(found)) => wanted.push((deb.installed, found)),
             Ok(None) => {}
             Err(message) => warn(&message),
         }
@@ -374,9 +483,10 @@ fn hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
     }
     let (report, overrides) = report(&args.probe)?;
     let incomplete = incomplete_probe(&report);
-    let refuse = args.refuse && incomplete.is_empty();
+    let refuse = asked_to_refuse && incomplete.is_empty();
+    let mut unmet = Vec::new();
     let mut refused = Vec::new();
-    for (deb, package, requirement) in wanted {
+    for (installed, (deb, package, requirement)) in wanted {
         let verdict = spec::evaluate(&requirement, &report, &overrides);
         if verdict.satisfied {
             continue;
@@ -389,31 +499,39 @@ fn hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
             .map(|r| format!("{}: {}", r.text, r.explanation))
             .collect::<Vec<_>>()
             .join("; ");
-        let verb = if refuse { "error" } else { "warning" };
+        // Refusing a package that is already installed protects nothing and would stop the
+        // whole transaction, security updates and unattended-upgrades included.
+        let refusing = refuse && !installed;
+        let verb = if refusing { "error" } else { "warning" };
+        let note = if refuse && installed {
+            " (already installed, so not refused: an upgrade is only warned about)"
+        } else {
+            ""
+        };
         diagnose(&format!(
-            "{verb}: {package} ({}) requires `{requirement}`, which this machine does not satisfy: {why}",
+            "{verb}: {package} ({}) requires `{requirement}`, which this machine does not satisfy: {why}{note}",
             printable_path(&deb)
         ));
-        refused.push(package);
+        if refusing {
+            refused.push(package);
+        } else {
+            unmet.push(package);
+        }
     }
-    if refused.is_empty() {
-        return Ok(ExitCode::SUCCESS);
-    }
-    if args.refuse && !refuse {
+    if asked_to_refuse && !refuse && !unmet.is_empty() {
         warn(&format!(
             "not refusing: the probe was incomplete ({}), so this may not be the machine's answer",
             incomplete.join(", ")
         ));
+    }
+    if refused.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
-    if refuse {
-        diagnose(&format!(
-            "refusing the installation of {} (apt's hook: hwspec apt-hook --refuse)",
-            refused.join(", ")
-        ));
-        return Ok(ExitCode::from(1));
-    }
-    Ok(ExitCode::SUCCESS)
+    diagnose(&format!(
+        "refusing the installation of {} (apt's hook: hwspec apt-hook with --refuse or {REFUSE_OPTION})",
+        refused.join(", ")
+    ));
+    Ok(ExitCode::from(1))
 }
 
 /// The backends whose state is a failure of this probe rather than a fact about the machine,
@@ -462,13 +580,19 @@ mod tests {
     fn version_1_hook_input_is_one_path_per_line() {
         let parsed = hook_debs(b"/var/cache/apt/archives/a_1_amd64.deb\n\n/tmp/my b_2_all.deb\n");
         assert_eq!(
-            parsed.debs,
+            paths(&parsed),
             [
                 PathBuf::from("/var/cache/apt/archives/a_1_amd64.deb"),
                 PathBuf::from("/tmp/my b_2_all.deb")
             ]
         );
         assert!(parsed.problems.is_empty());
+        assert!(parsed.debs.iter().all(|d| !d.installed));
+        assert_eq!(parsed.refuse, None);
+    }
+
+    fn paths(parsed: &HookInput) -> Vec<PathBuf> {
+        parsed.debs.iter().map(|d| d.path.clone()).collect()
     }
 
     #[test]
@@ -480,7 +604,7 @@ mod tests {
                    d - < 1 /tmp/with space.deb\n";
         let parsed = hook_debs(v2);
         assert_eq!(
-            parsed.debs,
+            paths(&parsed),
             [
                 PathBuf::from("/var/cache/apt/archives/a_1.0_amd64.deb"),
                 PathBuf::from("/tmp/with space.deb")
@@ -491,7 +615,7 @@ mod tests {
                    a - - none < 1.0 amd64 same /var/cache/apt/archives/a_1.0_amd64.deb\n\
                    b 1.0 amd64 none > - - none **REMOVE**\n";
         assert_eq!(
-            hook_debs(v3).debs,
+            paths(&hook_debs(v3)),
             [PathBuf::from("/var/cache/apt/archives/a_1.0_amd64.deb")]
         );
     }
@@ -525,7 +649,7 @@ mod tests {
             for input in [lines.join(&b'\n'), noise] {
                 let parsed = hook_debs(&input);
                 for deb in &parsed.debs {
-                    let bytes = deb.as_os_str().as_bytes();
+                    let bytes = deb.path.as_os_str().as_bytes();
                     prop_assert!(bytes.starts_with(b"/"));
                     prop_assert!(input.windows(bytes.len()).any(|w| w == bytes));
                 }
@@ -580,15 +704,48 @@ mod tests {
         let parsed = hook_debs(b"VERSION 9\n\n");
         assert!(parsed.problems[0].contains("unsupported hook protocol version \"9\""));
         let parsed = hook_debs(b"VERSION 2\n\nshort line\na - < 1 relative.deb\nb - < 1 /ok.deb\n");
-        assert_eq!(parsed.debs, [PathBuf::from("/ok.deb")]);
+        assert_eq!(paths(&parsed), [PathBuf::from("/ok.deb")]);
         assert_eq!(parsed.problems.len(), 2, "{parsed:?}");
         assert!(parsed.problems[0].contains("line 3"), "{parsed:?}");
         let parsed = hook_debs(b"/var/cache/apt/archives/\xff\x1b.deb\n");
         assert_eq!(
-            parsed.debs[0].as_os_str().as_bytes(),
+            parsed.debs[0].path.as_os_str().as_bytes(),
             b"/var/cache/apt/archives/\xff\x1b.deb"
         );
         let parsed = hook_debs(b"\x1b[2Jnot a path\n");
         assert!(parsed.problems[0].contains("\\x1b[2J"), "{parsed:?}");
+    }
+
+    #[test]
+    fn version_2_and_3_hook_input_say_what_is_installed() {
+        let v2 = b"VERSION 2\nAPT::Architecture=amd64\n\n\
+                   a - < 1.0 /var/cache/apt/archives/a_1.0_amd64.deb\n\
+                   d 1.0 < 2.0 /var/cache/apt/archives/d_2.0_all.deb\n";
+        let installed: Vec<_> = hook_debs(v2).debs.iter().map(|d| d.installed).collect();
+        assert_eq!(installed, [false, true]);
+        // Lines as apt 2.6 sends them with `DPkg::Tools::Options::...::Version "3"`.
+        let v3 = b"VERSION 3\nAPT::Architecture=amd64\n\n\
+                   new - - none < 1.0 all none /tmp/new_1.0_all.deb\n\
+                   old 1.0 amd64 same < 2.0 amd64 same /tmp/old_2.0_amd64.deb\n\
+                   new - - none < 1.0 all none **CONFIGURE**\n";
+        let installed: Vec<_> = hook_debs(v3).debs.iter().map(|d| d.installed).collect();
+        assert_eq!(installed, [false, true]);
+    }
+
+    #[test]
+    fn refusal_is_read_from_apts_configuration() {
+        let with =
+            |value: &str| hook_debs(format!("VERSION 2\nhwspec::refuse={value}\n\n").as_bytes());
+        assert_eq!(with("true").refuse, Some(true));
+        assert_eq!(with("1").refuse, Some(true));
+        assert_eq!(with("no").refuse, Some(false));
+        let garbage = with("maybe");
+        assert_eq!(garbage.refuse, None);
+        assert!(garbage.problems[0].contains("not a boolean"), "{garbage:?}");
+        let hostile = hook_debs(b"VERSION 2\nHwspec::Refuse=\xff\x1b\n\n");
+        assert_eq!(hostile.refuse, None);
+        assert!(hostile.problems[0].contains("\\x1b"), "{hostile:?}");
+        // Version 1 sends no configuration, and a path is never an option.
+        assert_eq!(hook_debs(b"Hwspec::Refuse=true\n").refuse, None);
     }
 }

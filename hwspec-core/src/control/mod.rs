@@ -17,6 +17,7 @@ mod armour;
 mod deb;
 mod error;
 mod rocm;
+mod spelling;
 
 #[cfg(test)]
 mod tests;
@@ -29,6 +30,7 @@ use serde::Serialize;
 
 pub use error::{ControlError, ControlErrorKind};
 pub use rocm::{rocm_fields, RocmField, ROCM_FIELDS};
+pub use spelling::{spelling_warning, SpellingWarning};
 
 use crate::sys::{self, BoundedReadError};
 
@@ -62,6 +64,9 @@ pub struct FieldValue {
     /// The field's text, whitespace-normalised; `None` when absent, which means `cpu`. An empty
     /// field gives `Some("")`, which the requirement language also reads as `cpu`.
     pub value: Option<String>,
+    /// The 1-based line of the field in the file (for a `.deb`, in its `control` file);
+    /// `None` when the field is absent.
+    pub line: Option<usize>,
 }
 
 /// Which kind of file [`from_path`] reads.
@@ -312,15 +317,10 @@ enum Spelling {
 
 /// Recognises `Requires-Hwspec` and `X[SBC]*-Requires-Hwspec`, ignoring case.
 fn spelling(name: &str) -> Option<Spelling> {
-    let lower = name.to_ascii_lowercase();
-    let bare = COPIED_FIELD.to_ascii_lowercase();
-    if lower == bare {
+    if name.eq_ignore_ascii_case(COPIED_FIELD) {
         return Some(Spelling::Bare);
     }
-    let (prefix, rest) = lower.split_once('-')?;
-    let letters = prefix.strip_prefix('x')?;
-    (rest == bare && letters.chars().all(|c| matches!(c, 's' | 'b' | 'c')))
-        .then_some(Spelling::Prefixed)
+    spelling::prefix_letters(name, COPIED_FIELD).map(|_| Spelling::Prefixed)
 }
 
 fn stanza_name(stanza: &Paragraph) -> Option<String> {
@@ -478,15 +478,16 @@ impl Document {
             }
             found = Some((name, normalise(&entry.value()), line));
         }
-        let (field, value) = match found {
-            Some((field, value, _)) => (field, Some(value)),
-            None => (FIELD.to_string(), None),
+        let (field, value, line) = match found {
+            Some((field, value, line)) => (field, Some(value), Some(line)),
+            None => (FIELD.to_string(), None, None),
         };
         Ok(FieldValue {
             package: package.map(str::to_string),
             origin: label.map_or_else(|| file.to_string(), |label| format!("{file}, {label}")),
             field,
             value,
+            line,
         })
     }
 }

@@ -82,6 +82,9 @@ fn realistic_control_reports_every_stanza() {
         values[1].origin,
         "debian/control, binary stanza hwspec-demo"
     );
+    // Lines count the comments dpkg drops, as an editor does.
+    let lines: Vec<_> = values.iter().map(|v| v.line).collect();
+    assert_eq!(lines, [Some(10), Some(16), None, Some(29)]);
 }
 
 #[test]
@@ -362,6 +365,7 @@ fn dsc_unsigned() {
             origin: "foo_1.0.dsc".to_string(),
             field: "Requires-Hwspec".to_string(),
             value: Some("cuda (>= 11.0) | opencl".to_string()),
+            line: Some(5),
         }
     );
 }
@@ -554,6 +558,7 @@ fn deb_built_by_dpkg_deb_with_each_compression() {
                 origin: "hwspec-demo_1.0-1_all.deb".to_string(),
                 field: "Requires-Hwspec".to_string(),
                 value: Some("cuda (>= 11.0) | opencl".to_string()),
+                line: Some(5),
             },
             "{compression}"
         );

@@ -143,6 +143,8 @@ fn the_pkg_config_template_has_the_contracts_fields() {
     let template = std::fs::read_to_string(crate_dir().join("hwspec.pc.in")).unwrap();
     for line in [
         "prefix=@PREFIX@",
+        "libdir=@LIBDIR@",
+        "worker=@WORKER@",
         "Name: hwspec",
         "Version: @VERSION@",
         "Cflags: -I${includedir}",
