@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Parser, Subcommand};
-use hwspec_core::backend::Stage;
+use hwspec_core::protocol::Stage;
 use hwspec_core::{BackendName, Level};
 
 /// Which accelerators can this machine really use?

@@ -16,12 +16,12 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::backend::Stage;
 use crate::cache;
 use crate::caps;
 use crate::model::{
     BackendName, BackendReport, HostInfo, Level, Reason, ReasonCode, Report, Status, SCHEMA_VERSION,
 };
+use crate::protocol::Stage;
 use crate::sys;
 use crate::worker::WorkerMessage;
 

@@ -7,7 +7,6 @@
 //! caller's behalf.
 
 pub mod amdgpu;
-pub mod backend;
 pub mod backends;
 pub mod cache;
 pub mod caps;
@@ -16,6 +15,7 @@ pub mod isolate;
 pub mod kernels;
 pub mod model;
 pub mod pci;
+pub mod protocol;
 pub mod spec;
 pub mod sys;
 #[cfg(test)]

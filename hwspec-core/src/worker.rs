@@ -10,8 +10,9 @@ use std::panic::{self, AssertUnwindSafe};
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{self, Progress, Stage};
+use crate::backends;
 use crate::model::{BackendName, BackendReport, Level};
+use crate::protocol::{Progress, Stage};
 use crate::sys;
 
 /// One line of the worker protocol.
@@ -56,7 +57,7 @@ impl<W: Write> Progress for LineSink<W> {
 /// Runs `name` at `level`, writing the protocol to `out`. Returns the process exit code.
 fn run(name: BackendName, level: Level, out: impl Write) -> i32 {
     let mut sink = LineSink { out };
-    let backend = backend::backend(name);
+    let backend = backends::get(name);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| backend.probe(level, &mut sink)));
     match outcome {
         Ok(report) => {

@@ -5,9 +5,10 @@
 
 use std::time::Instant;
 
-use crate::backend::{Backend, Progress, Stage};
+use crate::backends::Backend;
 use crate::kernels::Saxpy;
 use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, ReasonCode, Status};
+use crate::protocol::{Progress, Stage};
 
 /// The x86-64 psABI levels and the `/proc/cpuinfo` flags each adds to the one below
 /// (x86-64 psABI 1.0, section 3.1.1). `lahf_lm` is the LAHF/SAHF-in-64-bit-mode bit and `abm`
@@ -278,7 +279,7 @@ pub fn probe_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::NoProgress;
+    use crate::protocol::NoProgress;
 
     struct Dump {
         arch: &'static str,

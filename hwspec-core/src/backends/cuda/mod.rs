@@ -23,11 +23,12 @@ use cudarc::driver::sys::{CUdevice, CUdevice_attribute};
 use self::diagnose::{Library, VISIBLE_DEVICES_ENV};
 use self::driver::{CuError, Driver};
 use self::evidence::Evidence;
-use crate::backend::{Backend, Progress, Stage};
+use crate::backends::Backend;
 use crate::kernels::{Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
+use crate::protocol::{Progress, Stage};
 
 /// Probes CUDA through the driver API.
 #[derive(Debug)]

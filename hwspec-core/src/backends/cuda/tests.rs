@@ -3,8 +3,8 @@ use std::path::Path;
 use std::process::Command;
 
 use super::*;
-use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
+use crate::protocol::{NoProgress, Recorder};
 use crate::testing::{compile_fixture, ChildRunner, TempDir};
 
 const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backends/cuda");

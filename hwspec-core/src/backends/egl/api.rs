@@ -9,7 +9,7 @@
 //! and desktop OpenGL without also opening `libGLESv2.so.2` or `libGL.so.1`. The library is
 //! never closed (design §3: no dlclose).
 
-use crate::backend::LoadError;
+use crate::backends::common::LoadError;
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
 use std::ptr;

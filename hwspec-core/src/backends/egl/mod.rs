@@ -33,12 +33,13 @@ use self::api::{
     ClientApi, Display, Egl, EglDevice, EglError, EglInt, GlError, GL_RENDERER,
     GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
 };
-use crate::backend::{Backend, Progress, Stage};
 use crate::backends::vulkan::manifests;
+use crate::backends::Backend;
 use crate::kernels::build_log_excerpt;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
+use crate::protocol::{Progress, Stage};
 
 /// `eglGetError` after an `eglInitialize` that found nothing it can drive (Mesa on a device
 /// without a usable driver, NVIDIA's EGL without a GPU): no device, not a broken driver.

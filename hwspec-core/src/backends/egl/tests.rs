@@ -1,6 +1,6 @@
 use super::render::{compare, expected_image, shaders, TOLERANCE};
 use super::*;
-use crate::backend::{NoProgress, Recorder};
+use crate::protocol::{NoProgress, Recorder};
 
 #[test]
 fn gl_versions_parse_from_es_and_desktop_strings() {

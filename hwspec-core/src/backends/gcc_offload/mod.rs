@@ -20,12 +20,13 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::backend::{Backend, Progress, Stage};
+use crate::backends::Backend;
 use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, SAXPY_ELEMENTS, TOLERANCE};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
 };
+use crate::protocol::{Progress, Stage};
 
 pub use detect::Layout;
 use detect::{detect, OffloadCompiler};

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use super::detect::{detect, Layout, TARGETS};
 use super::run::{run_bounded, End, Finished};
 use super::*;
-use crate::backend::{NoProgress, Recorder};
+use crate::protocol::{NoProgress, Recorder};
 use crate::testing::TempDir;
 
 const MULTIARCH: &str = "x86_64-linux-gnu";

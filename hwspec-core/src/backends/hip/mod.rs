@@ -23,12 +23,13 @@ use std::sync::{Mutex, PoisonError};
 
 use self::api::{CompileFailure, Hip, HipError, Hiprtc, LoadError};
 use self::facts::Evidence;
-use crate::backend::{Backend, Progress, Stage};
+use crate::backends::Backend;
 use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
+use crate::protocol::{Progress, Stage};
 
 /// Probes AMD GPUs through the HIP runtime.
 #[derive(Debug)]

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use super::api::PropLayout;
 use super::facts::{Evidence, NodeAccess};
 use super::*;
-use crate::backend::NoProgress;
+use crate::protocol::NoProgress;
 use crate::testing::{compile_fixture, print_marked, ChildRunner, TempDir, NO_ENV, PROBE_MODE};
 
 // ---- pure functions ----

@@ -19,11 +19,12 @@ use self::ze::{
     DeviceHandle, DeviceProperties, Driver, DriverProperties, Loader, MemoryProperties, QueueGroup,
     ZeError, ZE_RESULT_ERROR_UNINITIALIZED, ZE_RESULT_NOT_READY,
 };
-use crate::backend::{Backend, Progress, Stage};
+use crate::backends::Backend;
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
+use crate::protocol::{Progress, Stage};
 
 /// `zeInit` flags: 0 initialises every driver type (GPU and VPU), not only GPUs.
 const INIT_ALL_DRIVER_TYPES: u32 = 0;

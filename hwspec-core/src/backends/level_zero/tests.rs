@@ -4,8 +4,8 @@ use std::process::Command;
 
 use super::ze::{DriverProperties, QueueGroup};
 use super::*;
-use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
+use crate::protocol::{NoProgress, Recorder};
 use crate::testing::{compile_fixture, ChildRunner, TempDir};
 
 #[test]

@@ -6,7 +6,7 @@
 //! layout assertions below pin every structure the driver writes into. The library is opened
 //! by its soname and never closed (design §3: no dlclose).
 
-use crate::backend::LoadError;
+use crate::backends::common::LoadError;
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 use std::fmt;

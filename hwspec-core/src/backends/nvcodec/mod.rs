@@ -11,8 +11,9 @@ mod nv;
 mod tests;
 
 use self::nv::{CallError, DecodeCaps, Guid, Nvdec, Nvenc};
-use crate::backend::{Backend, Progress, Stage};
+use crate::backends::Backend;
 use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode};
+use crate::protocol::{Progress, Stage};
 
 /// `cudaVideoCodec` values and the names features use.
 const DECODE_CODECS: &[(u32, &str)] = &[(4, "h264"), (8, "hevc"), (10, "vp9"), (11, "av1")];

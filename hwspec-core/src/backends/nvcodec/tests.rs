@@ -1,6 +1,6 @@
 use super::*;
-use crate::backend::Recorder;
 use crate::model::Status;
+use crate::protocol::Recorder;
 
 #[test]
 fn missing_libraries_are_absent_and_named() {
@@ -37,7 +37,7 @@ fn without_the_nvidia_driver_the_backend_is_absent() {
     if nv::open(nv::NVCUVID_SONAME).is_ok() || nv::open(nv::NVENCODE_SONAME).is_ok() {
         return; // a machine with the driver: nothing to check about absence
     }
-    let report = NvcodecBackend.probe(Level::Standard, &mut crate::backend::NoProgress);
+    let report = NvcodecBackend.probe(Level::Standard, &mut crate::protocol::NoProgress);
     assert_eq!(report.status, Status::Absent);
     let message = report.reason.unwrap().message;
     assert!(message.contains(nv::NVCUVID_SONAME), "{message}");

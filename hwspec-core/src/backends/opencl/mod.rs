@@ -31,12 +31,13 @@ use opencl3::platform::platform::{CL_PLATFORM_NAME, CL_PLATFORM_VERSION};
 
 use self::cl::{ClError, DeviceId};
 use self::validate::{Session, SetupError};
-use crate::backend::{Backend, Progress, Stage};
+use crate::backends::Backend;
 use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
+use crate::protocol::{Progress, Stage};
 
 /// PoCL's platform name. Its CPU drivers (pthread, basic, tbb) compile kernels with LLVM for
 /// the host: software, whatever CL_DEVICE_TYPE says. Its CUDA and remote drivers are not.

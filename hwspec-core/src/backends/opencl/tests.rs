@@ -2,8 +2,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::*;
-use crate::backend::{NoProgress, Recorder};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
+use crate::protocol::{NoProgress, Recorder};
 use crate::testing::{ChildRunner, TempDir};
 
 const CL_DEVICE_TYPE_DEFAULT: u64 = 1;

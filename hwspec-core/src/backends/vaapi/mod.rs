@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use self::va::{Display, Entrypoint, Profile, Va, VaError};
-use crate::backend::{Backend, Progress, Stage};
+use crate::backends::Backend;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
 };
+use crate::protocol::{Progress, Stage};
 
 /// Where DRM render nodes live.
 const DRI_DIR: &str = "/dev/dri";

@@ -2,7 +2,7 @@ use std::io;
 use std::path::Path;
 
 use super::*;
-use crate::backend::Recorder;
+use crate::protocol::Recorder;
 use crate::testing::TempDir;
 
 const REAL: (&str, &str) = (va::LIBVA_SONAME, va::LIBVA_DRM_SONAME);

@@ -6,7 +6,7 @@
 //! building hwspec needs no libva package. Profiles and entry points stay plain `i32`s: a
 //! driver newer than these notes may list values they do not name.
 
-use crate::backend::LoadError;
+use crate::backends::common::LoadError;
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -162,7 +162,7 @@ fn problem_with(manifest: &Path) -> Result<(String, PathBuf), String> {
     } else {
         PathBuf::from(library)
     };
-    match crate::backend::check_loadable(&path) {
+    match crate::backends::common::check_loadable(&path) {
         Ok(()) => Ok((library.to_owned(), path)),
         Err(e) => Err(format!("names {library:?}, which cannot be loaded: {e}")),
     }

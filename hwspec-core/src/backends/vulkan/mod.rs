@@ -13,11 +13,12 @@ use std::time::{Duration, Instant};
 
 use ash::vk;
 
-use crate::backend::{Backend, Progress, Stage};
+use crate::backends::Backend;
 use crate::kernels::{self, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
 };
+use crate::protocol::{Progress, Stage};
 
 /// The loader's soname, as `dlopen` is asked for it.
 const LIBRARY: &str = "libvulkan.so.1";
@@ -622,7 +623,7 @@ mod tests {
     use std::process::Command;
 
     use super::*;
-    use crate::backend::{NoProgress, Recorder};
+    use crate::protocol::{NoProgress, Recorder};
     use crate::testing::{ChildRunner, TempDir};
 
     #[test]
