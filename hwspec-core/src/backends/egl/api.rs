@@ -9,12 +9,10 @@
 //! and desktop OpenGL without also opening `libGLESv2.so.2` or `libGL.so.1`. The library is
 //! never closed (design §3: no dlclose).
 
-use crate::backends::common::LoadError;
+use crate::backends::common::{symbol_table, Library, LoadError};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
 use std::ptr;
-
-use libloading::Library;
 
 /// libglvnd's EGL dispatcher as Debian's `libegl1` installs it. The unversioned name belongs to
 /// `libegl-dev` and is never opened.
@@ -96,20 +94,29 @@ impl fmt::Display for EglError {
     }
 }
 
-/// The EGL 1.4 entry points, resolved when the library is opened.
-struct Api {
-    get_error: unsafe extern "C" fn() -> EglInt,
-    get_proc_address: unsafe extern "C" fn(*const c_char) -> *mut c_void,
-    initialize: unsafe extern "C" fn(Handle, *mut EglInt, *mut EglInt) -> EglBoolean,
-    query_string: unsafe extern "C" fn(Handle, EglInt) -> *const c_char,
-    bind_api: unsafe extern "C" fn(EglEnum) -> EglBoolean,
-    choose_config:
-        unsafe extern "C" fn(Handle, *const EglInt, *mut Handle, EglInt, *mut EglInt) -> EglBoolean,
-    create_context: unsafe extern "C" fn(Handle, Handle, Handle, *const EglInt) -> Handle,
-    destroy_context: unsafe extern "C" fn(Handle, Handle) -> EglBoolean,
-    make_current: unsafe extern "C" fn(Handle, Handle, Handle, Handle) -> EglBoolean,
-    create_pbuffer_surface: unsafe extern "C" fn(Handle, Handle, *const EglInt) -> Handle,
-    destroy_surface: unsafe extern "C" fn(Handle, Handle) -> EglBoolean,
+symbol_table! {
+    /// The EGL 1.4 entry points, resolved when the library is opened, each declared as egl.h
+    /// declares it.
+    struct Api {
+        required {
+            get_error = c"eglGetError": unsafe extern "C" fn() -> EglInt;
+            get_proc_address = c"eglGetProcAddress": unsafe extern "C" fn(*const c_char) -> *mut c_void;
+            initialize = c"eglInitialize":
+                unsafe extern "C" fn(Handle, *mut EglInt, *mut EglInt) -> EglBoolean;
+            query_string = c"eglQueryString": unsafe extern "C" fn(Handle, EglInt) -> *const c_char;
+            bind_api = c"eglBindAPI": unsafe extern "C" fn(EglEnum) -> EglBoolean;
+            choose_config = c"eglChooseConfig": unsafe extern "C" fn(
+                Handle, *const EglInt, *mut Handle, EglInt, *mut EglInt) -> EglBoolean;
+            create_context = c"eglCreateContext":
+                unsafe extern "C" fn(Handle, Handle, Handle, *const EglInt) -> Handle;
+            destroy_context = c"eglDestroyContext": unsafe extern "C" fn(Handle, Handle) -> EglBoolean;
+            make_current = c"eglMakeCurrent":
+                unsafe extern "C" fn(Handle, Handle, Handle, Handle) -> EglBoolean;
+            create_pbuffer_surface = c"eglCreatePbufferSurface":
+                unsafe extern "C" fn(Handle, Handle, *const EglInt) -> Handle;
+            destroy_surface = c"eglDestroySurface": unsafe extern "C" fn(Handle, Handle) -> EglBoolean;
+        }
+    }
 }
 
 /// The extension entry points of device enumeration, found through `eglGetProcAddress`.
@@ -130,17 +137,6 @@ impl fmt::Debug for Egl {
     }
 }
 
-/// Resolves `$name` from `$library` as the type of the field it is assigned to.
-macro_rules! resolve {
-    ($library:expr, $name:literal) => {{
-        // SAFETY: every field of `Api` is declared with the signature egl.h gives the entry
-        // point of the same name, so the symbol is used at its true type; the library is
-        // leaked, so it stays mapped for as long as the pointer can be called.
-        let symbol = unsafe { $library.get(concat!($name, "\0").as_bytes()) };
-        *symbol.map_err(|error| LoadError::Symbol($name, error.to_string()))?
-    }};
-}
-
 /// A string EGL or GL returned, copied; NULL becomes `None`.
 ///
 /// # Safety
@@ -159,27 +155,9 @@ unsafe fn owned(raw: *const c_char) -> Option<String> {
 
 impl Egl {
     /// Opens `soname` and resolves the EGL 1.4 entry points. The library is never closed.
-    pub(super) fn open(soname: &str) -> Result<Egl, LoadError> {
-        // SAFETY: opening the library runs its initialisers, the code the worker process
-        // exists to contain (design §3); a bare soname makes the dynamic loader search only its
-        // configured paths.
-        let library = unsafe { Library::new(soname) }
-            .map_err(|error| LoadError::Library(soname.to_owned(), error.to_string()))?;
-        let library: &'static Library = Box::leak(Box::new(library));
-        let api = Api {
-            get_error: resolve!(library, "eglGetError"),
-            get_proc_address: resolve!(library, "eglGetProcAddress"),
-            initialize: resolve!(library, "eglInitialize"),
-            query_string: resolve!(library, "eglQueryString"),
-            bind_api: resolve!(library, "eglBindAPI"),
-            choose_config: resolve!(library, "eglChooseConfig"),
-            create_context: resolve!(library, "eglCreateContext"),
-            destroy_context: resolve!(library, "eglDestroyContext"),
-            make_current: resolve!(library, "eglMakeCurrent"),
-            create_pbuffer_surface: resolve!(library, "eglCreatePbufferSurface"),
-            destroy_surface: resolve!(library, "eglDestroySurface"),
-        };
-        Ok(Egl(Box::leak(Box::new(api))))
+    pub(super) fn open(soname: &'static str) -> Result<Egl, LoadError> {
+        let library = Library::open(soname)?;
+        Ok(Egl(Box::leak(Box::new(Api::resolve(&library)?))))
     }
 
     fn error(self, call: &'static str) -> EglError {

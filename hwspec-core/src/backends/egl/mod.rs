@@ -81,7 +81,7 @@ impl Backend for EglBackend {
 static ONE_PROBE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Probes with `soname` as the EGL library's name; tests name a missing one.
-fn probe_with(soname: &str, level: Level, progress: &mut dyn Progress) -> BackendReport {
+fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -> BackendReport {
     let _one_at_a_time = ONE_PROBE_AT_A_TIME
         .lock()
         .unwrap_or_else(PoisonError::into_inner);

@@ -59,7 +59,7 @@ impl Backend for LevelZeroBackend {
 static ONE_PROBE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Probes with `soname` as the loader's name; tests name a missing one.
-fn probe_with(soname: &str, level: Level, progress: &mut dyn Progress) -> BackendReport {
+fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -> BackendReport {
     // A probe that panicked leaves nothing half-made that the next one could trip on.
     let _one_at_a_time = ONE_PROBE_AT_A_TIME
         .lock()

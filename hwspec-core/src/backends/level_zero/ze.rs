@@ -6,14 +6,12 @@
 //! layout assertions below pin every structure the driver writes into. The library is opened
 //! by its soname and never closed (design §3: no dlclose).
 
-use crate::backends::common::LoadError;
+use crate::backends::common::{symbol_table, Library, LoadError};
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 use std::fmt;
 use std::mem::{offset_of, size_of};
 use std::ptr;
-
-use libloading::Library;
 
 /// The loader's soname as Debian's `libze1` installs it. The unversioned name belongs to
 /// `libze-dev` and is never opened.
@@ -292,65 +290,42 @@ const _: () = {
     assert!(size_of::<GroupCount>() == 12);
 };
 
-/// Every entry point the probe calls, resolved when the loader is opened, so that a loader
-/// lacking one is reported before any of them runs.
-struct Api {
-    init: unsafe extern "C" fn(u32) -> ZeResult,
-    driver_get: unsafe extern "C" fn(*mut u32, *mut Handle) -> ZeResult,
-    driver_get_api_version: unsafe extern "C" fn(Handle, *mut u32) -> ZeResult,
-    driver_get_properties: unsafe extern "C" fn(Handle, *mut DriverPropertiesRaw) -> ZeResult,
-    device_get: unsafe extern "C" fn(Handle, *mut u32, *mut Handle) -> ZeResult,
-    device_get_properties: unsafe extern "C" fn(Handle, *mut DevicePropertiesRaw) -> ZeResult,
-    device_get_memory_properties:
-        unsafe extern "C" fn(Handle, *mut u32, *mut MemoryPropertiesRaw) -> ZeResult,
-    device_get_command_queue_group_properties:
-        unsafe extern "C" fn(Handle, *mut u32, *mut QueueGroupPropertiesRaw) -> ZeResult,
-    context_create: unsafe extern "C" fn(Handle, *const ContextDesc, *mut Handle) -> ZeResult,
-    context_destroy: unsafe extern "C" fn(Handle) -> ZeResult,
-    command_queue_create:
-        unsafe extern "C" fn(Handle, Handle, *const CommandQueueDesc, *mut Handle) -> ZeResult,
-    command_queue_destroy: unsafe extern "C" fn(Handle) -> ZeResult,
-    command_queue_execute_command_lists:
-        unsafe extern "C" fn(Handle, u32, *mut Handle, Handle) -> ZeResult,
-    command_queue_synchronize: unsafe extern "C" fn(Handle, u64) -> ZeResult,
-    command_list_create:
-        unsafe extern "C" fn(Handle, Handle, *const CommandListDesc, *mut Handle) -> ZeResult,
-    command_list_destroy: unsafe extern "C" fn(Handle) -> ZeResult,
-    command_list_close: unsafe extern "C" fn(Handle) -> ZeResult,
-    command_list_append_launch_kernel: unsafe extern "C" fn(
-        Handle,
-        Handle,
-        *const GroupCount,
-        Handle,
-        u32,
-        *mut Handle,
-    ) -> ZeResult,
-    module_create: unsafe extern "C" fn(
-        Handle,
-        Handle,
-        *const ModuleDesc,
-        *mut Handle,
-        *mut Handle,
-    ) -> ZeResult,
-    module_destroy: unsafe extern "C" fn(Handle) -> ZeResult,
-    module_build_log_get_string: unsafe extern "C" fn(Handle, *mut usize, *mut c_char) -> ZeResult,
-    module_build_log_destroy: unsafe extern "C" fn(Handle) -> ZeResult,
-    kernel_create: unsafe extern "C" fn(Handle, *const KernelDesc, *mut Handle) -> ZeResult,
-    kernel_destroy: unsafe extern "C" fn(Handle) -> ZeResult,
-    kernel_suggest_group_size:
-        unsafe extern "C" fn(Handle, u32, u32, u32, *mut u32, *mut u32, *mut u32) -> ZeResult,
-    kernel_set_group_size: unsafe extern "C" fn(Handle, u32, u32, u32) -> ZeResult,
-    kernel_set_argument_value: unsafe extern "C" fn(Handle, u32, usize, *const c_void) -> ZeResult,
-    mem_alloc_shared: unsafe extern "C" fn(
-        Handle,
-        *const MemAllocDesc,
-        *const HostMemAllocDesc,
-        usize,
-        usize,
-        Handle,
-        *mut *mut c_void,
-    ) -> ZeResult,
-    mem_free: unsafe extern "C" fn(Handle, *mut c_void) -> ZeResult,
+symbol_table! {
+    /// Every entry point the probe calls, resolved when the loader is opened, so that a loader
+    /// lacking one is reported before any of them runs; each declared as ze_api.h 1.8 declares it.
+    struct Api {
+        required {
+            init = c"zeInit": unsafe extern "C" fn(u32) -> ZeResult;
+            driver_get = c"zeDriverGet": unsafe extern "C" fn(*mut u32, *mut Handle) -> ZeResult;
+            driver_get_api_version = c"zeDriverGetApiVersion": unsafe extern "C" fn(Handle, *mut u32) -> ZeResult;
+            driver_get_properties = c"zeDriverGetProperties": unsafe extern "C" fn(Handle, *mut DriverPropertiesRaw) -> ZeResult;
+            device_get = c"zeDeviceGet": unsafe extern "C" fn(Handle, *mut u32, *mut Handle) -> ZeResult;
+            device_get_properties = c"zeDeviceGetProperties": unsafe extern "C" fn(Handle, *mut DevicePropertiesRaw) -> ZeResult;
+            device_get_memory_properties = c"zeDeviceGetMemoryProperties": unsafe extern "C" fn(Handle, *mut u32, *mut MemoryPropertiesRaw) -> ZeResult;
+            device_get_command_queue_group_properties = c"zeDeviceGetCommandQueueGroupProperties": unsafe extern "C" fn(Handle, *mut u32, *mut QueueGroupPropertiesRaw) -> ZeResult;
+            context_create = c"zeContextCreate": unsafe extern "C" fn(Handle, *const ContextDesc, *mut Handle) -> ZeResult;
+            context_destroy = c"zeContextDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
+            command_queue_create = c"zeCommandQueueCreate": unsafe extern "C" fn(Handle, Handle, *const CommandQueueDesc, *mut Handle) -> ZeResult;
+            command_queue_destroy = c"zeCommandQueueDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
+            command_queue_execute_command_lists = c"zeCommandQueueExecuteCommandLists": unsafe extern "C" fn(Handle, u32, *mut Handle, Handle) -> ZeResult;
+            command_queue_synchronize = c"zeCommandQueueSynchronize": unsafe extern "C" fn(Handle, u64) -> ZeResult;
+            command_list_create = c"zeCommandListCreate": unsafe extern "C" fn(Handle, Handle, *const CommandListDesc, *mut Handle) -> ZeResult;
+            command_list_destroy = c"zeCommandListDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
+            command_list_close = c"zeCommandListClose": unsafe extern "C" fn(Handle) -> ZeResult;
+            command_list_append_launch_kernel = c"zeCommandListAppendLaunchKernel": unsafe extern "C" fn(Handle, Handle, *const GroupCount, Handle, u32, *mut Handle) -> ZeResult;
+            module_create = c"zeModuleCreate": unsafe extern "C" fn(Handle, Handle, *const ModuleDesc, *mut Handle, *mut Handle) -> ZeResult;
+            module_destroy = c"zeModuleDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
+            module_build_log_get_string = c"zeModuleBuildLogGetString": unsafe extern "C" fn(Handle, *mut usize, *mut c_char) -> ZeResult;
+            module_build_log_destroy = c"zeModuleBuildLogDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
+            kernel_create = c"zeKernelCreate": unsafe extern "C" fn(Handle, *const KernelDesc, *mut Handle) -> ZeResult;
+            kernel_destroy = c"zeKernelDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
+            kernel_suggest_group_size = c"zeKernelSuggestGroupSize": unsafe extern "C" fn(Handle, u32, u32, u32, *mut u32, *mut u32, *mut u32) -> ZeResult;
+            kernel_set_group_size = c"zeKernelSetGroupSize": unsafe extern "C" fn(Handle, u32, u32, u32) -> ZeResult;
+            kernel_set_argument_value = c"zeKernelSetArgumentValue": unsafe extern "C" fn(Handle, u32, usize, *const c_void) -> ZeResult;
+            mem_alloc_shared = c"zeMemAllocShared": unsafe extern "C" fn(Handle, *const MemAllocDesc, *const HostMemAllocDesc, usize, usize, Handle, *mut *mut c_void) -> ZeResult;
+            mem_free = c"zeMemFree": unsafe extern "C" fn(Handle, *mut c_void) -> ZeResult;
+        }
+    }
 }
 
 /// The opened loader. Copyable: it refers to an [`Api`] that lives for the rest of the process.
@@ -363,66 +338,11 @@ impl fmt::Debug for Loader {
     }
 }
 
-/// Resolves `$name` from `$library` as the type of the field it is assigned to.
-macro_rules! resolve {
-    ($library:expr, $name:literal) => {{
-        // SAFETY: every field of `Api` is declared with the signature that ze_api.h 1.8 gives
-        // the entry point of the same name, so the symbol is used at its true type; the library
-        // is leaked, so it stays mapped for as long as the pointer can be called.
-        let symbol = unsafe { $library.get(concat!($name, "\0").as_bytes()) };
-        *symbol.map_err(|error| LoadError::Symbol($name, error.to_string()))?
-    }};
-}
-
 impl Loader {
     /// Opens `soname` and resolves every entry point. The library is never closed.
-    pub(super) fn open(soname: &str) -> Result<Loader, LoadError> {
-        // SAFETY: opening the loader runs its initialisers, the very code the worker process
-        // exists to contain (design §3); a bare soname makes the dynamic loader search only its
-        // configured paths, never the current directory.
-        let library = unsafe { Library::new(soname) }
-            .map_err(|error| LoadError::Library(soname.to_owned(), error.to_string()))?;
-        // Leaked, never closed: the entry points must stay mapped for the rest of the process,
-        // and a loader that lacks one stays mapped too, so that the report can name its file.
-        let library: &'static Library = Box::leak(Box::new(library));
-        let api = Api {
-            init: resolve!(library, "zeInit"),
-            driver_get: resolve!(library, "zeDriverGet"),
-            driver_get_api_version: resolve!(library, "zeDriverGetApiVersion"),
-            driver_get_properties: resolve!(library, "zeDriverGetProperties"),
-            device_get: resolve!(library, "zeDeviceGet"),
-            device_get_properties: resolve!(library, "zeDeviceGetProperties"),
-            device_get_memory_properties: resolve!(library, "zeDeviceGetMemoryProperties"),
-            device_get_command_queue_group_properties: resolve!(
-                library,
-                "zeDeviceGetCommandQueueGroupProperties"
-            ),
-            context_create: resolve!(library, "zeContextCreate"),
-            context_destroy: resolve!(library, "zeContextDestroy"),
-            command_queue_create: resolve!(library, "zeCommandQueueCreate"),
-            command_queue_destroy: resolve!(library, "zeCommandQueueDestroy"),
-            command_queue_execute_command_lists: resolve!(
-                library,
-                "zeCommandQueueExecuteCommandLists"
-            ),
-            command_queue_synchronize: resolve!(library, "zeCommandQueueSynchronize"),
-            command_list_create: resolve!(library, "zeCommandListCreate"),
-            command_list_destroy: resolve!(library, "zeCommandListDestroy"),
-            command_list_close: resolve!(library, "zeCommandListClose"),
-            command_list_append_launch_kernel: resolve!(library, "zeCommandListAppendLaunchKernel"),
-            module_create: resolve!(library, "zeModuleCreate"),
-            module_destroy: resolve!(library, "zeModuleDestroy"),
-            module_build_log_get_string: resolve!(library, "zeModuleBuildLogGetString"),
-            module_build_log_destroy: resolve!(library, "zeModuleBuildLogDestroy"),
-            kernel_create: resolve!(library, "zeKernelCreate"),
-            kernel_destroy: resolve!(library, "zeKernelDestroy"),
-            kernel_suggest_group_size: resolve!(library, "zeKernelSuggestGroupSize"),
-            kernel_set_group_size: resolve!(library, "zeKernelSetGroupSize"),
-            kernel_set_argument_value: resolve!(library, "zeKernelSetArgumentValue"),
-            mem_alloc_shared: resolve!(library, "zeMemAllocShared"),
-            mem_free: resolve!(library, "zeMemFree"),
-        };
-        Ok(Loader(Box::leak(Box::new(api))))
+    pub(super) fn open(soname: &'static str) -> Result<Loader, LoadError> {
+        let library = Library::open(soname)?;
+        Ok(Loader(Box::leak(Box::new(Api::resolve(&library)?))))
     }
 
     /// `zeInit` with `flags` (0: every driver type).

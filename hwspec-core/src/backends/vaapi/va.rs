@@ -6,13 +6,11 @@
 //! building hwspec needs no libva package. Profiles and entry points stay plain `i32`s: a
 //! driver newer than these notes may list values they do not name.
 
-use crate::backends::common::LoadError;
+use crate::backends::common::{symbol_table, Library, LoadError};
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr;
-
-use libloading::Library;
 
 /// The sonames of Debian's `libva2` and `libva-drm2`.
 pub(super) const LIBVA_SONAME: &str = "libva.so.2";
@@ -52,99 +50,59 @@ impl fmt::Display for VaError {
     }
 }
 
-/// The resolved entry points.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Va {
-    get_display_drm: unsafe extern "C" fn(c_int) -> VaDisplay,
-    initialize: unsafe extern "C" fn(VaDisplay, *mut c_int, *mut c_int) -> VaStatus,
-    error_str: unsafe extern "C" fn(VaStatus) -> *const c_char,
-    query_vendor_string: unsafe extern "C" fn(VaDisplay) -> *const c_char,
-    max_num_profiles: unsafe extern "C" fn(VaDisplay) -> c_int,
-    max_num_entrypoints: unsafe extern "C" fn(VaDisplay) -> c_int,
-    query_config_profiles: unsafe extern "C" fn(VaDisplay, *mut Profile, *mut c_int) -> VaStatus,
-    query_config_entrypoints:
-        unsafe extern "C" fn(VaDisplay, Profile, *mut Entrypoint, *mut c_int) -> VaStatus,
-    create_config: unsafe extern "C" fn(
-        VaDisplay,
-        Profile,
-        Entrypoint,
-        *mut c_void,
-        c_int,
-        *mut c_uint,
-    ) -> VaStatus,
-    destroy_config: unsafe extern "C" fn(VaDisplay, c_uint) -> VaStatus,
-    create_surfaces: unsafe extern "C" fn(
-        VaDisplay,
-        c_uint,
-        c_uint,
-        c_uint,
-        *mut c_uint,
-        c_uint,
-        *mut c_void,
-        c_uint,
-    ) -> VaStatus,
-    destroy_surfaces: unsafe extern "C" fn(VaDisplay, *mut c_uint, c_int) -> VaStatus,
-    create_context: unsafe extern "C" fn(
-        VaDisplay,
-        c_uint,
-        c_int,
-        c_int,
-        c_int,
-        *mut c_uint,
-        c_int,
-        *mut c_uint,
-    ) -> VaStatus,
-    destroy_context: unsafe extern "C" fn(VaDisplay, c_uint) -> VaStatus,
-}
-
-fn open(soname: &'static str) -> Result<&'static Library, LoadError> {
-    // SAFETY: opening a library runs its initialisers; for libva that is the vendor code this
-    // worker process exists to contain (design §3). It is never closed.
-    match unsafe { Library::new(soname) } {
-        Ok(library) => Ok(Box::leak(Box::new(library))),
-        Err(error) => Err(LoadError::Library(soname.to_owned(), error.to_string())),
+symbol_table! {
+    /// libva's entry points, each declared as va.h declares it: VADisplay is `void *`, VAStatus
+    /// and the enums `int`, the ids `unsigned int`, and the attribute lists (only ever passed
+    /// as NULL) pointers.
+    struct Core {
+        required {
+            initialize = c"vaInitialize": unsafe extern "C" fn(VaDisplay, *mut c_int, *mut c_int) -> VaStatus;
+            error_str = c"vaErrorStr": unsafe extern "C" fn(VaStatus) -> *const c_char;
+            query_vendor_string = c"vaQueryVendorString": unsafe extern "C" fn(VaDisplay) -> *const c_char;
+            max_num_profiles = c"vaMaxNumProfiles": unsafe extern "C" fn(VaDisplay) -> c_int;
+            max_num_entrypoints = c"vaMaxNumEntrypoints": unsafe extern "C" fn(VaDisplay) -> c_int;
+            query_config_profiles = c"vaQueryConfigProfiles":
+                unsafe extern "C" fn(VaDisplay, *mut Profile, *mut c_int) -> VaStatus;
+            query_config_entrypoints = c"vaQueryConfigEntrypoints":
+                unsafe extern "C" fn(VaDisplay, Profile, *mut Entrypoint, *mut c_int) -> VaStatus;
+            create_config = c"vaCreateConfig": unsafe extern "C" fn(
+                VaDisplay, Profile, Entrypoint, *mut c_void, c_int, *mut c_uint) -> VaStatus;
+            destroy_config = c"vaDestroyConfig": unsafe extern "C" fn(VaDisplay, c_uint) -> VaStatus;
+            create_surfaces = c"vaCreateSurfaces": unsafe extern "C" fn(
+                VaDisplay, c_uint, c_uint, c_uint, *mut c_uint, c_uint, *mut c_void, c_uint)
+                -> VaStatus;
+            destroy_surfaces = c"vaDestroySurfaces":
+                unsafe extern "C" fn(VaDisplay, *mut c_uint, c_int) -> VaStatus;
+            create_context = c"vaCreateContext": unsafe extern "C" fn(
+                VaDisplay, c_uint, c_int, c_int, c_int, *mut c_uint, c_int, *mut c_uint)
+                -> VaStatus;
+            destroy_context = c"vaDestroyContext": unsafe extern "C" fn(VaDisplay, c_uint) -> VaStatus;
+        }
     }
 }
 
-/// The symbol `name` of `library` as a `T`.
-///
-/// # Safety
-///
-/// `T` must be a function pointer type matching the symbol's C declaration.
-unsafe fn lookup<T: Copy>(library: &'static Library, name: &'static str) -> Result<T, LoadError> {
-    // SAFETY: the caller promises `T` matches the symbol; the library is never unloaded, so
-    // the pointer copied out stays valid for the life of the process.
-    unsafe { library.get::<T>(name.as_bytes()) }
-        .map(|symbol| *symbol)
-        .map_err(|error| LoadError::Symbol(name, error.to_string()))
+symbol_table! {
+    /// libva-drm's one entry point, as va_drm.h declares it.
+    struct Drm {
+        required {
+            get_display_drm = c"vaGetDisplayDRM": unsafe extern "C" fn(c_int) -> VaDisplay;
+        }
+    }
+}
+
+/// Both libraries' entry points, resolved.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Va {
+    core: Core,
+    drm: Drm,
 }
 
 impl Va {
     /// Opens both libraries by the given names and resolves every entry point.
     pub(super) fn load(libva: &'static str, libva_drm: &'static str) -> Result<Va, LoadError> {
-        let va = open(libva)?;
-        let drm = open(libva_drm)?;
-        // SAFETY: each type is the declaration in libva's va.h / va_drm.h: VADisplay is
-        // `void *`, VAStatus and the enums `int`, the ids `unsigned int`, and the attribute
-        // lists (only ever passed as NULL) pointers.
-        unsafe {
-            Ok(Va {
-                get_display_drm: lookup(drm, "vaGetDisplayDRM")?,
-                initialize: lookup(va, "vaInitialize")?,
-                error_str: lookup(va, "vaErrorStr")?,
-                query_vendor_string: lookup(va, "vaQueryVendorString")?,
-                max_num_profiles: lookup(va, "vaMaxNumProfiles")?,
-                max_num_entrypoints: lookup(va, "vaMaxNumEntrypoints")?,
-                query_config_profiles: lookup(va, "vaQueryConfigProfiles")?,
-                query_config_entrypoints: lookup(va, "vaQueryConfigEntrypoints")?,
-                create_config: lookup(va, "vaCreateConfig")?,
-                destroy_config: lookup(va, "vaDestroyConfig")?,
-                create_surfaces: lookup(va, "vaCreateSurfaces")?,
-                destroy_surfaces: lookup(va, "vaDestroySurfaces")?,
-                create_context: lookup(va, "vaCreateContext")?,
-                destroy_context: lookup(va, "vaDestroyContext")?,
-            })
-        }
+        let core = Core::resolve(&Library::open(libva)?)?;
+        let drm = Drm::resolve(&Library::open(libva_drm)?)?;
+        Ok(Va { core, drm })
     }
 
     fn check(&self, call: &'static str, status: VaStatus) -> Result<(), VaError> {
@@ -152,7 +110,7 @@ impl Va {
             return Ok(());
         }
         // SAFETY: vaErrorStr takes any status and returns a static string (or NULL).
-        let text = unsafe { c_string((self.error_str)(status)) };
+        let text = unsafe { c_string((self.core.error_str)(status)) };
         Err(VaError { call, status, text })
     }
 
@@ -163,7 +121,7 @@ impl Va {
         let raw_fd = fd.as_raw_fd();
         std::mem::forget(fd);
         // SAFETY: `raw_fd` is an open file descriptor that stays open for good.
-        let raw = unsafe { (self.get_display_drm)(raw_fd) };
+        let raw = unsafe { (self.drm.get_display_drm)(raw_fd) };
         if raw.is_null() {
             return Err(VaError {
                 call: "vaGetDisplayDRM",
@@ -173,7 +131,7 @@ impl Va {
         }
         let (mut major, mut minor) = (0, 0);
         // SAFETY: `raw` is a display vaGetDisplayDRM returned; the out pointers are live.
-        let status = unsafe { (self.initialize)(raw, &mut major, &mut minor) };
+        let status = unsafe { (self.core.initialize)(raw, &mut major, &mut minor) };
         self.check("vaInitialize", status)?;
         Ok((Display { raw, va: *self }, (major, minor)))
     }
@@ -204,18 +162,19 @@ impl Display {
     pub(super) fn vendor(&self) -> String {
         // SAFETY: the display is initialised; the string belongs to the driver and lives as
         // long as the display.
-        unsafe { c_string((self.va.query_vendor_string)(self.raw)) }
+        unsafe { c_string((self.va.core.query_vendor_string)(self.raw)) }
     }
 
     /// Every profile the driver supports.
     pub(super) fn profiles(&self) -> Result<Vec<Profile>, VaError> {
         // SAFETY: the display is initialised.
-        let max = unsafe { (self.va.max_num_profiles)(self.raw) };
+        let max = unsafe { (self.va.core.max_num_profiles)(self.raw) };
         let mut list = vec![0; usize::try_from(max).unwrap_or(0)];
         let mut count = 0;
         // SAFETY: `list` holds vaMaxNumProfiles entries, as va.h requires.
-        let status =
-            unsafe { (self.va.query_config_profiles)(self.raw, list.as_mut_ptr(), &mut count) };
+        let status = unsafe {
+            (self.va.core.query_config_profiles)(self.raw, list.as_mut_ptr(), &mut count)
+        };
         self.va.check("vaQueryConfigProfiles", status)?;
         list.truncate(usize::try_from(count).unwrap_or(0));
         Ok(list)
@@ -224,12 +183,17 @@ impl Display {
     /// Every entry point the driver supports for `profile`.
     pub(super) fn entrypoints(&self, profile: Profile) -> Result<Vec<Entrypoint>, VaError> {
         // SAFETY: the display is initialised.
-        let max = unsafe { (self.va.max_num_entrypoints)(self.raw) };
+        let max = unsafe { (self.va.core.max_num_entrypoints)(self.raw) };
         let mut list = vec![0; usize::try_from(max).unwrap_or(0)];
         let mut count = 0;
         // SAFETY: `list` holds vaMaxNumEntrypoints entries, as va.h requires.
         let status = unsafe {
-            (self.va.query_config_entrypoints)(self.raw, profile, list.as_mut_ptr(), &mut count)
+            (self.va.core.query_config_entrypoints)(
+                self.raw,
+                profile,
+                list.as_mut_ptr(),
+                &mut count,
+            )
         };
         self.va.check("vaQueryConfigEntrypoints", status)?;
         list.truncate(usize::try_from(count).unwrap_or(0));
@@ -251,7 +215,7 @@ impl Display {
         // SAFETY: the display is initialised; no attributes are passed, so the driver uses
         // its defaults; `config` is a live out pointer.
         let status = unsafe {
-            (va.create_config)(
+            (va.core.create_config)(
                 self.raw,
                 profile,
                 entrypoint,
@@ -264,7 +228,7 @@ impl Display {
         let mut surfaces = [0 as c_uint; 4];
         // SAFETY: `surfaces` has room for the count passed; no attributes.
         let status = unsafe {
-            (va.create_surfaces)(
+            (va.core.create_surfaces)(
                 self.raw,
                 VA_RT_FORMAT_YUV420,
                 width,
@@ -279,7 +243,7 @@ impl Display {
             let mut context = 0;
             // SAFETY: the config and surfaces were just created on this display.
             let status = unsafe {
-                (va.create_context)(
+                (va.core.create_context)(
                     self.raw,
                     config,
                     width as c_int,
@@ -292,16 +256,16 @@ impl Display {
             };
             va.check("vaCreateContext", status)?;
             // SAFETY: the context was created above and is not used again.
-            let status = unsafe { (va.destroy_context)(self.raw, context) };
+            let status = unsafe { (va.core.destroy_context)(self.raw, context) };
             va.check("vaDestroyContext", status)?;
             // SAFETY: the surfaces were created above and their context is gone.
             let status = unsafe {
-                (va.destroy_surfaces)(self.raw, surfaces.as_mut_ptr(), surfaces.len() as c_int)
+                (va.core.destroy_surfaces)(self.raw, surfaces.as_mut_ptr(), surfaces.len() as c_int)
             };
             va.check("vaDestroySurfaces", status)
         });
         // SAFETY: the config was created above and nothing uses it any more.
-        let status = unsafe { (va.destroy_config)(self.raw, config) };
+        let status = unsafe { (va.core.destroy_config)(self.raw, config) };
         result.and_then(|()| va.check("vaDestroyConfig", status))
     }
 }
