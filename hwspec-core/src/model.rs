@@ -652,6 +652,20 @@ mod tests {
         assert_eq!(back, report);
     }
 
+    /// The report cache and libhwspec read reports back, and a timing that came back one bit
+    /// off made a cached report differ from the one probed (`0.910143` read as
+    /// `0.9101429999999999`): every float survives a round trip exactly.
+    #[test]
+    fn timings_survive_a_json_round_trip_exactly() {
+        let mut x = 0.910143_f64;
+        for _ in 0..20_000 {
+            let text = serde_json::to_string(&x).unwrap();
+            let back: f64 = serde_json::from_str(&text).unwrap();
+            assert_eq!(back.to_bits(), x.to_bits(), "{x} written as {text}");
+            x = (x * 1.618_033_988_749_895 + 0.000_123) % 1000.0;
+        }
+    }
+
     #[test]
     fn reason_codes_serialise_as_their_documented_names() {
         for code in [
