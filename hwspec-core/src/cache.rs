@@ -142,8 +142,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> 
     } else {
         dir
     };
+    // Unique per write, not just per process: two threads of one process writing the same
+    // entry at once must not collide on the temp file (the second `create_new` failed, and
+    // its entry was lost) nor rename each other's half-written file into place.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let temp = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}.{write}.tmp",
         name.to_string_lossy(),
         std::process::id()
     ));
@@ -617,6 +622,37 @@ mod tests {
             0,
             "no temp file left behind"
         );
+    }
+
+    #[test]
+    fn threads_writing_one_entry_at_once_all_succeed() {
+        let dir = scratch("concurrent-writes");
+        fs::create_dir_all(&dir).unwrap();
+        let failures: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..16u8)
+                .map(|t| {
+                    let dir = &dir;
+                    scope.spawn(move || {
+                        (0..50)
+                            .filter(|_| write_entry(dir, "shared.json", &[t; 4096]).is_err())
+                            .count()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(failures, 0, "every write lands");
+        let kept = read_entry(&dir, "shared.json").unwrap();
+        assert!(
+            kept.len() == 4096 && kept.iter().all(|b| *b == kept[0]),
+            "one writer's whole entry"
+        );
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["shared.json"], "no temp file left behind");
     }
 
     #[test]
