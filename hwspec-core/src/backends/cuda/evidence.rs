@@ -44,7 +44,7 @@ pub(super) struct Evidence {
 impl Evidence {
     /// Reads the facts from this machine.
     pub(super) fn gather() -> Evidence {
-        let groups = fs::read_to_string("/etc/group").unwrap_or_default();
+        let groups = crate::sys::etc_group();
         let mut paths = vec![CONTROL_NODE.to_owned(), UVM_NODE.to_owned()];
         paths.extend(gpu_nodes(
             fs::read_dir("/dev")
@@ -64,11 +64,9 @@ impl Evidence {
             })
             .collect();
         Evidence {
-            proc_driver_version: fs::read_to_string(PROC_VERSION)
-                .ok()
+            proc_driver_version: read_small(PROC_VERSION)
                 .and_then(|text| parse_proc_version(&text)),
-            kernel_module_version: fs::read_to_string(SYS_MODULE_VERSION)
-                .ok()
+            kernel_module_version: read_small(SYS_MODULE_VERSION)
                 .map(|text| text.trim().to_owned())
                 .filter(|version| !version.is_empty()),
             nodes,
@@ -120,6 +118,12 @@ impl Evidence {
         }
         props
     }
+}
+
+/// A one-line kernel file (`/proc/driver/nvidia/version`, `/sys/module/nvidia/version`), read
+/// without blocking and with a bound.
+fn read_small(path: &str) -> Option<String> {
+    crate::sys::read_regular_text(Path::new(path), crate::sys::SMALL_FILE_BYTES).ok()
 }
 
 fn is_gpu_node(name: &str) -> bool {

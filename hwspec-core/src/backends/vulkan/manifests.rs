@@ -9,8 +9,12 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+/// Largest manifest read: they are a few lines of JSON.
+const MANIFEST_BYTES: u64 = 1 << 20;
+
 /// Where the loader looks for driver manifests when `VK_DRIVER_FILES` is unset. Workers get no
-/// `XDG_*_DIRS`, so these are the loader's defaults, plus the per-user directory under `home`.
+/// `XDG_*` directories, so these are the loader's defaults, plus the per-user ones under `home`
+/// (the worker's `HOME`: as root without `--trust-env`, never another user's).
 fn default_dirs(home: Option<&Path>) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = [
         "/etc/xdg/vulkan/icd.d",
@@ -22,6 +26,7 @@ fn default_dirs(home: Option<&Path>) -> Vec<PathBuf> {
     .map(PathBuf::from)
     .collect();
     if let Some(home) = home {
+        dirs.push(home.join(".config/vulkan/icd.d"));
         dirs.push(home.join(".local/share/vulkan/icd.d"));
     }
     dirs
@@ -97,7 +102,7 @@ pub(crate) fn unusable(manifests: &[PathBuf]) -> Vec<String> {
 }
 
 fn problem_with(manifest: &Path) -> Option<String> {
-    let text = match fs::read(manifest) {
+    let text = match crate::sys::read_regular_file(manifest, MANIFEST_BYTES) {
         Ok(text) => text,
         Err(e) => return Some(format!("cannot be read: {e}")),
     };
