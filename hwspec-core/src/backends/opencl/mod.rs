@@ -50,6 +50,9 @@ const SOFTWARE_DEVICE_NAMES: &[&str] = &["llvmpipe", "softpipe", "swiftshader"];
 /// name a directory.
 const DEFAULT_VENDORS_DIR: &str = "/etc/OpenCL/vendors";
 
+/// Largest `.icd` file read: one line naming a library.
+const ICD_FILE_BYTES: u64 = 1 << 20;
+
 /// Probes OpenCL through the ICD loader.
 #[derive(Debug)]
 pub struct OpenclBackend;
@@ -88,7 +91,29 @@ fn probe_with(library: &CStr, level: Level, progress: &mut dyn Progress) -> Back
     let unloadable = unloadable_icds(&icd_files(std::env::var_os("OCL_ICD_VENDORS").as_deref()));
     let mut report = probe_loaded(level, progress);
     report.warnings.splice(0..0, unloadable);
+    remove_pocl_start_files();
     report
+}
+
+/// PoCL 3.1 creates an empty `tempfile_XXXXXX` in its cache directory whenever it starts
+/// (`pocl_install_sigfpe_handler`, to make LLVM install its signal handlers first) and leaves
+/// its removal to LLVM at exit, which a worker, leaving with `_exit`, never reaches: one file
+/// per probe would pile up in the driver cache. Its other temp files carry a suffix (`.so`,
+/// `.bc`) and are renamed away by PoCL itself, so only empty, suffix-less ones are removed.
+fn remove_pocl_start_files() {
+    let Some(dir) = std::env::var_os("POCL_CACHE_DIR") else {
+        return;
+    };
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(random) = name.to_str().and_then(|n| n.strip_prefix("tempfile_")) else {
+            continue;
+        };
+        let start_file = random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+        if start_file && entry.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The probe once the ICD loader is loaded.
@@ -488,8 +513,16 @@ fn unloadable_icds(files: &[PathBuf]) -> Vec<String> {
         .iter()
         .filter(|file| file.extension().is_some_and(|ext| ext == "icd"))
         .filter_map(|file| {
-            let named = fs::read(file).ok()?;
-            let named = String::from_utf8_lossy(&named);
+            // ocl-icd reads the file in the worker anyway; a FIFO or a huge file is named here.
+            let named = match crate::sys::read_regular_text(file, ICD_FILE_BYTES) {
+                Ok(named) => named,
+                Err(err) => {
+                    return Some(format!(
+                        "OpenCL ICD {} cannot be read: {err}",
+                        file.display()
+                    ))
+                }
+            };
             let library = named.lines().next().unwrap_or("").trim().to_owned();
             let failure = if library.is_empty() {
                 "it names no library".to_owned()
