@@ -169,7 +169,7 @@ pub fn apt_hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
         match read_requirement(&deb) {
             Ok(Some(found)) => wanted.push(found),
             Ok(None) => {}
-            Err(message) => eprintln!("hwspec: warning: {message}"),
+            Err(message) => diag!("hwspec: warning: {message}"),
         }
     }
     // Most packages ask for nothing: then no probe is needed, cached or not.
@@ -192,14 +192,14 @@ pub fn apt_hook(args: &AptHookArgs) -> Result<ExitCode, Failure> {
             .collect::<Vec<_>>()
             .join("; ");
         let verb = if args.refuse { "error" } else { "warning" };
-        eprintln!(
+        diag!(
             "hwspec: {verb}: {package} ({}) requires `{requirement}`, which this machine does not satisfy: {why}",
             deb.display()
         );
         refused.push(package);
     }
     if args.refuse && !refused.is_empty() {
-        eprintln!(
+        diag!(
             "hwspec: refusing the installation of {} (apt's hook: hwspec apt-hook --refuse)",
             refused.join(", ")
         );

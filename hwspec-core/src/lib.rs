@@ -11,9 +11,12 @@ pub mod backends;
 pub mod cache;
 pub mod caps;
 pub mod control;
+pub(crate) mod environment;
+pub mod guard;
 pub mod isolate;
 pub mod kernels;
 pub mod model;
+pub mod process;
 pub mod spec;
 pub mod sys;
 #[cfg(test)]
