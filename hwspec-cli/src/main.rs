@@ -4,6 +4,16 @@
 //! `check`: satisfied), 1 when hwspec itself failed (for `check`: not satisfied, or the
 //! `--skip-code`), 2 for invalid input or usage (clap's own code for usage errors).
 
+/// Writes one diagnostic line to standard error. Unlike `eprintln!`, which panics when the
+/// write fails, a stderr whose reader went away (a hook's pipe, `2>&-` on a pipe) loses the
+/// diagnostic but never turns it into a panic and exit status 101.
+macro_rules! diag {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod check;
 mod cli;
 mod render;
@@ -57,6 +67,9 @@ fn main() -> ExitCode {
     // A caller that ignores SIGCHLD (some daemons, `trap '' CHLD`) passes that on to us, and
     // the kernel would then reap workers behind our back, losing their exit status.
     hwspec_core::sys::restore_default_sigchld();
+    // Whatever a worker's descendants do to escape (setsid, a double fork) after the worker
+    // itself crashed, they are re-parented to this process rather than init, and killed below.
+    let _ = hwspec_core::process::become_child_subreaper();
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Probe(args) => probe(&args).map(|()| ExitCode::SUCCESS),
@@ -70,15 +83,18 @@ fn main() -> ExitCode {
                 .map_err(Failure::Io)
         }
     };
+    // Every worker has ended or been given up on; nothing it started may outlive hwspec.
+    hwspec_core::process::kill_descendants();
+    hwspec_core::process::reap_ended_children();
     match result {
         Ok(code) => code,
         Err(Failure::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Io(err)) => {
-            eprintln!("hwspec: {err}");
+            diag!("hwspec: {err}");
             ExitCode::from(1)
         }
         Err(Failure::Invalid(message)) => {
-            eprintln!("hwspec: {message}");
+            diag!("hwspec: {message}");
             ExitCode::from(2)
         }
     }
@@ -93,7 +109,7 @@ fn run_worker(args: &[OsString]) -> ! {
     match (backend, level) {
         (Some(backend), Some(level)) => hwspec_core::worker::worker_main(backend, level),
         _ => {
-            eprintln!("hwspec: {WORKER_ARG} is internal; it takes a backend and a level");
+            diag!("hwspec: {WORKER_ARG} is internal; it takes a backend and a level");
             std::process::exit(2)
         }
     }
@@ -122,6 +138,7 @@ fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
         options.deadlines.set_stage(stage, limit);
     }
     options.trust_env = opts.trust_env;
+    options.memory_limit = (opts.memory_limit > 0).then_some(opts.memory_limit << 20);
     let policy = CachePolicy {
         read: !opts.fresh,
         max_age: opts.max_age,
