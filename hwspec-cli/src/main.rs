@@ -84,8 +84,7 @@ fn main() -> ExitCode {
         }
     };
     // Every worker has ended or been given up on; nothing it started may outlive hwspec.
-    hwspec_core::process::kill_descendants();
-    hwspec_core::process::reap_ended_children();
+    hwspec_core::process::kill_descendants(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => code,
         Err(Failure::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,

@@ -12,9 +12,11 @@
 //! - it becomes a child subreaper, so descendants that leave its process group or session
 //!   (`setsid`, a double fork) are re-parented to it instead of init and can still be found;
 //! - SIGTERM, SIGHUP and SIGINT are blocked in every thread and read by a watchdog thread,
-//!   together with the lifeline. On any of them, or on end-of-file, the watchdog kills every
-//!   descendant and ends the worker; every few tens of milliseconds it also compares the
-//!   worker's anonymous resident memory with the limit the parent set.
+//!   together with the lifeline. On any of them, or on end-of-file, the watchdog forbids the
+//!   worker's threads to start processes (a seccomp filter), kills every descendant, then the
+//!   worker's process group, the worker with it (one step no fork in flight slips past); every
+//!   few tens of milliseconds it also compares the worker's anonymous resident memory with the
+//!   limit the parent set.
 //!
 //! A worker that finishes kills its remaining descendants before it leaves (see
 //! [`finish`]), so a host that ignores SIGCHLD (and so cannot safely signal the worker's
@@ -110,7 +112,8 @@ pub fn watch(detached: Detached, channel: Channel) {
     let expected = std::env::var(PARENT_ENV)
         .ok()
         .and_then(|v| v.parse::<u32>().ok());
-    if expected.is_some_and(|pid| pid != process::parent_pid()) {
+    let parent_gone = || expected.is_some_and(|pid| pid != process::parent_pid());
+    if parent_gone() {
         sys::exit_immediately(PARENT_GONE_STATUS);
     }
     let _ = process::become_child_subreaper();
@@ -126,12 +129,43 @@ pub fn watch(detached: Detached, channel: Channel) {
     if started.is_err() {
         let _ = process::set_blocked_signals(&[]);
         let _ = process::set_parent_death_signal(libc::SIGKILL);
+        // The parent may have died while SIGTERM was still the signal asked for, and blocked.
+        if parent_gone() {
+            sys::exit_immediately(PARENT_GONE_STATUS);
+        }
     }
 }
 
-/// Ends what the worker started, before it leaves.
+/// How long a worker that is being stopped waits for its other threads to be done with any
+/// fork in progress (see [`process::stop_other_threads`]), and then for its descendants to
+/// die: on a loaded machine a thread may take tens of milliseconds to leave `fork`. Only a
+/// driver thread that spins with every signal blocked, or a descendant stuck in the kernel,
+/// costs all of it; the parent's SIGKILL follows a deadline's SIGTERM after 250 ms anyway.
+const STOP_LIMIT: Duration = Duration::from_secs(1);
+/// The same for a worker leaving after its report, which the parent expects to exit promptly.
+const FINISH_LIMIT: Duration = Duration::from_millis(200);
+
+/// Ends what the worker started, before it leaves. Only when there is something to end: a
+/// worker whose driver started nothing leaves at once.
 pub fn finish() {
-    process::kill_descendants();
+    if process::has_children() {
+        freeze(FINISH_LIMIT);
+        process::kill_descendants(FINISH_LIMIT);
+    }
+}
+
+/// Ends the worker and everything it started, whatever its other threads are doing.
+fn end_all() -> ! {
+    freeze(STOP_LIMIT);
+    process::kill_descendants(STOP_LIMIT);
+    process::kill_own_group()
+}
+
+/// Stops the process tree below the worker from changing: no thread may start a process any
+/// more, and none is left halfway through doing so. What a sweep then finds is all there is.
+fn freeze(limit: Duration) {
+    let _ = process::forbid_new_processes();
+    process::stop_other_threads(limit);
 }
 
 fn watchdog(stop: &SignalFd, lifeline: Option<&File>, limit: Option<u64>, channel: &Channel) {
@@ -145,23 +179,18 @@ fn watchdog(stop: &SignalFd, lifeline: Option<&File>, limit: Option<u64>, channe
             // Nothing left to wait on; the parent-death signal still ends the worker.
             Err(_) => return,
         };
-        if ready[0] {
-            if let Ok(signal) = stop.read() {
-                process::kill_descendants();
-                process::die_by_signal(signal);
-            }
+        if ready[0] && stop.read().is_ok() {
+            end_all();
         }
         if let (Some(true), Some(mut parent)) = (ready.get(1), lifeline) {
             // The parent never writes: readable means its end closed, i.e. it is gone.
             let mut byte = [0u8; 1];
             if parent.read(&mut byte).map_or(true, |n| n == 0) {
-                process::kill_descendants();
-                sys::exit_immediately(PARENT_GONE_STATUS);
+                end_all();
             }
         }
         if let (Some(limit), Some(used)) = (limit, process::resident_anonymous_bytes()) {
             if used > limit {
-                process::kill_descendants();
                 send(
                     channel,
                     &WorkerMessage::MemoryLimit {
@@ -169,7 +198,7 @@ fn watchdog(stop: &SignalFd, lifeline: Option<&File>, limit: Option<u64>, channe
                         limit_bytes: limit,
                     },
                 );
-                sys::exit_immediately(1);
+                end_all();
             }
         }
     }

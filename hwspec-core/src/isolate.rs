@@ -947,6 +947,7 @@ fn isolate_drivers(
                         | ReasonCode::BadOutput
                         | ReasonCode::PartialOutput
                         | ReasonCode::WorkerFailed
+                        | ReasonCode::MemoryLimit
                         | ReasonCode::DriverError
                 )
             });

@@ -200,19 +200,6 @@ pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::R
     Ok(polled.iter().map(|p| p.revents != 0).collect())
 }
 
-/// Ends the process by `signal`, as if it had not been caught, so the parent sees which: the
-/// signal gets its default action and is unblocked in this thread, then raised in it.
-pub fn die_by_signal(signal: i32) -> ! {
-    reset_signal_dispositions(&[signal]);
-    let set = signal_set(&[signal]);
-    // SAFETY: `set` is an initialised signal set; only this thread's mask changes.
-    unsafe {
-        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::raise(signal);
-    }
-    sys::exit_immediately(128 + signal)
-}
-
 /// Whether this process has any child, running or ended and not yet reaped. A subreaper has
 /// none exactly when no descendant of it is left.
 pub fn has_children() -> bool {
@@ -224,7 +211,7 @@ pub fn has_children() -> bool {
             libc::P_ALL,
             0,
             &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT | libc::__WALL,
         )
     };
     !(rc < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD))
@@ -233,7 +220,7 @@ pub fn has_children() -> bool {
 /// Reaps every child of this process that has ended. Only for a process that owns all its
 /// children (a worker, or the CLI once its probe is over): it may take a status someone else
 /// waits for.
-pub fn reap_ended_children() {
+fn reap_ended_children() {
     loop {
         let mut status = 0;
         // SAFETY: `status` is valid and writable; WNOHANG never blocks.
@@ -338,31 +325,225 @@ fn kill_if_same(target: &ProcStat) {
     }
 }
 
-/// Kills every live descendant of this process, including those that left its process group
-/// or session (`setsid`, double fork): as a subreaper it inherits them all. Repeats until a
-/// look at the process table finds none it has not already killed, since one may fork between
-/// the look and the kill (a process with SIGKILL pending can no longer fork). Returns how many
-/// were killed. Costs nothing when there is no child at all.
-pub fn kill_descendants() -> usize {
-    if !has_children() {
-        return 0;
-    }
+/// Kills every descendant of this process, including those that left its process group or
+/// session (`setsid`, double fork): as a subreaper it inherits them all. Reaps them too, so it
+/// is only for a process that owns all its children (a worker, or the CLI once its probe is
+/// over), never for a library's host.
+///
+/// One look at `/proc` is not enough: a process listed as it was when the directory was read
+/// may have forked since (a child that then lists as a zombie, its own child not at all), and
+/// one may fork between the look and the kill. So it repeats until this process has no child
+/// left, ended or not, which for a subreaper means no descendant at all, or until `limit` (a
+/// process stuck in the kernel cannot die). Returns how many it killed; costs nothing when
+/// there is no child.
+pub fn kill_descendants(limit: Duration) -> usize {
     let me = std::process::id();
+    let deadline = std::time::Instant::now() + limit;
     let mut killed: Vec<(u32, u64)> = Vec::new();
-    for _ in 0..64 {
+    loop {
+        reap_ended_children();
+        if !has_children() || std::time::Instant::now() >= deadline {
+            return killed.len();
+        }
         let fresh: Vec<ProcStat> = descendants(&process_table(), me)
             .into_iter()
             .filter(|p| !killed.contains(&(p.pid, p.start)))
             .collect();
-        if fresh.is_empty() {
-            break;
-        }
         for target in &fresh {
             kill_if_same(target);
             killed.push((target.pid, target.start));
         }
+        if fresh.is_empty() {
+            // What was killed has yet to end, or the look raced a fork: look again shortly.
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
-    killed.len()
+}
+
+/// The audit architecture of this build's system calls, as seccomp reports it.
+#[cfg(target_arch = "x86_64")]
+const AUDIT_ARCH: u32 = 0xc000_003e;
+#[cfg(target_arch = "aarch64")]
+const AUDIT_ARCH: u32 = 0xc000_00b7;
+
+/// The system calls that create a process or thread.
+#[cfg(target_arch = "x86_64")]
+const PROCESS_CREATION: &[libc::c_long] = &[
+    libc::SYS_clone,
+    libc::SYS_clone3,
+    libc::SYS_fork,
+    libc::SYS_vfork,
+];
+#[cfg(target_arch = "aarch64")]
+const PROCESS_CREATION: &[libc::c_long] = &[libc::SYS_clone, libc::SYS_clone3];
+
+/// From now on, no thread of this process can start a process or thread (they fail with
+/// EPERM), so that the descendants a sweep finds are all there will be: a process that is
+/// ending calls this first, since a driver's thread may fork at any moment. A seccomp filter,
+/// applied to every thread at once; also denies system calls of any other ABI (x32, 32-bit),
+/// which could fork around it.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+pub fn forbid_new_processes() -> io::Result<()> {
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let (load, ret) = (
+        libc::BPF_LD | libc::BPF_W | libc::BPF_ABS,
+        libc::BPF_RET | libc::BPF_K,
+    );
+    let (equal, at_least) = (
+        libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K,
+        libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K,
+    );
+    // seccomp_data: the system call number at offset 0, the architecture at 4. Each test
+    // jumps to the last instruction (deny) when it matches; `deny` marks which do.
+    let mut program = vec![stmt(load, 4)];
+    let deny_when_unequal = program.len();
+    program.push(stmt(equal, AUDIT_ARCH));
+    program.push(stmt(load, 0));
+    let mut deny_when_equal = vec![program.len()];
+    program.push(stmt(at_least, 0x4000_0000));
+    for &call in PROCESS_CREATION {
+        deny_when_equal.push(program.len());
+        program.push(stmt(
+            equal,
+            u32::try_from(call).map_err(|_| io::ErrorKind::InvalidInput)?,
+        ));
+    }
+    program.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
+    program.push(stmt(ret, libc::SECCOMP_RET_ERRNO | libc::EPERM as u32));
+    let deny = program.len() - 1;
+    let offset = |at: usize| u8::try_from(deny - at - 1).map_err(|_| io::ErrorKind::InvalidInput);
+    for at in deny_when_equal {
+        program[at].jt = offset(at)?;
+    }
+    program[deny_when_unequal].jf = offset(deny_when_unequal)?;
+    let filter = libc::sock_fprog {
+        len: u16::try_from(program.len()).map_err(|_| io::ErrorKind::InvalidInput)?,
+        filter: program.as_mut_ptr(),
+    };
+    // Without root, a filter needs no_new_privs; this process is ending anyway.
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes a flag by value; no memory is involved.
+    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+    // SAFETY: `filter` points at `program`, a valid BPF program of `filter.len` instructions
+    // that outlives the call (the kernel copies it).
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            libc::SECCOMP_FILTER_FLAG_TSYNC,
+            &filter as *const libc::sock_fprog,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// On other architectures there is no filter: a sweep is as good as it gets.
+#[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+pub fn forbid_new_processes() -> io::Result<()> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// The handler that parks a thread for good, blocked in `pause`.
+extern "C" fn park(_: libc::c_int) {
+    loop {
+        // SAFETY: pause is async-signal-safe and has no preconditions.
+        unsafe {
+            libc::pause();
+        }
+    }
+}
+
+/// What one thread is doing, from `/proc/self/task/TID/syscall`.
+fn may_be_starting_a_process(tid: &str) -> bool {
+    let path = PathBuf::from(format!("/proc/self/task/{tid}/syscall"));
+    let Ok(text) = sys::read_regular_text(&path, sys::SMALL_FILE_BYTES) else {
+        // A thread that ended, or a kernel that does not say: nothing to wait for.
+        return false;
+    };
+    match text
+        .split_whitespace()
+        .next()
+        .map(str::parse::<libc::c_long>)
+    {
+        // Blocked in a system call: a danger only if it is one that starts a process.
+        Some(Ok(call)) => call >= 0 && PROCESS_CREATION.contains(&call),
+        // `running`: on a CPU, perhaps inside such a call.
+        _ => true,
+    }
+}
+
+/// Parks every other thread of this process in a signal handler that never returns, then
+/// waits, at most `limit`, until no thread is inside a system call that starts a process (a
+/// thread takes the signal only when such a call returns, so a parked thread is done with it).
+/// With [`forbid_new_processes`] first, the process tree below this process then stops
+/// changing. A thread that blocks the signal counts once it sleeps in another system call; one
+/// that spins is waited for until `limit`. Returns whether the wait ended before it.
+pub fn stop_other_threads(limit: Duration) -> bool {
+    let signal = libc::SIGRTMAX();
+    // SAFETY: sigaction is plain old data, so all-zero is a valid value.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = park as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: `action.sa_mask` is valid storage for a signal set.
+    unsafe {
+        libc::sigfillset(&mut action.sa_mask);
+    }
+    // SAFETY: `action` is a fully initialised sigaction whose handler only calls pause; the
+    // old action is not asked for.
+    unsafe {
+        libc::sigaction(signal, &action, std::ptr::null_mut());
+    }
+    // SAFETY: getpid and gettid have no preconditions and cannot fail.
+    let (me, this_thread) = unsafe { (libc::getpid(), libc::syscall(libc::SYS_gettid)) };
+    let others: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .filter(|tid| {
+            tid.parse::<libc::c_long>()
+                .is_ok_and(|tid| tid != this_thread)
+        })
+        .collect();
+    for tid in &others {
+        if let Ok(tid) = tid.parse::<libc::c_long>() {
+            // SAFETY: tgkill signals one thread of this process; no memory is involved.
+            unsafe {
+                libc::syscall(libc::SYS_tgkill, me, tid, signal);
+            }
+        }
+    }
+    let deadline = std::time::Instant::now() + limit;
+    while others.iter().any(|tid| may_be_starting_a_process(tid)) {
+        if std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    true
+}
+
+/// Kills this process's whole process group, itself included, in one step: the kernel attaches
+/// a new child to the group and delivers a group signal under one lock, so a fork in another
+/// thread either completes before (and its child dies too) or fails. Only a process that leads
+/// its group (as hwspec starts its workers) does so; any other just exits, since the group is
+/// then its caller's.
+pub fn kill_own_group() -> ! {
+    // SAFETY: getpgrp and getpid have no preconditions and cannot fail.
+    let leader = unsafe { libc::getpgrp() == libc::getpid() };
+    if leader {
+        // SAFETY: kill(0, ...) signals this process's group; no memory is involved.
+        unsafe {
+            libc::kill(0, libc::SIGKILL);
+        }
+    }
+    sys::exit_immediately(128 + libc::SIGKILL)
 }
 
 /// Anonymous memory (heap, private mappings) this process has resident, in bytes: what a
@@ -474,6 +655,56 @@ mod tests {
         let me = read_stat(std::process::id()).unwrap();
         assert_eq!(me.ppid, parent_pid());
         assert!(inherited_limits().iter().any(|(name, _)| *name == "nofile"));
+    }
+
+    const CHILD: crate::testing::ChildRunner = crate::testing::ChildRunner {
+        module: module_path!(),
+        entry: "forbidding_entry",
+        switch: "HWSPEC_TEST_PROCESS_CHILD",
+        level_var: "HWSPEC_TEST_PROCESS_LEVEL",
+        marker: "HWSPEC-PROCESS-RESULT:",
+        cleared: &[],
+    };
+
+    /// Entry test: in a child process of this binary, forbids process creation and says what
+    /// still works. Returns at once in an ordinary run.
+    #[test]
+    fn forbidding_entry() {
+        if CHILD.mode().is_none() {
+            return;
+        }
+        let before = std::process::Command::new("/bin/true").status().is_ok();
+        // A thread busy in a system call when the process ends: it must be parked.
+        std::thread::spawn(|| loop {
+            std::thread::sleep(Duration::from_millis(1));
+        });
+        let forbidden = forbid_new_processes().is_ok();
+        let process = std::process::Command::new("/bin/true").status();
+        let thread = std::thread::Builder::new().spawn(|| ());
+        let parked = stop_other_threads(Duration::from_secs(5));
+        let errno = |e: &io::Error| e.raw_os_error().unwrap_or(0);
+        let answer = (
+            before,
+            forbidden,
+            process.map_err(|e| errno(&e)).err(),
+            thread.map_err(|e| errno(&e)).err(),
+            parked,
+        );
+        crate::testing::print_marked(CHILD.marker, &answer);
+        // The test harness's own threads are parked now: leave without them.
+        sys::exit_immediately(0);
+    }
+
+    #[test]
+    fn a_process_that_forbids_process_creation_starts_neither_processes_nor_threads() {
+        let answer: (bool, bool, Option<i32>, Option<i32>, bool) = CHILD
+            .run("forbid", None, crate::testing::NO_ENV)
+            .json(CHILD.marker);
+        assert_eq!(
+            answer,
+            (true, true, Some(libc::EPERM), Some(libc::EPERM), true),
+            "before, filter installed, process error, thread error, other threads parked"
+        );
     }
 
     #[test]
