@@ -67,11 +67,15 @@ fn user_cache_home() -> Option<PathBuf> {
 /// in the system temp dir (see [`fallback_driver_cache`]). `None` only when neither works, in
 /// which case drivers fall back to their own defaults.
 pub fn driver_cache_dir(preferred: Option<&Path>) -> Option<PathBuf> {
+    chosen_driver_cache(preferred, true)
+}
+
+/// [`driver_cache_dir`], with the write of real size only when `prove` (a probe is about to
+/// use the directory), not when a cached report may answer.
+pub(crate) fn chosen_driver_cache(preferred: Option<&Path>, prove: bool) -> Option<PathBuf> {
+    let proven = |dir: &Path| !prove || prove_room(dir).is_ok();
     if let Some(dir) = preferred {
-        if ensure_private_dir(dir)
-            .and_then(|()| prove_room(dir))
-            .is_ok()
-        {
+        if ensure_private_dir(dir).is_ok() && proven(dir) {
             return Some(dir.to_owned());
         }
     }
@@ -134,7 +138,9 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Proves `dir` takes a write of [`DRIVER_CACHE_PROOF_BYTES`].
 fn prove_room(dir: &Path) -> io::Result<()> {
-    write_and_remove(dir, &[0u8; DRIVER_CACHE_PROOF_BYTES])
+    // On the heap: zeroed pages cost nothing until written, and an array literal would put a
+    // megabyte of zeros into the executable.
+    write_and_remove(dir, &vec![0u8; DRIVER_CACHE_PROOF_BYTES])
 }
 
 /// Writes `bytes` to a new file in `dir` and removes it again.
@@ -334,8 +340,9 @@ fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePo
     let dir = dir.filter(|dir| ensure_private_dir(dir).is_ok());
     let name = format!("report-{:016x}.json", cache_key(options));
     let file = dir.as_ref().map(|d| d.join(&name).display().to_string());
-    let prepared = Prepared::new(options);
-    let fingerprint = fingerprint(options, &prepared);
+    // The driver cache is proven to take a real write only when a probe will use it: a cached
+    // answer (the common `hwspec check`) does not pay for the write.
+    let fingerprint = fingerprint(options, &Prepared::new(options, false));
     let now = unix_now();
     if policy.read {
         let cached = dir
@@ -358,7 +365,7 @@ fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePo
             }
         }
     }
-    let probed = isolate::probe_prepared(options, &prepared);
+    let probed = isolate::probe_prepared(options, &Prepared::new(options, true));
     let mut report = probed.report;
     let not_stored = if probed.transient.is_empty() {
         None
@@ -645,15 +652,15 @@ mod tests {
         other.worker.program = PathBuf::from("/nonexistent/hwspec-worker");
         assert_ne!(cache_key(&options), cache_key(&other));
         assert_ne!(
-            fingerprint(&options, &Prepared::new(&options))["worker"],
-            fingerprint(&other, &Prepared::new(&other))["worker"]
+            fingerprint(&options, &Prepared::new(&options, false))["worker"],
+            fingerprint(&other, &Prepared::new(&other, false))["worker"]
         );
     }
 
     #[test]
     fn the_fingerprint_sees_this_boot_and_the_linker_cache() {
         let options = scripted_options();
-        let parts = fingerprint(&options, &Prepared::new(&options));
+        let parts = fingerprint(&options, &Prepared::new(&options, false));
         assert!(!parts["boot_id"].is_empty());
         for key in [
             "modules",
@@ -667,7 +674,7 @@ mod tests {
         }
         assert_eq!(
             parts,
-            fingerprint(&options, &Prepared::new(&options)),
+            fingerprint(&options, &Prepared::new(&options, false)),
             "stable between calls"
         );
     }

@@ -120,36 +120,58 @@ fn withheld_from_root(name: &str) -> bool {
     name.split('_').any(|word| CODE_WORDS.contains(&word))
 }
 
-/// Whether no user but root (and this process's own user) can change what is found at `path`:
-/// the path and every directory above it (after symlinks) are owned by one of them and not
-/// writable by others, except that a directory above it may be sticky (`/tmp`: nobody else can
-/// rename or remove what root made there), and `path` itself too when `sticky_ok`. A path that
-/// does not exist is judged by the nearest directory above it that does: only whoever controls
-/// that can create it. A relative path (which depends on the working directory) never passes.
-fn only_root_controls(path: &Path, sticky_ok: bool) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    if !path.is_absolute() {
-        return false;
-    }
-    let mut existing = path;
-    let real = loop {
-        match std::fs::canonicalize(existing) {
-            Ok(real) => break real,
-            Err(_) => match existing.parent() {
-                Some(parent) => existing = parent,
-                None => return false,
-            },
+/// Judges paths as [`RootJudge::controls`] says, looking at each directory above them (`/`,
+/// `/usr`, `/root`, ...) once, which keeps a long `PATH` cheap.
+#[derive(Default)]
+struct RootJudge {
+    /// Whether a directory above a judged path is safe there: owned by root or this user, and
+    /// writable by no one else unless sticky.
+    above: std::collections::HashMap<std::path::PathBuf, bool>,
+}
+
+impl RootJudge {
+    /// Whether no user but root (and this process's own user) can change what is found at
+    /// `path`: the path and every directory above it (after symlinks) are owned by one of them
+    /// and not writable by others, except that a directory above it may be sticky (`/tmp`:
+    /// nobody else can rename or remove what root made there), and `path` itself too when
+    /// `sticky_ok`. A path that does not exist is judged by the nearest directory above it that
+    /// does: only whoever controls that can create it. A relative path (which depends on the
+    /// working directory) never passes.
+    fn controls(&mut self, path: &Path, sticky_ok: bool) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        if !path.is_absolute() {
+            return false;
         }
-    };
-    let me = crate::sys::effective_uid();
-    real.ancestors().enumerate().all(|(depth, dir)| {
-        std::fs::metadata(dir).is_ok_and(|m| {
-            let owner_ok = m.uid() == 0 || m.uid() == me;
-            let leaf = depth == 0 && existing == path;
-            let sticky = m.mode() & 0o1000 != 0;
-            owner_ok && (m.mode() & 0o022 == 0 || (sticky && (!leaf || sticky_ok)))
+        let mut existing = path;
+        let real = loop {
+            match std::fs::canonicalize(existing) {
+                Ok(real) => break real,
+                Err(_) => match existing.parent() {
+                    Some(parent) => existing = parent,
+                    None => return false,
+                },
+            }
+        };
+        let me = crate::sys::effective_uid();
+        let safe = |dir: &Path, sticky_ok: bool| {
+            std::fs::metadata(dir).is_ok_and(|m| {
+                let owner_ok = m.uid() == 0 || m.uid() == me;
+                let sticky = m.mode() & 0o1000 != 0;
+                owner_ok && (m.mode() & 0o022 == 0 || (sticky && sticky_ok))
+            })
+        };
+        let leaf = existing == path;
+        let mut dirs = real.ancestors();
+        if leaf && !dirs.next().is_some_and(|dir| safe(dir, sticky_ok)) {
+            return false;
+        }
+        dirs.all(|dir| {
+            *self
+                .above
+                .entry(dir.to_owned())
+                .or_insert_with(|| safe(dir, true))
         })
-    })
+    }
 }
 
 /// What the caller's environment may do to workers.
@@ -177,7 +199,8 @@ impl Trust {
 pub(crate) struct Places<'a> {
     /// The driver-cache directory, when one is usable.
     pub(crate) driver_cache: Option<&'a Path>,
-    /// A private, empty home directory for workers as root without trust.
+    /// A private, empty home directory for workers as root without trust, made (mode 0700)
+    /// when it is needed.
     pub(crate) root_home: Option<&'a Path>,
 }
 
@@ -201,6 +224,7 @@ impl WorkerEnvironment {
     ) -> WorkerEnvironment {
         let mut vars = BTreeMap::new();
         let mut dropped = Vec::new();
+        let mut judge = RootJudge::default();
         for (key, value) in current {
             let Some(name) = key.to_str() else { continue };
             let plain = PASSED_PLAIN.contains(&name);
@@ -216,7 +240,7 @@ impl WorkerEnvironment {
                     .to_str()
                     .unwrap_or_default()
                     .split(':')
-                    .filter(|dir| only_root_controls(Path::new(dir), false))
+                    .filter(|dir| judge.controls(Path::new(dir), false))
                     .collect();
                 if kept.join(":").as_str() != value {
                     dropped.push(name.to_owned());
@@ -230,7 +254,7 @@ impl WorkerEnvironment {
                 let sticky_ok = name == "TMPDIR";
                 let all_roots = value.to_str().is_some_and(|v| {
                     v.split(':')
-                        .all(|d| only_root_controls(Path::new(d), sticky_ok))
+                        .all(|d| judge.controls(Path::new(d), sticky_ok))
                 });
                 if !all_roots {
                     dropped.push(name.to_owned());
@@ -256,7 +280,9 @@ impl WorkerEnvironment {
             set("PATH", DEFAULT_PATH.into());
         }
         if let (Trust::RootOnly, true, Some(home)) = (trust, no_home, places.root_home) {
-            set("HOME", home.as_os_str().to_owned());
+            if crate::cache::ensure_private_dir(home).is_ok() {
+                set("HOME", home.as_os_str().to_owned());
+            }
         }
         if let Some(dir) = places.driver_cache {
             set("POCL_CACHE_DIR", dir.join("pocl").into_os_string());
@@ -384,9 +410,10 @@ mod tests {
     fn root_gets_no_home_tmpdir_xdg_or_path_entry_another_user_controls() {
         let tmp = crate::testing::TempDir::new("env-root-dirs");
         let user = open_to_all(&tmp, "home-u");
+        let home = tmp.path().join("root-home");
         let places = Places {
             driver_cache: Some(Path::new("/c")),
-            root_home: Some(Path::new("/c/home")),
+            root_home: Some(&home),
         };
         let env = env_with(
             &[
@@ -412,7 +439,11 @@ mod tests {
                 "XDG_RUNTIME_DIR"
             ]
         );
-        assert_eq!(get(&env, "HOME"), Some("/c/home"));
+        assert_eq!(get(&env, "HOME"), home.to_str());
+        let mode = std::os::unix::fs::PermissionsExt::mode(
+            &std::fs::metadata(&home).unwrap().permissions(),
+        );
+        assert_eq!(mode & 0o777, 0o700, "made private when needed");
         assert_eq!(get(&env, "TMPDIR"), None);
         assert_eq!(get(&env, "XDG_RUNTIME_DIR"), None);
         assert_eq!(get(&env, "XDG_CACHE_HOME"), Some("/c"));
@@ -434,6 +465,10 @@ mod tests {
         let trusted = env_with(&[("HOME", &user)], places, Trust::Caller);
         assert_eq!(get(&trusted, "HOME"), Some(user.as_str()));
         assert!(trusted.dropped.is_empty());
+    }
+
+    fn only_root_controls(path: &Path, sticky_ok: bool) -> bool {
+        RootJudge::default().controls(path, sticky_ok)
     }
 
     #[test]

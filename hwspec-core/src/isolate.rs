@@ -175,22 +175,18 @@ pub(crate) struct Prepared {
 }
 
 impl Prepared {
-    /// The driver cache and worker environment for `options` in this process.
-    pub(crate) fn new(options: &ProbeOptions) -> Prepared {
+    /// The driver cache and worker environment for `options` in this process; the driver
+    /// cache is proven to take a write of real size only when `for_probe`.
+    pub(crate) fn new(options: &ProbeOptions, for_probe: bool) -> Prepared {
         let preferred = options
             .driver_cache
             .clone()
             .or_else(cache::default_driver_cache_dir);
-        let driver_cache = cache::driver_cache_dir(preferred.as_deref());
+        let driver_cache = cache::chosen_driver_cache(preferred.as_deref(), for_probe);
         let trust = Trust::for_this_process(options.trust_env);
-        // As root without trust, workers get a home of hwspec's own, which only root can
-        // write: no per-user manifest, layer or configuration directory is read.
-        let root_home = match (trust, &driver_cache) {
-            (Trust::RootOnly, Some(dir)) => {
-                Some(dir.join("home")).filter(|home| cache::ensure_private_dir(home).is_ok())
-            }
-            _ => None,
-        };
+        // As root without trust, workers whose caller's home another user controls get a home
+        // of hwspec's own instead: no per-user manifest, layer or configuration directory.
+        let root_home = driver_cache.as_ref().map(|dir| dir.join("home"));
         let environment = WorkerEnvironment::from_vars(
             std::env::vars_os(),
             Places {
@@ -219,7 +215,7 @@ pub(crate) struct Probed {
 /// Probes every backend of `options` in its own worker process and reduces the results to a
 /// capability set. Never fails: a backend that could not be probed says why in its report.
 pub fn probe(options: &ProbeOptions) -> Report {
-    probe_prepared(options, &Prepared::new(options)).report
+    probe_prepared(options, &Prepared::new(options, true)).report
 }
 
 /// [`probe`] with the driver cache and environment already decided.

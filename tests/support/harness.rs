@@ -152,9 +152,18 @@ impl Probe {
         self
     }
 
-    /// The marker that this probe's processes carry in their environment.
+    /// The marker that this probe's processes carry in their environment: unique to this run
+    /// of the test binary (pid and start time), so that a pid used again by a later run cannot
+    /// find a report an earlier one cached (the marker is part of every probe's fingerprint).
     pub fn marker(&self) -> String {
-        format!("{}-{}", self.name, std::process::id())
+        static RUN: OnceLock<String> = OnceLock::new();
+        let run = RUN.get_or_init(|| {
+            let started = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            format!("{}-{started}", std::process::id())
+        });
+        format!("{}-{run}", self.name)
     }
 
     pub fn untrusted_env(mut self) -> Probe {
