@@ -258,11 +258,18 @@ pub struct ProbeOpts {
     #[arg(long, value_name = "STAGE=SECONDS", value_parser = parse_stage_timeout)]
     pub stage_timeout: Vec<(Stage, Duration)>,
 
-    /// Pass loader variables (LD_*, VK_*, OCL_ICD_*, OPENCL_*, POCL_*, MESA_*, ZE_*, ...) to
-    /// the workers even when running as root. Without it, root's workers do not get them and
-    /// the report lists the names withheld.
+    /// Pass loader variables (LD_*, VK_*, OCL_ICD_*, OPENCL_*, POCL_*, MESA_*, ZE_*,
+    /// CUDA_INJECTION64_PATH, HSA_TOOLS_LIB, ...) and the caller's HOME, TMPDIR, XDG_* and PATH
+    /// to the workers even when running as root. Without it, root's workers get none of them
+    /// that another user could have chosen, and the report lists the names withheld.
     #[arg(long)]
     pub trust_env: bool,
+
+    /// Memory limit of each worker, in MiB of anonymous resident memory (what a leaking driver
+    /// grows; address space is not limited, as CUDA reserves far more than it uses). A worker
+    /// over it is stopped and reported with reason `memory-limit`. 0: no limit.
+    #[arg(long, value_name = "MIB", default_value_t = hwspec_core::isolate::DEFAULT_MEMORY_LIMIT >> 20, value_parser = clap::value_parser!(u64).range(0..=1 << 30))]
+    pub memory_limit: u64,
 
     /// Probe now even if a cached report is still true (the new report replaces it).
     #[arg(long)]

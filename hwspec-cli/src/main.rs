@@ -62,6 +62,9 @@ fn main() -> ExitCode {
     // A caller that ignores SIGCHLD (some daemons, `trap '' CHLD`) passes that on to us, and
     // the kernel would then reap workers behind our back, losing their exit status.
     hwspec_core::sys::restore_default_sigchld();
+    // Whatever a worker's descendants do to escape (setsid, a double fork) after the worker
+    // itself crashed, they are re-parented to this process rather than init, and killed below.
+    let _ = hwspec_core::process::become_child_subreaper();
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Probe(args) => probe(&args).map(|()| ExitCode::SUCCESS),
@@ -76,6 +79,8 @@ fn main() -> ExitCode {
                 .map_err(Failure::Io)
         }
     };
+    // Every worker has ended or been given up on; nothing it started may outlive hwspec.
+    hwspec_core::process::kill_descendants(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => code,
         Err(Failure::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -174,6 +179,7 @@ fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
         options.deadlines.set_stage(stage, limit);
     }
     options.trust_env = opts.trust_env;
+    options.memory_limit = (opts.memory_limit > 0).then_some(opts.memory_limit << 20);
     let policy = CachePolicy {
         read: !opts.fresh,
         max_age: opts.max_age,
@@ -232,6 +238,7 @@ fn conda_detect(args: &CondaDetectArgs) -> Result<(), Failure> {
         timeout: args.timeout,
         stage_timeout: Vec::new(),
         trust_env: args.trust_env,
+        memory_limit: hwspec_core::isolate::DEFAULT_MEMORY_LIMIT >> 20,
         fresh: args.fresh,
         max_age: args.max_age,
         report: args.report.clone(),

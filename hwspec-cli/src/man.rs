@@ -7,7 +7,9 @@
 
 use clap::CommandFactory;
 use clap_mangen::roff::{bold, roman, Roff};
-use hwspec_core::isolate::{LOADER_PREFIXES, PASSED_PLAIN, PASSED_PREFIXES};
+use hwspec_core::environment::{
+    CODE_WORDS, LOADER_PREFIXES, PASSED_PLAIN, PASSED_PREFIXES, SELECTORS,
+};
 
 use crate::cli::Cli;
 
@@ -153,12 +155,18 @@ fn environment() -> Section {
                 format!(
                     "hwspec runs as root in apt hooks and on build machines, on the environment \
                      of whoever called it, so as root nothing a non-root user controls reaches a \
-                     worker: without --trust-env, the variables that make loaders and drivers \
-                     load other code ({}), injection variables and the caller's HOME and XDG_* \
-                     paths (the Vulkan loader reads manifests below them) are not passed. The \
-                     report lists the names withheld (dropped_environment in --json) and the \
-                     table says which; --trust-env passes them.",
-                    names(LOADER_PREFIXES)
+                     worker unless --trust-env is given: not the variables that make loaders and \
+                     drivers load other code or read manifests ({}), not a CUDA_*, HIP_*, ROCR_* \
+                     or HSA_* variable whose name has one of the words {} (CUDA_INJECTION64_PATH, \
+                     HSA_TOOLS_LIB), and not a HOME, TMPDIR, XDG_* directory or PATH entry that \
+                     another user could change (workers get an empty root-owned home instead, and \
+                     a default PATH). Device selectors ({}) load nothing and still pass. The \
+                     report lists every name withheld (dropped_environment in --json), and \
+                     libhwspec ignores HWSPEC_WORKER as root. docs/reliability.md has the \
+                     table.",
+                    names(LOADER_PREFIXES),
+                    CODE_WORDS.join(", "),
+                    SELECTORS.join(", ")
                 ),
             ),
         ],
@@ -535,6 +543,8 @@ mod tests {
             .iter()
             .chain(LOADER_PREFIXES)
             .chain(PASSED_PLAIN)
+            .chain(CODE_WORDS)
+            .chain(SELECTORS)
         {
             assert!(text.contains(name), "ENVIRONMENT does not name {name}");
         }

@@ -36,8 +36,8 @@ pub fn table(report: &Report) -> String {
     if !report.host.dropped_environment.is_empty() {
         let _ = writeln!(
             out,
-            "note: as root, these loader variables were not passed to the workers \
-             (--trust-env passes them): {}",
+            "note: as root, these variables of the caller, which another user could have \
+             chosen, were not passed to the workers (--trust-env passes them): {}",
             report.host.dropped_environment.join(", ")
         );
     }

@@ -15,8 +15,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::isolate::{self, ProbeOptions, WorkerEnvironment};
-use crate::model::{CacheInfo, Report, SCHEMA_VERSION};
+use crate::isolate::{self, Prepared, ProbeOptions};
+use crate::model::{BackendName, CacheInfo, Report, SCHEMA_VERSION};
+use crate::process;
 use crate::sys;
 
 /// The variable through which a worker learns the driver-cache directory its parent chose,
@@ -25,6 +26,18 @@ pub const DRIVER_CACHE_ENV: &str = "HWSPEC_DRIVER_CACHE";
 
 /// Largest cache file read back; hwspec's own entries are a few hundred KiB at most.
 const MAX_ENTRY_BYTES: u64 = 64 << 20;
+
+/// How much a driver-cache directory must take before it is used: a write this large must
+/// succeed. A file of no size is created even on a full filesystem, and PoCL, Mesa and
+/// CUDA then fail to store a compiled kernel (PoCL then lists no device at all).
+const DRIVER_CACHE_PROOF_BYTES: usize = 1 << 20;
+
+/// Largest OpenCL ICD file or Vulkan manifest read for the fingerprint: both are a few lines.
+const DRIVER_FILE_BYTES: u64 = 1 << 20;
+
+/// Most entries of the temp directory looked at for an earlier fallback driver cache: a
+/// directory flooded by another user must not make the search long.
+const FALLBACK_SEARCH_ENTRIES: usize = 4096;
 
 /// Where driver caches go by default: `/var/cache/hwspec/driver-cache` for root,
 /// `$XDG_CACHE_HOME/hwspec/driver-cache` (or `~/.cache/...`) otherwise.
@@ -50,22 +63,65 @@ fn user_cache_home() -> Option<PathBuf> {
 }
 
 /// Returns a directory the workers can use for driver caches: `preferred` when it can be
-/// created and written, otherwise a private directory under the system temp dir. `None` only
-/// when neither works, in which case drivers fall back to their own defaults.
+/// created, is private and takes a write of real size, otherwise a private fallback directory
+/// in the system temp dir (see [`fallback_driver_cache`]). `None` only when neither works, in
+/// which case drivers fall back to their own defaults.
 pub fn driver_cache_dir(preferred: Option<&Path>) -> Option<PathBuf> {
+    chosen_driver_cache(preferred, true)
+}
+
+/// [`driver_cache_dir`], with the write of real size only when `prove` (a probe is about to
+/// use the directory), not when a cached report may answer.
+pub(crate) fn chosen_driver_cache(preferred: Option<&Path>, prove: bool) -> Option<PathBuf> {
+    let proven = |dir: &Path| !prove || prove_room(dir).is_ok();
     if let Some(dir) = preferred {
-        if ensure_private_dir(dir).is_ok() {
+        if ensure_private_dir(dir).is_ok() && proven(dir) {
             return Some(dir.to_owned());
         }
     }
-    let fallback =
-        std::env::temp_dir().join(format!("hwspec-{}-driver-cache", sys::effective_uid()));
-    ensure_private_dir(&fallback).ok().map(|()| fallback)
+    fallback_driver_cache()
+}
+
+/// The fallback driver cache: `hwspec-UID-driver-cache.XXXXXX` in the temp dir (always `/tmp`
+/// for root, whose caller's `TMPDIR` may belong to someone else), with a random suffix, mode
+/// 0700. An earlier one is reused, to keep kernel caches warm, only when it is a real
+/// directory owned by this user with mode 0700 and room to write: nobody else can make one
+/// like that, so a name planted in advance is never used, and it cannot stop hwspec either.
+fn fallback_driver_cache() -> Option<PathBuf> {
+    let temp = if sys::is_root() {
+        PathBuf::from("/tmp")
+    } else {
+        std::env::temp_dir()
+    };
+    let prefix = format!("hwspec-{}-driver-cache.", sys::effective_uid());
+    let earlier = fs::read_dir(&temp)
+        .into_iter()
+        .flatten()
+        .take(FALLBACK_SEARCH_ENTRIES)
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+        .map(|entry| entry.path())
+        .find(|dir| {
+            fs::symlink_metadata(dir).is_ok_and(|m| {
+                m.file_type().is_dir()
+                    && m.uid() == sys::effective_uid()
+                    && m.mode() & 0o777 == 0o700
+            }) && prove_room(dir).is_ok()
+        });
+    earlier.or_else(|| {
+        let made = process::make_private_dir(&temp, &prefix).ok()?;
+        if prove_room(&made).is_ok() {
+            Some(made)
+        } else {
+            let _ = fs::remove_dir(&made);
+            None
+        }
+    })
 }
 
 /// Creates `dir` (and its parents) with mode 0700 if missing, then checks that it is a real
-/// directory, not a symlink, owned by this user, and writable.
-fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+/// directory, not a symlink, owned by this user, not writable by anyone else, and writable.
+pub(crate) fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
     let meta = fs::symlink_metadata(dir)?;
     if !meta.file_type().is_dir() {
@@ -74,13 +130,35 @@ fn ensure_private_dir(dir: &Path) -> io::Result<()> {
     if meta.uid() != sys::effective_uid() {
         return Err(io::Error::other("owned by another user"));
     }
+    if meta.mode() & 0o022 != 0 {
+        return Err(io::Error::other("writable by other users"));
+    }
+    write_and_remove(dir, &[])
+}
+
+/// Proves `dir` takes a write of [`DRIVER_CACHE_PROOF_BYTES`].
+fn prove_room(dir: &Path) -> io::Result<()> {
+    // On the heap: zeroed pages cost nothing until written, and an array literal would put a
+    // megabyte of zeros into the executable.
+    write_and_remove(dir, &vec![0u8; DRIVER_CACHE_PROOF_BYTES])
+}
+
+/// Writes `bytes` to a new file in `dir` and removes it again.
+fn write_and_remove(dir: &Path, bytes: &[u8]) -> io::Result<()> {
     // Unique per call, not just per process: threads probing at once must not remove each
     // other's test file (which made some of them skip the cache).
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let probe = dir.join(format!(".hwspec-write-test-{}-{call}", std::process::id()));
-    fs::write(&probe, b"")?;
-    fs::remove_file(&probe)
+    let written = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&probe)
+        .and_then(|mut file| file.write_all(bytes));
+    let removed = fs::remove_file(&probe);
+    written.and(removed)
 }
 
 /// The driver-cache directory named by [`DRIVER_CACHE_ENV`], inside a worker.
@@ -107,7 +185,7 @@ pub fn stable_hash(parts: &[&[u8]]) -> u64 {
 pub fn read_entry(dir: &Path, name: &str) -> Option<Vec<u8>> {
     let mut file = OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
         .open(dir.join(name))
         .ok()?;
     let meta = file.metadata().ok()?;
@@ -115,8 +193,11 @@ pub fn read_entry(dir: &Path, name: &str) -> Option<Vec<u8>> {
         return None;
     }
     let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).ok()?);
-    file.read_to_end(&mut bytes).ok()?;
-    Some(bytes)
+    (&mut file)
+        .take(MAX_ENTRY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    (bytes.len() as u64 <= MAX_ENTRY_BYTES).then_some(bytes)
 }
 
 /// Writes the cache entry `name` in `dir` atomically and privately (0600); see
@@ -142,8 +223,13 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> 
     } else {
         dir
     };
+    // Unique per write, not just per process: two threads of one process writing the same
+    // entry at once must not collide on the temp file (the second `create_new` failed, and
+    // its entry was lost) nor rename each other's half-written file into place.
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let write = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let temp = dir.join(format!(
-        ".{}.{}.tmp",
+        ".{}.{}.{write}.tmp",
         name.to_string_lossy(),
         std::process::id()
     ));
@@ -254,7 +340,9 @@ fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePo
     let dir = dir.filter(|dir| ensure_private_dir(dir).is_ok());
     let name = format!("report-{:016x}.json", cache_key(options));
     let file = dir.as_ref().map(|d| d.join(&name).display().to_string());
-    let fingerprint = fingerprint(options);
+    // The driver cache is proven to take a real write only when a probe will use it: a cached
+    // answer (the common `hwspec check`) does not pay for the write.
+    let fingerprint = fingerprint(options, &Prepared::new(options, false));
     let now = unix_now();
     if policy.read {
         let cached = dir
@@ -271,13 +359,20 @@ fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePo
                     hit: true,
                     age_seconds: age,
                     file,
+                    not_stored: None,
                 });
                 return report;
             }
         }
     }
-    let mut report = isolate::probe(options);
-    if let Some(dir) = &dir {
+    let probed = isolate::probe_prepared(options, &Prepared::new(options, true));
+    let mut report = probed.report;
+    let not_stored = if probed.transient.is_empty() {
+        None
+    } else {
+        Some(probed.transient.join("; "))
+    };
+    if let (Some(dir), None) = (&dir, &not_stored) {
         let entry = CachedReport {
             fingerprint,
             probed_at: now,
@@ -291,15 +386,26 @@ fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePo
         hit: false,
         age_seconds: 0.0,
         file,
+        not_stored,
     });
     report
 }
 
 /// Names the cache entry after what was asked: level, backends, deadlines' effect aside, and
 /// the hwspec that answers, worker included: libhwspec's callers choose their worker, and one
-/// that is missing must not leave its failed report to the CLI or another caller.
+/// that is missing must not leave its failed report to the CLI or another caller. The resource
+/// limits a worker inherits are part of the name too: a report made under a low descriptor,
+/// process or memory limit answers only callers under the same limits.
 fn cache_key(options: &ProbeOptions) -> u64 {
     let backends: Vec<&str> = options.backends.iter().map(|b| b.as_str()).collect();
+    let limits: Vec<String> = process::inherited_limits()
+        .iter()
+        .map(|(name, limit)| format!("{name}={limit:?}"))
+        .chain(std::iter::once(format!(
+            "worker-memory={:?}",
+            options.memory_limit
+        )))
+        .collect();
     stable_hash(&[
         env!("CARGO_PKG_VERSION").as_bytes(),
         options.worker.program.as_os_str().as_encoded_bytes(),
@@ -311,39 +417,45 @@ fn cache_key(options: &ProbeOptions) -> u64 {
             b"strip"
         },
         &sys::effective_uid().to_le_bytes(),
+        limits.join(" ").as_bytes(),
     ])
 }
 
 /// Everything a probe's outcome depends on that can be read cheaply without loading a runtime:
-/// the boot, kernel driver modules, device nodes, OpenCL ICDs and Vulkan manifests, the
-/// dynamic linker's cache (rewritten by every library install), known libraries outside it,
-/// and the environment the workers would get. Each part is hashed so the entry stays small.
-fn fingerprint(options: &ProbeOptions) -> BTreeMap<String, String> {
+/// the boot, kernel driver modules, device nodes, the OpenCL ICDs and Vulkan manifests the
+/// workers would read, the dynamic linker's cache (rewritten by every library install), known
+/// libraries outside it, and the environment the workers would get. Each part is hashed so the
+/// entry stays small. Every file is read without blocking and with a bound (a FIFO, a symlink to
+/// `/dev/zero` or a huge manifest costs nothing), and only what the workers would read: as root
+/// without `--trust-env`, no per-user manifest directory.
+fn fingerprint(options: &ProbeOptions, prepared: &Prepared) -> BTreeMap<String, String> {
     let mut parts = BTreeMap::new();
     let mut put = |key: &str, value: String| {
         parts.insert(key.to_owned(), value);
+    };
+    let text = |path: &str| {
+        sys::read_regular_text(Path::new(path), sys::SMALL_FILE_BYTES)
+            .map(|t| t.trim().to_owned())
+            .ok()
     };
     // A worker installed, replaced or removed since the probe changes its answer.
     put("worker", describe_file(&options.worker.program));
     put(
         "boot_id",
-        fs::read_to_string("/proc/sys/kernel/random/boot_id")
-            .unwrap_or_default()
-            .trim()
-            .to_owned(),
+        text("/proc/sys/kernel/random/boot_id").unwrap_or_default(),
     );
     let modules: Vec<String> = ["nvidia", "nvidia_uvm", "amdgpu", "i915", "xe", "nouveau"]
         .iter()
         .map(|m| {
-            let read = |f: &str| fs::read_to_string(format!("/sys/module/{m}/{f}")).ok();
-            let version = read("version").or_else(|| read("srcversion"));
-            format!("{m}={}", version.unwrap_or_default().trim())
+            let version = text(&format!("/sys/module/{m}/version"))
+                .or_else(|| text(&format!("/sys/module/{m}/srcversion")));
+            format!("{m}={}", version.unwrap_or_default())
         })
         .collect();
     put("modules", modules.join(" "));
     put(
         "nvidia_proc",
-        hash_file_contents(&["/proc/driver/nvidia/version"]),
+        hash_file_contents(Path::new("/proc/driver/nvidia/version")),
     );
 
     let mut nodes = Vec::new();
@@ -360,41 +472,19 @@ fn fingerprint(options: &ProbeOptions) -> BTreeMap<String, String> {
     nodes.sort();
     put("device_nodes", format!("{:016x}", hash_strings(&nodes)));
 
-    let environment = WorkerEnvironment::from_vars(
-        std::env::vars_os(),
-        None,
-        sys::is_root() && !options.trust_env,
-    );
-    let vendors = environment
-        .reported
-        .get("OCL_ICD_VENDORS")
-        .map(std::ffi::OsStr::new);
-    let icds: Vec<String> = crate::backends::opencl::icd_files(vendors)
-        .iter()
-        .map(|icd| format!("{} {}", describe_file(icd), hash_file_contents(&[icd])))
-        .collect();
-    put("opencl_icds", format!("{:016x}", hash_strings(&icds)));
-
-    let var = |name: &str| environment.reported.get(name).map(String::as_str);
-    let home = std::env::var_os("HOME").map(PathBuf::from);
-    let manifests: Vec<String> = crate::backends::vulkan::manifests::listed(
-        var("VK_DRIVER_FILES").or_else(|| var("VK_ICD_FILENAMES")),
-        var("VK_ADD_DRIVER_FILES"),
-        home.as_deref(),
-    )
-    .iter()
-    .map(|manifest| {
-        format!(
-            "{} {}",
-            describe_file(manifest),
-            hash_file_contents(&[manifest])
-        )
-    })
-    .collect();
-    put(
-        "vulkan_manifests",
-        format!("{:016x}", hash_strings(&manifests)),
-    );
+    let env = &prepared.environment;
+    for (key, backend) in [
+        ("opencl_icds", BackendName::Opencl),
+        ("vulkan_manifests", BackendName::Vulkan),
+    ] {
+        let files: Vec<String> = isolate::drivers_of(backend, &env.vars)
+            .map(|drivers| drivers.files)
+            .unwrap_or_default()
+            .iter()
+            .map(|file| format!("{} {}", describe_file(file), hash_file_contents(file)))
+            .collect();
+        put(key, format!("{:016x}", hash_strings(&files)));
+    }
 
     let libraries: Vec<String> = ["/etc/ld.so.cache", "/usr/lib/wsl/lib/libcuda.so.1"]
         .iter()
@@ -402,14 +492,14 @@ fn fingerprint(options: &ProbeOptions) -> BTreeMap<String, String> {
         .collect();
     put("libraries", format!("{:016x}", hash_strings(&libraries)));
 
-    let mut env: Vec<String> = environment
+    let mut vars: Vec<String> = env
         .reported
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
-        .chain(environment.dropped.iter().map(|k| format!("dropped {k}")))
+        .chain(env.dropped.iter().map(|k| format!("dropped {k}")))
         .collect();
-    env.sort();
-    put("environment", format!("{:016x}", hash_strings(&env)));
+    vars.sort();
+    put("environment", format!("{:016x}", hash_strings(&vars)));
     parts
 }
 
@@ -432,13 +522,13 @@ fn describe_file(path: &Path) -> String {
     }
 }
 
-fn hash_file_contents(paths: &[impl AsRef<Path>]) -> String {
-    let contents: Vec<Vec<u8>> = paths
-        .iter()
-        .map(|p| fs::read(p).unwrap_or_default())
-        .collect();
-    let parts: Vec<&[u8]> = contents.iter().map(Vec::as_slice).collect();
-    format!("{:016x}", stable_hash(&parts))
+/// A hash of what `path` holds, read as [`sys::read_regular_file`] reads: a file that cannot
+/// be read that way is described by why.
+fn hash_file_contents(path: &Path) -> String {
+    match sys::read_regular_file(path, DRIVER_FILE_BYTES) {
+        Ok(bytes) => format!("{:016x}", stable_hash(&[&bytes])),
+        Err(err) => format!("unread ({err})"),
+    }
 }
 
 fn hash_strings(items: &[String]) -> u64 {
@@ -562,14 +652,15 @@ mod tests {
         other.worker.program = PathBuf::from("/nonexistent/hwspec-worker");
         assert_ne!(cache_key(&options), cache_key(&other));
         assert_ne!(
-            fingerprint(&options)["worker"],
-            fingerprint(&other)["worker"]
+            fingerprint(&options, &Prepared::new(&options, false))["worker"],
+            fingerprint(&other, &Prepared::new(&other, false))["worker"]
         );
     }
 
     #[test]
     fn the_fingerprint_sees_this_boot_and_the_linker_cache() {
-        let parts = fingerprint(&scripted_options());
+        let options = scripted_options();
+        let parts = fingerprint(&options, &Prepared::new(&options, false));
         assert!(!parts["boot_id"].is_empty());
         for key in [
             "modules",
@@ -583,7 +674,7 @@ mod tests {
         }
         assert_eq!(
             parts,
-            fingerprint(&scripted_options()),
+            fingerprint(&options, &Prepared::new(&options, false)),
             "stable between calls"
         );
     }
@@ -617,6 +708,37 @@ mod tests {
             0,
             "no temp file left behind"
         );
+    }
+
+    #[test]
+    fn threads_writing_one_entry_at_once_all_succeed() {
+        let dir = scratch("concurrent-writes");
+        fs::create_dir_all(&dir).unwrap();
+        let failures: usize = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..16u8)
+                .map(|t| {
+                    let dir = &dir;
+                    scope.spawn(move || {
+                        (0..50)
+                            .filter(|_| write_entry(dir, "shared.json", &[t; 4096]).is_err())
+                            .count()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).sum()
+        });
+        assert_eq!(failures, 0, "every write lands");
+        let kept = read_entry(&dir, "shared.json").unwrap();
+        assert!(
+            kept.len() == 4096 && kept.iter().all(|b| *b == kept[0]),
+            "one writer's whole entry"
+        );
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names, ["shared.json"], "no temp file left behind");
     }
 
     #[test]

@@ -11,13 +11,15 @@ use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::cache;
 use crate::caps;
+use crate::environment::{Places, Trust, WorkerEnvironment};
+use crate::guard;
 use crate::model::{
     BackendName, BackendReport, HostInfo, Level, Reason, ReasonCode, Report, Status, SCHEMA_VERSION,
 };
@@ -108,46 +110,17 @@ const MAX_LINE_BYTES: u64 = 16 << 20;
 /// How much of a worker's stderr is kept for crash messages.
 const STDERR_TAIL_BYTES: usize = 4096;
 
-/// Environment variables passed through to workers: the ones that tell loaders and drivers
-/// where to look and which devices to use, plus the process basics. Everything else is dropped.
-pub const PASSED_PREFIXES: &[&str] = &[
-    "OCL_ICD_",
-    "OPENCL_",
-    "POCL_",
-    "VK_",
-    "MESA_",
-    "LP_",
-    "GALLIUM_",
-    "LIBGL_",
-    "CUDA_",
-    "HIP_",
-    "ROCR_",
-    "HSA_",
-    "ZE_",
-    "LD_LIBRARY_PATH",
-    "LD_PRELOAD",
-    "__EGL_VENDOR_LIBRARY_",
-    "LIBVA_",
-];
-pub const PASSED_PLAIN: &[&str] = &["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"];
+/// Most workers of one probe running at once. The first round has one per backend; a re-probe
+/// of each OpenCL ICD or Vulkan manifest alone can have hundreds (a machine with 300 manifests
+/// once started 191 workers together, 4.4 GB, and overran its deadline by seconds). The others
+/// wait for a free slot, inside the same deadlines.
+const MAX_WORKERS: usize = 16;
 
-/// Variables that make loaders and drivers load other code (libraries, ICDs, layers, drivers).
-/// As root, hwspec is often run by hooks on the environment of whoever called them, so these are
-/// dropped unless the caller says it trusts its environment (design §7).
-pub const LOADER_PREFIXES: &[&str] = &[
-    "LD_",
-    "VK_",
-    "OCL_ICD_",
-    "OPENCL_",
-    "POCL_",
-    "MESA_",
-    "LIBGL_",
-    "GALLIUM_",
-    "ZE_",
-    "LP_",
-    "__EGL_VENDOR_LIBRARY_",
-    "LIBVA_",
-];
+/// The default memory limit of a worker: anonymous resident memory (what a leaking driver
+/// grows). Far above what any runtime needs to list its devices and run a small kernel, yet it
+/// stops a runaway driver long before it takes the machine. Virtual size is not limited: CUDA
+/// reserves address space far beyond physical memory and fails under `RLIMIT_AS`.
+pub const DEFAULT_MEMORY_LIMIT: u64 = 4 << 30;
 
 /// The program (and leading arguments) that runs a worker; the backend name and level are
 /// appended. The CLI passes its own executable and its hidden worker subcommand.
@@ -174,6 +147,8 @@ pub struct ProbeOptions {
     pub driver_cache: Option<PathBuf>,
     /// Pass loader variables (`LD_*`, `VK_*`, `OCL_ICD_*`, ...) to workers even as root.
     pub trust_env: bool,
+    /// Each worker's limit on anonymous resident memory, in bytes; `None` for no limit.
+    pub memory_limit: Option<u64>,
 }
 
 impl ProbeOptions {
@@ -186,31 +161,79 @@ impl ProbeOptions {
             worker,
             driver_cache: None,
             trust_env: false,
+            memory_limit: Some(DEFAULT_MEMORY_LIMIT),
         }
     }
+}
+
+/// What a probe decided before starting any worker: where driver caches go, and the
+/// environment every worker gets. The report cache fingerprints the same environment.
+#[derive(Debug, Clone)]
+pub(crate) struct Prepared {
+    pub(crate) driver_cache: Option<PathBuf>,
+    pub(crate) environment: WorkerEnvironment,
+}
+
+impl Prepared {
+    /// The driver cache and worker environment for `options` in this process; the driver
+    /// cache is proven to take a write of real size only when `for_probe`.
+    pub(crate) fn new(options: &ProbeOptions, for_probe: bool) -> Prepared {
+        let preferred = options
+            .driver_cache
+            .clone()
+            .or_else(cache::default_driver_cache_dir);
+        let driver_cache = cache::chosen_driver_cache(preferred.as_deref(), for_probe);
+        let trust = Trust::for_this_process(options.trust_env);
+        // As root without trust, workers whose caller's home another user controls get a home
+        // of hwspec's own instead: no per-user manifest, layer or configuration directory.
+        let root_home = driver_cache.as_ref().map(|dir| dir.join("home"));
+        let environment = WorkerEnvironment::from_vars(
+            std::env::vars_os(),
+            Places {
+                driver_cache: driver_cache.as_deref(),
+                root_home: root_home.as_deref(),
+            },
+            trust,
+        );
+        Prepared {
+            driver_cache,
+            environment,
+        }
+    }
+}
+
+/// A probe's report, and what in it may not hold next time (see [`Probed::transient`]).
+#[derive(Debug)]
+pub(crate) struct Probed {
+    pub(crate) report: Report,
+    /// Why the report must not be cached: each failure that says more about this moment than
+    /// about the machine (a timeout, a worker that could not be started, a memory limit, a
+    /// worker killed from outside). Empty when every backend's answer is its own.
+    pub(crate) transient: Vec<String>,
 }
 
 /// Probes every backend of `options` in its own worker process and reduces the results to a
 /// capability set. Never fails: a backend that could not be probed says why in its report.
 pub fn probe(options: &ProbeOptions) -> Report {
+    probe_prepared(options, &Prepared::new(options, true)).report
+}
+
+/// [`probe`] with the driver cache and environment already decided.
+pub(crate) fn probe_prepared(options: &ProbeOptions, prepared: &Prepared) -> Probed {
     let started = Instant::now();
-    let preferred = options
-        .driver_cache
-        .clone()
-        .or_else(cache::default_driver_cache_dir);
-    let driver_cache = cache::driver_cache_dir(preferred.as_deref());
-    let strip_loader_vars = sys::is_root() && !options.trust_env;
-    let environment = WorkerEnvironment::from_vars(
-        std::env::vars_os(),
-        driver_cache.as_deref(),
-        strip_loader_vars,
-    );
+    let parent = std::process::id().to_string();
+    let memory_limit = options.memory_limit.map(|l| l.to_string());
+    let mut guard_env = vec![(OsString::from(guard::PARENT_ENV), OsString::from(parent))];
+    if let Some(limit) = memory_limit {
+        guard_env.push((guard::MEMORY_LIMIT_ENV.into(), limit.into()));
+    }
     let spawn = Spawn {
         worker: &options.worker,
         level: options.level,
         deadlines: options.deadlines,
         hard_deadline: started + options.deadlines.total,
-        env: &environment.vars,
+        env: &prepared.environment.vars,
+        guard_env: &guard_env,
     };
     let jobs: Vec<Job> = options
         .backends
@@ -219,14 +242,20 @@ pub fn probe(options: &ProbeOptions) -> Report {
         .collect();
     let runs = run_all(&spawn, &jobs);
 
+    let mut transient = Vec::new();
     let backends: Vec<BackendReport> = runs
         .into_iter()
         .map(|run| match drivers_of(run.name, spawn.env) {
-            Some(drivers) if run.failed_as_a_whole() => isolate_drivers(run, &spawn, drivers),
-            _ => run.into_report(),
+            Some(drivers) if run.failed_as_a_whole() => {
+                isolate_drivers(run, &spawn, drivers, &mut transient)
+            }
+            _ => {
+                transient.extend(run.transient());
+                run.into_report()
+            }
         })
         .collect();
-    Report {
+    let report = Report {
         schema: SCHEMA_VERSION,
         hwspec_version: env!("CARGO_PKG_VERSION").to_owned(),
         level: options.level,
@@ -236,81 +265,18 @@ pub fn probe(options: &ProbeOptions) -> Report {
             kernel: sys::kernel(),
             architecture: std::env::consts::ARCH.to_owned(),
             root: sys::is_root(),
-            driver_cache: driver_cache.map(|p| p.display().to_string()),
-            environment: environment.reported,
-            dropped_environment: environment.dropped,
+            driver_cache: prepared
+                .driver_cache
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            environment: prepared.environment.reported.clone(),
+            dropped_environment: prepared.environment.dropped.clone(),
         },
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
         cache: None,
         overrides: BTreeMap::new(),
-    }
-}
-
-/// The environment every worker gets.
-pub(crate) struct WorkerEnvironment {
-    vars: Vec<(OsString, OsString)>,
-    /// The variables that change what runtimes do, as shown in the report.
-    pub(crate) reported: BTreeMap<String, String>,
-    /// Loader variables of the caller that were withheld from the workers.
-    pub(crate) dropped: Vec<String>,
-}
-
-impl WorkerEnvironment {
-    /// The workers' environment made from the caller's `current` one: runtime-relevant
-    /// variables pass (loader variables only when `strip_loader_vars` is false), everything
-    /// else is dropped, and hwspec's own cache and layer settings are added.
-    pub(crate) fn from_vars(
-        current: impl Iterator<Item = (OsString, OsString)>,
-        driver_cache: Option<&Path>,
-        strip_loader_vars: bool,
-    ) -> WorkerEnvironment {
-        let mut vars = BTreeMap::new();
-        let mut dropped = Vec::new();
-        for (key, value) in current {
-            let Some(name) = key.to_str() else { continue };
-            let passed =
-                PASSED_PLAIN.contains(&name) || PASSED_PREFIXES.iter().any(|p| name.starts_with(p));
-            if !passed {
-                continue;
-            }
-            if strip_loader_vars && LOADER_PREFIXES.iter().any(|p| name.starts_with(p)) {
-                dropped.push(name.to_owned());
-            } else {
-                vars.insert(name.to_owned(), value);
-            }
-        }
-        dropped.sort();
-        let mut set = |k: &str, v: OsString| {
-            vars.insert(k.to_owned(), v);
-        };
-        if let Some(dir) = driver_cache {
-            set("POCL_CACHE_DIR", dir.join("pocl").into_os_string());
-            set("MESA_SHADER_CACHE_DIR", dir.join("mesa").into_os_string());
-            set("MESA_GLSL_CACHE_DIR", dir.join("mesa").into_os_string());
-            set("CUDA_CACHE_PATH", dir.join("cuda").into_os_string());
-            set("XDG_CACHE_HOME", dir.as_os_str().to_owned());
-            set(cache::DRIVER_CACHE_ENV, dir.as_os_str().to_owned());
-        }
-        set("LC_ALL", "C".into());
-        // Implicit layers (overlays, capture tools) are not part of the device and are a known
-        // source of crashes and hangs in headless processes.
-        let layers_chosen = ["VK_LOADER_LAYERS_DISABLE", "VK_LOADER_LAYERS_ENABLE"]
-            .iter()
-            .any(|k| vars.contains_key(*k));
-        if !layers_chosen {
-            vars.insert("VK_LOADER_LAYERS_DISABLE".to_owned(), "~implicit~".into());
-        }
-        let reported = vars
-            .iter()
-            .filter(|(k, _)| !PASSED_PLAIN.contains(&k.as_str()) && k.as_str() != "LC_ALL")
-            .map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned()))
-            .collect();
-        WorkerEnvironment {
-            vars: vars.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-            reported,
-            dropped,
-        }
-    }
+    };
+    Probed { report, transient }
 }
 
 enum Event {
@@ -329,6 +295,8 @@ struct Spawn<'a> {
     /// No run of this probe may go past this, re-probes included.
     hard_deadline: Instant,
     env: &'a [(OsString, OsString)],
+    /// The worker guard's settings (parent pid, memory limit): not shown in the report.
+    guard_env: &'a [(OsString, OsString)],
 }
 
 /// Why a run was stopped before its final report.
@@ -343,17 +311,27 @@ enum Overrun {
 /// One worker being supervised.
 struct Run {
     name: BackendName,
+    /// Variables that override the shared environment for this worker.
+    overrides: Vec<(OsString, Option<OsString>)>,
+    launched: bool,
+    /// The probe's deadline came before a slot was free.
+    not_started: bool,
     deadlines: Deadlines,
     hard_deadline: Instant,
     started: Instant,
     stage_entered: Instant,
     pid: Option<u32>,
+    /// The write end of the worker's stdin: the worker's guard ends it, and what it started,
+    /// when this closes (see [`crate::guard`]). Held until the run is over.
+    lifeline: Option<ChildStdin>,
     spawn_error: Option<String>,
     stage: Option<Stage>,
     partial: Option<BackendReport>,
     report: Option<(BackendReport, Instant)>,
     panic: Option<String>,
     garbage: Option<String>,
+    /// Anonymous resident bytes the worker's guard saw, and the limit it went over.
+    memory: Option<(u64, u64)>,
     exit: Option<(Option<ExitStatus>, Instant)>,
     stdout_done: bool,
     stderr_tail: Option<String>,
@@ -368,41 +346,86 @@ struct Run {
 /// (`None` removes one).
 type Job = (BackendName, Vec<(OsString, Option<OsString>)>);
 
-/// Starts one worker per job and supervises them all to completion or deadline.
+/// Starts one worker per job, at most [`MAX_WORKERS`] at a time, and supervises them all to
+/// completion or deadline.
 fn run_all(spawn: &Spawn<'_>, jobs: &[Job]) -> Vec<Run> {
     let (tx, rx) = mpsc::channel();
     let mut runs: Vec<Run> = jobs
         .iter()
-        .enumerate()
-        .map(|(index, (name, overrides))| Run::start(index, *name, spawn, overrides, &tx))
+        .map(|(name, overrides)| Run::queued(*name, spawn, overrides.clone()))
         .collect();
-    drop(tx);
-    supervise(&mut runs, &rx);
+    supervise(&mut runs, spawn, &tx, &rx);
     runs
 }
 
+/// Senders that hand a worker's pipes and handle to the threads that serve it. The threads
+/// are started before the worker, so that a process that cannot start threads (a low
+/// `RLIMIT_NPROC`) never leaves a worker behind that nobody reads or reaps.
+struct Helpers {
+    stdout: Sender<ChildStdout>,
+    stderr: Sender<ChildStderr>,
+    child: Sender<Child>,
+}
+
+/// Stack of each helper thread: they hold a line buffer on the heap and an 8 KiB chunk.
+const HELPER_STACK_BYTES: usize = 128 << 10;
+
+fn helper<T: Send + 'static>(
+    name: &str,
+    serve: impl FnOnce(T) + Send + 'static,
+) -> io::Result<Sender<T>> {
+    let (give, take) = mpsc::channel::<T>();
+    thread::Builder::new()
+        .name(name.to_owned())
+        .stack_size(HELPER_STACK_BYTES)
+        .spawn(move || {
+            // Nothing arrives when the worker could not be started: the thread just ends.
+            if let Ok(item) = take.recv() {
+                serve(item);
+            }
+        })?;
+    Ok(give)
+}
+
+fn start_helpers(index: usize, tx: &Sender<Event>) -> io::Result<Helpers> {
+    let (out, err, exit) = (tx.clone(), tx.clone(), tx.clone());
+    Ok(Helpers {
+        stdout: helper("hwspec-protocol", move |stdout| {
+            read_protocol(index, stdout, &out)
+        })?,
+        stderr: helper("hwspec-stderr", move |stderr| {
+            read_stderr_tail(index, stderr, &err)
+        })?,
+        child: helper("hwspec-reaper", move |child| reap(index, child, &exit))?,
+    })
+}
+
 impl Run {
-    fn start(
-        index: usize,
+    /// A run waiting for a free slot.
+    fn queued(
         name: BackendName,
         spawn: &Spawn<'_>,
-        overrides: &[(OsString, Option<OsString>)],
-        tx: &Sender<Event>,
+        overrides: Vec<(OsString, Option<OsString>)>,
     ) -> Run {
-        let started = Instant::now();
-        let mut run = Run {
+        let now = Instant::now();
+        Run {
             name,
+            overrides,
+            launched: false,
+            not_started: false,
             deadlines: spawn.deadlines,
             hard_deadline: spawn.hard_deadline,
-            started,
-            stage_entered: started,
+            started: now,
+            stage_entered: now,
             pid: None,
+            lifeline: None,
             spawn_error: None,
             stage: None,
             partial: None,
             report: None,
             panic: None,
             garbage: None,
+            memory: None,
             exit: None,
             stdout_done: false,
             stderr_tail: None,
@@ -411,7 +434,41 @@ impl Run {
             kill_sent: None,
             finished: None,
             warnings: Vec::new(),
+        }
+    }
+
+    fn is_queued(&self) -> bool {
+        !self.launched && self.finished.is_none()
+    }
+
+    fn is_active(&self) -> bool {
+        self.launched && self.finished.is_none()
+    }
+
+    /// Gives up on a run the probe's deadline reached before it could start.
+    fn give_up(&mut self, now: Instant) {
+        self.not_started = true;
+        self.started = now;
+        self.finished = Some(now);
+    }
+
+    /// Starts the worker; its events arrive on `tx` tagged with `index`.
+    fn launch(&mut self, index: usize, spawn: &Spawn<'_>, tx: &Sender<Event>) {
+        let started = Instant::now();
+        self.launched = true;
+        self.started = started;
+        self.stage_entered = started;
+        let helpers = match start_helpers(index, tx) {
+            Ok(helpers) => helpers,
+            Err(err) => {
+                self.spawn_error = Some(format!(
+                    "could not start a thread to watch the worker: {err}"
+                ));
+                self.finished = Some(started);
+                return;
+            }
         };
+        let overrides = &self.overrides;
         let shared = spawn
             .env
             .iter()
@@ -421,41 +478,63 @@ impl Run {
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
         let spawned = Command::new(&spawn.worker.program)
             .args(&spawn.worker.args)
-            .arg(name.as_str())
+            .arg(self.name.as_str())
             .arg(spawn.level.as_str())
             .env_clear()
             .envs(shared.map(|(k, v)| (k, v)).chain(set))
+            .envs(spawn.guard_env.iter().map(|(k, v)| (k, v)))
             .current_dir("/")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0)
             .spawn();
         match spawned {
             Ok(mut child) => {
-                run.pid = Some(child.id());
-                let stdout = child.stdout.take();
-                let stderr = child.stderr.take();
-                if let Some(stdout) = stdout {
-                    let tx = tx.clone();
-                    thread::spawn(move || read_protocol(index, stdout, &tx));
+                self.pid = Some(child.id());
+                self.lifeline = child.stdin.take();
+                if let Some(stdout) = child.stdout.take() {
+                    let _ = helpers.stdout.send(stdout);
                 }
-                if let Some(stderr) = stderr {
-                    let tx = tx.clone();
-                    thread::spawn(move || read_stderr_tail(index, stderr, &tx));
+                if let Some(stderr) = child.stderr.take() {
+                    let _ = helpers.stderr.send(stderr);
                 }
-                let tx = tx.clone();
-                thread::spawn(move || reap(index, child, &tx));
+                let _ = helpers.child.send(child);
             }
             Err(err) => {
-                run.spawn_error = Some(format!(
+                self.spawn_error = Some(format!(
                     "could not start worker {}: {err}",
                     spawn.worker.program.display()
                 ));
-                run.finished = Some(started);
+                self.finished = Some(started);
             }
         }
-        run
+    }
+
+    /// Why this run's outcome may not hold next time, if it may not.
+    fn transient(&self) -> Option<String> {
+        let what = if let Some(error) = &self.spawn_error {
+            error.clone()
+        } else if self.not_started {
+            "a worker was not started before the deadline".to_owned()
+        } else if self.memory.is_some() {
+            "a worker went over its memory limit".to_owned()
+        } else if self.overrun.is_some() {
+            "a worker timed out".to_owned()
+        } else if self.report.is_none()
+            && self.kill_sent.is_none()
+            && self
+                .exit
+                .and_then(|(status, _)| status)
+                .and_then(|status| status.signal())
+                == Some(libc::SIGKILL)
+        {
+            // Not hwspec's kill: the out-of-memory killer, or a person.
+            "a worker was killed by SIGKILL from outside hwspec".to_owned()
+        } else {
+            return None;
+        };
+        Some(format!("{}: {what}", self.name))
     }
 
     /// When the run must stop if it has not reported, and what exceeding it would mean. Time
@@ -520,6 +599,10 @@ impl Run {
                     .push("worker sent a second report; the first was kept".into());
             }
             Ok(WorkerMessage::Panic(text)) => self.panic = Some(text),
+            Ok(WorkerMessage::MemoryLimit {
+                used_bytes,
+                limit_bytes,
+            }) => self.memory = Some((used_bytes, limit_bytes)),
             Err(_) => {
                 self.garbage.get_or_insert_with(|| {
                     let text = String::from_utf8_lossy(line);
@@ -535,6 +618,16 @@ impl Run {
 
     /// Advances timers; returns the next instant at which this run needs attention.
     fn step(&mut self, now: Instant) -> Option<Instant> {
+        let next = self.advance(now);
+        if self.finished.is_some() {
+            // The worker is gone or given up on: closing the lifeline ends whatever of it
+            // is left (a worker that could not be reaped, a grandchild).
+            self.lifeline = None;
+        }
+        next
+    }
+
+    fn advance(&mut self, now: Instant) -> Option<Instant> {
         if self.finished.is_some() {
             return None;
         }
@@ -597,6 +690,17 @@ impl Run {
         if let Some(message) = &self.spawn_error {
             return BackendReport::unusable(self.name, ReasonCode::WorkerFailed, message.clone());
         }
+        if self.not_started {
+            let total = self.deadlines.total.as_secs_f64();
+            return BackendReport::unusable(
+                self.name,
+                ReasonCode::Timeout,
+                format!(
+                    "not started: the probe's {total:.1} s deadline passed while {MAX_WORKERS} \
+                     other workers were running"
+                ),
+            );
+        }
         if let Some((report, _)) = &self.report {
             let mut report = report.clone();
             if let Some(garbage) = &self.garbage {
@@ -614,7 +718,17 @@ impl Run {
             return report;
         }
         let stage = self.stage_phrase();
-        let (code, mut message) = if let Some(text) = &self.panic {
+        let (code, mut message) = if let Some((used, limit)) = self.memory {
+            (
+                ReasonCode::MemoryLimit,
+                format!(
+                    "the worker had {} of memory resident, over its {} limit, {stage}; it and \
+                     everything it started were killed",
+                    describe_bytes(used),
+                    describe_bytes(limit)
+                ),
+            )
+        } else if let Some(text) = &self.panic {
             (
                 ReasonCode::Crashed,
                 format!("worker panicked {stage}: {text}"),
@@ -685,6 +799,17 @@ impl Run {
     }
 }
 
+/// `bytes` in MiB or GiB, for reasons.
+fn describe_bytes(bytes: u64) -> String {
+    const MIB: f64 = (1u64 << 20) as f64;
+    let mib = bytes as f64 / MIB;
+    if mib >= 1024.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.0} MiB")
+    }
+}
+
 fn describe_exit(status: Option<ExitStatus>) -> String {
     match status {
         None => "ended with an unknown status".to_owned(),
@@ -698,11 +823,11 @@ fn describe_exit(status: Option<ExitStatus>) -> String {
 
 /// The separately loadable drivers of a backend whose runtime loads several, any one of which
 /// can take the whole probe down: OpenCL's ICDs and Vulkan's driver manifests.
-struct Drivers {
+pub(crate) struct Drivers {
     /// How a report names one (`OpenCL ICD`, `Vulkan driver manifest`).
     label: &'static str,
     /// The files that name the drivers, one worker each when isolating.
-    files: Vec<PathBuf>,
+    pub(crate) files: Vec<PathBuf>,
     /// The variable that makes a worker's runtime load only the driver named by one file.
     variable: &'static str,
     /// Variables that would add drivers back, removed when isolating.
@@ -710,7 +835,7 @@ struct Drivers {
 }
 
 /// The drivers of `backend` as a worker with environment `env` would load them.
-fn drivers_of(backend: BackendName, env: &[(OsString, OsString)]) -> Option<Drivers> {
+pub(crate) fn drivers_of(backend: BackendName, env: &[(OsString, OsString)]) -> Option<Drivers> {
     let var = |name: &str| {
         env.iter()
             .find(|(k, _)| k == name)
@@ -744,9 +869,15 @@ fn drivers_of(backend: BackendName, env: &[(OsString, OsString)]) -> Option<Driv
 /// Re-probes a backend one driver at a time after the whole-runtime worker failed, so the
 /// culprit is named and the healthy drivers' devices are still reported (design §7). Each
 /// driver gets its own worker, all in parallel and all within the probe's hard deadline.
-fn isolate_drivers(failed: Run, spawn: &Spawn<'_>, drivers: Drivers) -> BackendReport {
+fn isolate_drivers(
+    failed: Run,
+    spawn: &Spawn<'_>,
+    drivers: Drivers,
+    transient: &mut Vec<String>,
+) -> BackendReport {
     let name = failed.name;
     let started = failed.started;
+    transient.extend(failed.transient());
     let mut original = failed.into_report();
     let failure = original.reason.clone();
     let describe = |reason: &Option<Reason>| {
@@ -786,7 +917,10 @@ fn isolate_drivers(failed: Run, spawn: &Spawn<'_>, drivers: Drivers) -> BackendR
         .collect();
     let alone: Vec<BackendReport> = run_all(spawn, &jobs)
         .into_iter()
-        .map(Run::into_report)
+        .map(|run| {
+            transient.extend(run.transient());
+            run.into_report()
+        })
         .collect();
 
     let mut merged = BackendReport::new(name, Status::Unusable, failure.clone());
@@ -809,6 +943,7 @@ fn isolate_drivers(failed: Run, spawn: &Spawn<'_>, drivers: Drivers) -> BackendR
                         | ReasonCode::BadOutput
                         | ReasonCode::PartialOutput
                         | ReasonCode::WorkerFailed
+                        | ReasonCode::MemoryLimit
                         | ReasonCode::DriverError
                 )
             });
@@ -835,28 +970,50 @@ fn isolate_drivers(failed: Run, spawn: &Spawn<'_>, drivers: Drivers) -> BackendR
     merged
 }
 
-/// Runs every worker to completion or deadline.
-fn supervise(runs: &mut [Run], rx: &Receiver<Event>) {
+/// Runs every worker to completion or deadline, starting queued ones as slots free up. Events
+/// already received are handled before any timer fires, so that a report that arrived just
+/// before its deadline (a loaded machine, a host under valgrind) is not taken for a timeout.
+fn supervise(runs: &mut [Run], spawn: &Spawn<'_>, tx: &Sender<Event>, rx: &Receiver<Event>) {
+    let dispatch = |runs: &mut [Run], event: Event| {
+        let index = match &event {
+            Event::Line(i, _)
+            | Event::Overlong(i)
+            | Event::StdoutDone(i)
+            | Event::StderrDone(i, _)
+            | Event::Exited(i, _) => *i,
+        };
+        if let Some(run) = runs.get_mut(index) {
+            run.handle(event, Instant::now());
+        }
+    };
     loop {
+        while let Ok(event) = rx.try_recv() {
+            dispatch(runs, event);
+        }
         let now = Instant::now();
-        let next = runs.iter_mut().filter_map(|r| r.step(now)).min();
+        for run in runs.iter_mut() {
+            run.step(now);
+        }
+        let mut free = MAX_WORKERS.saturating_sub(runs.iter().filter(|r| r.is_active()).count());
+        for (index, run) in runs.iter_mut().enumerate() {
+            if !run.is_queued() {
+                continue;
+            }
+            if now >= spawn.hard_deadline {
+                run.give_up(now);
+            } else if free > 0 {
+                run.launch(index, spawn, tx);
+                free -= 1;
+            }
+        }
+        let mut next = runs.iter_mut().filter_map(|r| r.step(now)).min();
+        if runs.iter().any(Run::is_queued) {
+            next = Some(next.map_or(spawn.hard_deadline, |n| n.min(spawn.hard_deadline)));
+        }
         let Some(next) = next else { return };
-        match rx.recv_timeout(next.saturating_duration_since(now)) {
-            Ok(event) => {
-                let index = match &event {
-                    Event::Line(i, _)
-                    | Event::Overlong(i)
-                    | Event::StdoutDone(i)
-                    | Event::StderrDone(i, _)
-                    | Event::Exited(i, _) => *i,
-                };
-                runs[index].handle(event, Instant::now());
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            // Every reader and reaper has ended, so no event can come: only timers remain.
-            Err(RecvTimeoutError::Disconnected) => {
-                thread::sleep(next.saturating_duration_since(Instant::now()));
-            }
+        // `tx` is held here, so the channel never disconnects: only events or time wake this.
+        if let Ok(event) = rx.recv_timeout(next.saturating_duration_since(now)) {
+            dispatch(runs, event);
         }
     }
 }
@@ -930,92 +1087,6 @@ fn reap(index: usize, mut child: Child, tx: &Sender<Event>) {
 mod tests {
     use super::*;
 
-    fn env_of(pairs: &[(&str, &str)], cache: Option<&Path>) -> WorkerEnvironment {
-        env_with(pairs, cache, false)
-    }
-
-    fn env_with(pairs: &[(&str, &str)], cache: Option<&Path>, strip: bool) -> WorkerEnvironment {
-        let vars = pairs
-            .iter()
-            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
-            .collect::<Vec<_>>();
-        WorkerEnvironment::from_vars(vars.into_iter(), cache, strip)
-    }
-
-    #[test]
-    fn untrusted_loader_variables_are_dropped_and_named() {
-        let env = env_with(
-            &[
-                ("LD_PRELOAD", "/tmp/evil.so"),
-                ("LD_LIBRARY_PATH", "/tmp"),
-                ("OCL_ICD_VENDORS", "/tmp/v"),
-                ("VK_DRIVER_FILES", "/tmp/x.json"),
-                ("ZE_ENABLE_ALT_DRIVERS", "/tmp/z.so"),
-                ("CUDA_VISIBLE_DEVICES", "0"),
-                ("PATH", "/usr/bin"),
-            ],
-            Some(Path::new("/c")),
-            true,
-        );
-        assert_eq!(
-            env.dropped,
-            [
-                "LD_LIBRARY_PATH",
-                "LD_PRELOAD",
-                "OCL_ICD_VENDORS",
-                "VK_DRIVER_FILES",
-                "ZE_ENABLE_ALT_DRIVERS"
-            ]
-        );
-        for gone in &env.dropped {
-            assert!(get(&env, gone).is_none(), "{gone}");
-        }
-        // Device selection is not code loading, and hwspec's own settings still apply.
-        assert_eq!(get(&env, "CUDA_VISIBLE_DEVICES").unwrap(), "0");
-        assert_eq!(get(&env, "POCL_CACHE_DIR").unwrap(), "/c/pocl");
-        assert_eq!(get(&env, "VK_LOADER_LAYERS_DISABLE").unwrap(), "~implicit~");
-    }
-
-    fn get<'a>(env: &'a WorkerEnvironment, key: &str) -> Option<&'a OsString> {
-        env.vars.iter().find(|(k, _)| k == key).map(|(_, v)| v)
-    }
-
-    #[test]
-    fn the_worker_environment_keeps_loader_variables_and_drops_the_rest() {
-        let env = env_of(
-            &[
-                ("PATH", "/usr/bin"),
-                ("OCL_ICD_VENDORS", "/tmp/v"),
-                ("VK_DRIVER_FILES", "/x.json"),
-                ("CUDA_VISIBLE_DEVICES", "0"),
-                ("SECRET_TOKEN", "x"),
-                ("PYTHONPATH", "/p"),
-            ],
-            Some(Path::new("/c")),
-        );
-        assert_eq!(get(&env, "PATH").unwrap(), "/usr/bin");
-        assert_eq!(get(&env, "OCL_ICD_VENDORS").unwrap(), "/tmp/v");
-        assert!(get(&env, "SECRET_TOKEN").is_none());
-        assert!(get(&env, "PYTHONPATH").is_none());
-        assert_eq!(get(&env, "POCL_CACHE_DIR").unwrap(), "/c/pocl");
-        assert_eq!(get(&env, cache::DRIVER_CACHE_ENV).unwrap(), "/c");
-        assert_eq!(get(&env, "VK_LOADER_LAYERS_DISABLE").unwrap(), "~implicit~");
-        assert_eq!(env.reported["CUDA_VISIBLE_DEVICES"], "0");
-        assert!(!env.reported.contains_key("PATH"));
-    }
-
-    #[test]
-    fn the_driver_cache_always_wins_over_the_callers() {
-        let env = env_of(&[("POCL_CACHE_DIR", "/read-only")], Some(Path::new("/c")));
-        assert_eq!(get(&env, "POCL_CACHE_DIR").unwrap(), "/c/pocl");
-    }
-
-    #[test]
-    fn an_explicit_layer_choice_is_respected() {
-        let env = env_of(&[("VK_LOADER_LAYERS_ENABLE", "*validation")], None);
-        assert!(get(&env, "VK_LOADER_LAYERS_DISABLE").is_none());
-    }
-
     fn options(program: &str, args: &[&str], total: Duration) -> ProbeOptions {
         ProbeOptions {
             backends: vec![BackendName::Opencl],
@@ -1030,6 +1101,7 @@ mod tests {
                 args: args.iter().map(OsString::from).collect(),
             },
             driver_cache: Some(std::env::temp_dir().join("hwspec-isolate-test-cache")),
+            memory_limit: None,
         }
     }
 

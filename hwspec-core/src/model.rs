@@ -204,6 +204,8 @@ pub enum ReasonCode {
     PermissionDenied,
     /// An environment variable hides the devices; the message names it.
     HiddenByEnv,
+    /// The worker's memory grew past its limit and it was killed; the message says how much.
+    MemoryLimit,
 }
 
 impl ReasonCode {
@@ -230,6 +232,7 @@ impl ReasonCode {
             ReasonCode::MissingDeviceNode => "missing-device-node",
             ReasonCode::PermissionDenied => "permission-denied",
             ReasonCode::HiddenByEnv => "hidden-by-env",
+            ReasonCode::MemoryLimit => "memory-limit",
         }
     }
 }
@@ -565,6 +568,11 @@ pub struct CacheInfo {
     pub age_seconds: f64,
     /// The cache file, or `null` when no cache directory was usable.
     pub file: Option<String>,
+    /// Why a report probed now was not written to the cache: the failures that may not hold
+    /// next time (a timeout, a worker that could not start, a memory limit), so that no later
+    /// caller is answered with them. Absent when it was written, and for cache hits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_stored: Option<String>,
 }
 
 impl Report {

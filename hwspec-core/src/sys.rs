@@ -11,6 +11,11 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
+/// Bound for one-line kernel and configuration files (`/proc/sys/...`, `/sys/module/...`).
+pub const SMALL_FILE_BYTES: u64 = 64 << 10;
+/// Bound for whole-table kernel files (`/proc/cpuinfo` of a large machine, `/proc/self/maps`).
+pub const PROC_TABLE_BYTES: u64 = 16 << 20;
+
 /// Whether the process runs with effective uid 0.
 pub fn is_root() -> bool {
     effective_uid() == 0
@@ -25,11 +30,16 @@ pub fn effective_uid() -> u32 {
 /// This machine's host name up to its first dot, as Slurm names nodes; `localhost` when the
 /// kernel does not say.
 pub fn short_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
+    read_regular_text(Path::new("/proc/sys/kernel/hostname"), SMALL_FILE_BYTES)
         .ok()
         .and_then(|name| name.trim().split('.').next().map(str::to_owned))
         .filter(|name| !name.is_empty())
         .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// The text of `/etc/group`, read with a bound (empty when unreadable), for [`group_name`].
+pub fn etc_group() -> String {
+    read_regular_text(Path::new("/etc/group"), PROC_TABLE_BYTES).unwrap_or_default()
 }
 
 /// The name of group `gid` in the text of `/etc/group`, or `gid N` when it is not listed: how
@@ -48,7 +58,8 @@ pub fn group_name(etc_group: &str, gid: u32) -> String {
 
 /// Kernel name and release, as `uname -sr` prints them.
 pub fn kernel() -> String {
-    let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_owned());
+    let read =
+        |p: &str| read_regular_text(Path::new(p), SMALL_FILE_BYTES).map(|s| s.trim().to_owned());
     match (
         read("/proc/sys/kernel/ostype"),
         read("/proc/sys/kernel/osrelease"),
@@ -65,8 +76,9 @@ pub fn kernel() -> String {
 /// anything a vendor library prints to stdout afterwards lands in the stderr pipe instead of
 /// corrupting the result.
 pub fn divert_stdout_to_stderr() -> io::Result<File> {
-    // SAFETY: dup on fd 1 has no memory-safety preconditions; failure is reported through -1.
-    let result_fd: RawFd = unsafe { libc::dup(libc::STDOUT_FILENO) };
+    // Close-on-exec: a program a driver starts must not hold the result pipe open.
+    // SAFETY: F_DUPFD_CLOEXEC on fd 1 has no memory-safety preconditions; failure is -1.
+    let result_fd: RawFd = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_DUPFD_CLOEXEC, 3) };
     if result_fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -74,7 +86,7 @@ pub fn divert_stdout_to_stderr() -> io::Result<File> {
     if unsafe { libc::dup2(libc::STDERR_FILENO, libc::STDOUT_FILENO) } < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: result_fd was just returned by dup, is open, and nothing else owns it.
+    // SAFETY: result_fd was just returned by fcntl, is open, and nothing else owns it.
     Ok(unsafe { File::from_raw_fd(result_fd) })
 }
 
@@ -269,7 +281,7 @@ pub fn signal_name(signal: i32) -> String {
 /// `soname_prefix` (e.g. `libOpenCL.so`). Read from `/proc/self/maps`, so it names the file the
 /// dynamic loader really chose, whatever search path led there.
 pub fn loaded_library(soname_prefix: &str) -> Option<String> {
-    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    let maps = read_regular_text(Path::new("/proc/self/maps"), PROC_TABLE_BYTES).ok()?;
     find_mapped(&maps, soname_prefix)
 }
 

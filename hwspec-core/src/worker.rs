@@ -5,12 +5,14 @@
 //! then exactly one `{"report":{...}}` (or `{"panic":"..."}`). The parent treats anything
 //! else as garbage and a missing final line as partial output (see [`crate::isolate`]).
 
-use std::io::{self, Write};
+use std::io;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
 use crate::backends;
+use crate::guard::{self, Channel};
 use crate::model::{BackendName, BackendReport, Level};
 use crate::protocol::{Progress, Stage};
 use crate::sys;
@@ -27,24 +29,26 @@ pub enum WorkerMessage {
     Report(BackendReport),
     /// The backend panicked; the text is the panic message.
     Panic(String),
+    /// The worker's anonymous resident memory went over its limit; it ends right after.
+    MemoryLimit {
+        /// What it had resident when seen, in bytes.
+        used_bytes: u64,
+        /// The limit the parent set, in bytes.
+        limit_bytes: u64,
+    },
 }
 
-struct LineSink<W: Write> {
-    out: W,
+struct LineSink {
+    out: Channel,
 }
 
-impl<W: Write> LineSink<W> {
+impl LineSink {
     fn send(&mut self, message: &WorkerMessage) {
-        // A parent that stopped listening has already given up on this worker: there is no
-        // one left to tell, so write errors end nothing early and are dropped.
-        if let Ok(mut line) = serde_json::to_vec(message) {
-            line.push(b'\n');
-            let _ = self.out.write_all(&line).and_then(|()| self.out.flush());
-        }
+        guard::send(&self.out, message);
     }
 }
 
-impl<W: Write> Progress for LineSink<W> {
+impl Progress for LineSink {
     fn stage(&mut self, stage: Stage) {
         self.send(&WorkerMessage::Stage(stage));
     }
@@ -55,7 +59,7 @@ impl<W: Write> Progress for LineSink<W> {
 }
 
 /// Runs `name` at `level`, writing the protocol to `out`. Returns the process exit code.
-fn run(name: BackendName, level: Level, out: impl Write) -> i32 {
+fn run(name: BackendName, level: Level, out: Channel) -> i32 {
     let mut sink = LineSink { out };
     let backend = backends::get(name);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| backend.probe(level, &mut sink)));
@@ -76,17 +80,23 @@ fn run(name: BackendName, level: Level, out: impl Write) -> i32 {
     }
 }
 
-/// The worker process's whole life: divert stdout, probe, report, leave with `_exit`.
+/// The worker process's whole life: cut loose from the caller and guard it (see
+/// [`crate::guard`]), divert stdout, probe, report, end what the driver started, and leave
+/// with `_exit`.
 ///
 /// Called by the `hwspec` executable's hidden worker mode. Never returns.
 pub fn worker_main(name: BackendName, level: Level) -> ! {
     // The default hook would print the panic to stderr as well; the parent gets it as a
     // protocol message, which is enough.
     panic::set_hook(Box::new(|_| {}));
-    let code = match sys::divert_stdout_to_stderr() {
-        Ok(channel) => run(name, level, io::BufWriter::new(channel)),
-        Err(_) => run(name, level, io::stdout()),
+    let detached = guard::detach();
+    let channel: Channel = match sys::divert_stdout_to_stderr() {
+        Ok(file) => Arc::new(Mutex::new(file)),
+        Err(_) => Arc::new(Mutex::new(io::stdout())),
     };
+    guard::watch(detached, Arc::clone(&channel));
+    let code = run(name, level, channel);
+    guard::finish();
     sys::exit_immediately(code)
 }
 
@@ -96,9 +106,9 @@ mod tests {
 
     #[test]
     fn the_cpu_worker_speaks_the_protocol() {
-        let mut out = Vec::new();
-        assert_eq!(run(BackendName::Cpu, Level::Quick, &mut out), 0);
-        let text = String::from_utf8(out).unwrap();
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        assert_eq!(run(BackendName::Cpu, Level::Quick, out.clone()), 0);
+        let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
         let messages: Vec<WorkerMessage> = text
             .lines()
             .map(|l| serde_json::from_str(l).unwrap())

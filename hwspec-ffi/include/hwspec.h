@@ -191,8 +191,9 @@ enum hwspec_result hwspec_options_set_use_cache(struct hwspec_options *options, 
 enum hwspec_result hwspec_options_set_max_age_s(struct hwspec_options *options, uint32_t seconds);
 
 /*
- Whether to pass loader variables (`LD_*`, `VK_*`, `OCL_ICD_*`, ...) to workers when running
- as root, as the CLI's `--trust-env`. Without root they are always passed.
+ Whether to pass loader variables (`LD_*`, `VK_*`, `OCL_ICD_*`, ...) and the caller's
+ directories (`HOME`, `TMPDIR`, `XDG_*`, `PATH`) to workers when running as root, and to
+ honour `HWSPEC_WORKER`, as the CLI's `--trust-env`. Without root they are always passed.
 
  # Safety
 
@@ -202,8 +203,10 @@ enum hwspec_result hwspec_options_set_trust_env(struct hwspec_options *options, 
 
 /*
  Sets the worker executable (an absolute path; a relative one is `HWSPEC_ERR_INVALID`).
- Without it the worker is `$HWSPEC_WORKER` (which must be absolute), else the path built
- in. A worker that does not exist is no error here: each backend's report then says why.
+ Without it the worker is `$HWSPEC_WORKER` (which must be absolute; as root only with
+ `hwspec_options_set_trust_env`, otherwise it is ignored and listed in the report's
+ `host.dropped_environment`), else the path built in. A worker that does not exist is no
+ error here: each backend's report then says why.
 
  # Safety
 
@@ -238,7 +241,8 @@ enum hwspec_result hwspec_package_requirement(const char *path,
  the CLI does. `options` may be NULL for the defaults. A backend that could not be probed
  (no runtime, no device, a crashing driver, a missing worker) is no error: its entry in the
  report says why. Errors: `HWSPEC_ERR_OVERRIDE` for a bad override variable,
- `HWSPEC_ERR_INVALID` when `HWSPEC_WORKER` is not an absolute path.
+ `HWSPEC_ERR_INVALID` when `HWSPEC_WORKER` is not an absolute path (and is used: as root it
+ is ignored unless the options trust the environment).
 
  # Safety
 

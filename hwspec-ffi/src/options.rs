@@ -19,8 +19,9 @@ const BUILT_IN_WORKER: &str = match option_env!("HWSPEC_WORKER_PATH") {
     None => "/usr/local/libexec/hwspec/hwspec-worker",
 };
 
-/// The environment variable that overrides [`BUILT_IN_WORKER`].
-const WORKER_ENV: &str = "HWSPEC_WORKER";
+/// The environment variable that overrides [`BUILT_IN_WORKER`]. It names a program to run, so
+/// as root it is honoured only with `hwspec_options_set_trust_env(options, true)`.
+pub(crate) const WORKER_ENV: &str = "HWSPEC_WORKER";
 
 /// Probe options (opaque). Made by `hwspec_options_new`, freed by `hwspec_options_free`.
 #[derive(Debug, Clone)]
@@ -51,10 +52,16 @@ impl Default for hwspec_options {
 }
 
 impl hwspec_options {
-    /// The core's options and cache policy; fails only when `HWSPEC_WORKER` is not absolute.
-    pub(crate) fn to_probe(&self) -> Result<(ProbeOptions, CachePolicy), Error> {
+    /// The core's options and cache policy, and whether `HWSPEC_WORKER` was withheld (as root
+    /// without trust); fails only when a `HWSPEC_WORKER` that counts is not absolute.
+    pub(crate) fn to_probe(&self) -> Result<(ProbeOptions, CachePolicy, bool), Error> {
+        let untrusted_root = hwspec_core::sys::is_root() && !self.trust_env;
+        let withheld = self.worker.is_none()
+            && untrusted_root
+            && std::env::var_os(WORKER_ENV).is_some_and(|v| !v.is_empty());
         let program = match &self.worker {
             Some(path) => path.clone(),
+            None if untrusted_root => PathBuf::from(BUILT_IN_WORKER),
             None => worker_from_env()?,
         };
         let mut options = ProbeOptions::new(WorkerCommand {
@@ -69,7 +76,7 @@ impl hwspec_options {
             read: self.use_cache,
             max_age: self.max_age,
         };
-        Ok((options, policy))
+        Ok((options, policy, withheld))
     }
 }
 
@@ -250,8 +257,9 @@ pub unsafe extern "C" fn hwspec_options_set_max_age_s(
     })
 }
 
-/// Whether to pass loader variables (`LD_*`, `VK_*`, `OCL_ICD_*`, ...) to workers when running
-/// as root, as the CLI's `--trust-env`. Without root they are always passed.
+/// Whether to pass loader variables (`LD_*`, `VK_*`, `OCL_ICD_*`, ...) and the caller's
+/// directories (`HOME`, `TMPDIR`, `XDG_*`, `PATH`) to workers when running as root, and to
+/// honour `HWSPEC_WORKER`, as the CLI's `--trust-env`. Without root they are always passed.
 ///
 /// # Safety
 ///
@@ -270,8 +278,10 @@ pub unsafe extern "C" fn hwspec_options_set_trust_env(
 }
 
 /// Sets the worker executable (an absolute path; a relative one is `HWSPEC_ERR_INVALID`).
-/// Without it the worker is `$HWSPEC_WORKER` (which must be absolute), else the path built
-/// in. A worker that does not exist is no error here: each backend's report then says why.
+/// Without it the worker is `$HWSPEC_WORKER` (which must be absolute; as root only with
+/// `hwspec_options_set_trust_env`, otherwise it is ignored and listed in the report's
+/// `host.dropped_environment`), else the path built in. A worker that does not exist is no
+/// error here: each backend's report then says why.
 ///
 /// # Safety
 ///

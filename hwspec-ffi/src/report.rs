@@ -72,7 +72,8 @@ impl hwspec_report {
 /// the CLI does. `options` may be NULL for the defaults. A backend that could not be probed
 /// (no runtime, no device, a crashing driver, a missing worker) is no error: its entry in the
 /// report says why. Errors: `HWSPEC_ERR_OVERRIDE` for a bad override variable,
-/// `HWSPEC_ERR_INVALID` when `HWSPEC_WORKER` is not an absolute path.
+/// `HWSPEC_ERR_INVALID` when `HWSPEC_WORKER` is not an absolute path (and is used: as root it
+/// is ignored unless the options trust the environment).
 ///
 /// # Safety
 ///
@@ -88,8 +89,14 @@ pub unsafe extern "C" fn hwspec_probe(
         let out = unsafe { Out::new(out, "out") }?;
         // SAFETY: forwarded from this function's contract.
         let options = unsafe { options.as_ref() }.cloned().unwrap_or_default();
-        let (options, policy) = options.to_probe()?;
-        let report = hwspec_core::cache::probe_cached(&options, policy);
+        let (options, policy, worker_withheld) = options.to_probe()?;
+        let mut report = hwspec_core::cache::probe_cached(&options, policy);
+        if worker_withheld {
+            let dropped = &mut report.host.dropped_environment;
+            dropped.push(crate::options::WORKER_ENV.to_owned());
+            dropped.sort();
+            dropped.dedup();
+        }
         let report = hwspec_report::new(report, std::env::vars_os())?;
         out.write(into_raw(report));
         Ok(())

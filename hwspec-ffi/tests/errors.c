@@ -179,12 +179,31 @@ static void check_overrides(const hwspec_options *options) {
   unsetenv("HWSPEC_OVERRIDE_CUDA");
 
   /* HWSPEC_WORKER must be absolute (the header says so); the caller's own worker setting is
-   * not involved, so save and restore whatever the runner set. */
+   * not involved, so save and restore whatever the runner set. It names a program to run, so
+   * as root it counts only when the options trust the environment. */
   const char *saved = getenv("HWSPEC_WORKER");
   char *worker = saved ? strdup(saved) : NULL;
   setenv("HWSPEC_WORKER", "hwspec-worker", 1);
-  CHECK_RC(hwspec_probe(options, &report), HWSPEC_ERR_INVALID);
+  hwspec_options *trusting = NULL;
+  CHECK_OK(hwspec_options_new(&trusting));
+  CHECK_OK(hwspec_options_set_backends(trusting, "cpu"));
+  CHECK_OK(hwspec_options_set_trust_env(trusting, true));
+  CHECK_RC(hwspec_probe(trusting, &report), HWSPEC_ERR_INVALID);
   CHECK(report == SENTINEL_REPORT, "hwspec_probe leaves *out alone on error");
+  hwspec_options_free(trusting);
+  if (geteuid() == 0) {
+    report = NULL;
+    CHECK_OK(hwspec_probe(options, &report));
+    char *json = NULL;
+    if (report != NULL) CHECK_OK(hwspec_report_json(report, &json));
+    CHECK(json != NULL && strstr(json, "\"HWSPEC_WORKER\"") != NULL,
+          "as root without trust, HWSPEC_WORKER is ignored and listed as withheld");
+    hwspec_string_free(json);
+    hwspec_report_free(report);
+    report = SENTINEL_REPORT;
+  } else {
+    CHECK_RC(hwspec_probe(options, &report), HWSPEC_ERR_INVALID);
+  }
   if (worker != NULL) {
     setenv("HWSPEC_WORKER", worker, 1);
     free(worker);

@@ -313,8 +313,8 @@ def probe(backends=None, level="standard", timeout=None, use_cache=True, worker=
     backends: "cpu,opencl" or an iterable of names; None for all. level: "quick", "standard"
     or "full". timeout: each backend's total deadline in seconds (None: the library's 60 s).
     use_cache: False probes now (the new report is still cached). worker: the absolute path of
-    the worker executable (None: $HWSPEC_WORKER, else the path built in). HWSPEC_OVERRIDE_*
-    variables of this process apply, as in the CLI.
+    the worker executable (None: $HWSPEC_WORKER, which root ignores, else the path built in).
+    HWSPEC_OVERRIDE_* variables of this process apply, as in the CLI.
     """
     options = ctypes.c_void_p()
     _check(_lib.hwspec_options_new(ctypes.byref(options)))

@@ -3,6 +3,8 @@
 // Each test crate that includes this module uses its own subset of the helpers.
 #![allow(dead_code)]
 
+pub mod harness;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 

@@ -215,6 +215,7 @@ mod tests {
             hit: true,
             age_seconds: 3599.0,
             file: None,
+            not_stored: None,
         });
         let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
         let text = features(&report, now, Duration::from_secs(3 * 3600), false);

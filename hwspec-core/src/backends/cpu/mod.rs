@@ -3,6 +3,7 @@
 //! Everything is read from `/proc` through [`CpuSource`], so tests replay `/proc/cpuinfo` dumps
 //! captured on other machines. No vendor library is involved.
 
+use std::path::Path;
 use std::time::Instant;
 
 use crate::backends::Backend;
@@ -67,11 +68,11 @@ impl CpuSource for ProcSource {
     }
 
     fn cpuinfo(&self) -> Option<String> {
-        std::fs::read_to_string("/proc/cpuinfo").ok()
+        crate::sys::read_regular_text(Path::new("/proc/cpuinfo"), crate::sys::PROC_TABLE_BYTES).ok()
     }
 
     fn meminfo(&self) -> Option<String> {
-        std::fs::read_to_string("/proc/meminfo").ok()
+        crate::sys::read_regular_text(Path::new("/proc/meminfo"), crate::sys::PROC_TABLE_BYTES).ok()
     }
 }
 

@@ -49,7 +49,7 @@ pub(super) struct Evidence {
 impl Evidence {
     /// Reads the facts from this machine.
     pub(super) fn gather() -> Evidence {
-        let groups = fs::read_to_string("/etc/group").unwrap_or_default();
+        let groups = crate::sys::etc_group();
         let nodes = node_paths()
             .into_iter()
             .filter_map(|path| {
@@ -62,11 +62,9 @@ impl Evidence {
             })
             .collect();
         Evidence {
-            proc_driver_version: fs::read_to_string(PROC_VERSION)
-                .ok()
+            proc_driver_version: read_small(PROC_VERSION)
                 .and_then(|text| parse_proc_version(&text)),
-            kernel_module_version: fs::read_to_string(SYS_MODULE_VERSION)
-                .ok()
+            kernel_module_version: read_small(SYS_MODULE_VERSION)
                 .map(|text| text.trim().to_owned())
                 .filter(|version| !version.is_empty()),
             nodes,
@@ -139,6 +137,12 @@ fn node_paths() -> Vec<String> {
             .filter_map(|entry| entry.ok()?.file_name().into_string().ok()),
     ));
     paths
+}
+
+/// A one-line kernel file (`/proc/driver/nvidia/version`, `/sys/module/nvidia/version`), read
+/// without blocking and with a bound.
+fn read_small(path: &str) -> Option<String> {
+    crate::sys::read_regular_text(Path::new(path), crate::sys::SMALL_FILE_BYTES).ok()
 }
 
 fn is_gpu_node(name: &str) -> bool {

@@ -90,7 +90,29 @@ fn probe_with(library: &CStr, level: Level, progress: &mut dyn Progress) -> Back
         loadable_icds(&icd_files(std::env::var_os("OCL_ICD_VENDORS").as_deref()));
     let mut report = probe_loaded(level, progress, &icds);
     report.warnings.splice(0..0, unloadable);
+    remove_pocl_start_files();
     report
+}
+
+/// PoCL 3.1 creates an empty `tempfile_XXXXXX` in its cache directory whenever it starts
+/// (`pocl_install_sigfpe_handler`, to make LLVM install its signal handlers first) and leaves
+/// its removal to LLVM at exit, which a worker, leaving with `_exit`, never reaches: one file
+/// per probe would pile up in the driver cache. Its other temp files carry a suffix (`.so`,
+/// `.bc`) and are renamed away by PoCL itself, so only empty, suffix-less ones are removed.
+fn remove_pocl_start_files() {
+    let Some(dir) = std::env::var_os("POCL_CACHE_DIR") else {
+        return;
+    };
+    for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name();
+        let Some(random) = name.to_str().and_then(|n| n.strip_prefix("tempfile_")) else {
+            continue;
+        };
+        let start_file = random.len() == 6 && random.bytes().all(|b| b.is_ascii_alphanumeric());
+        if start_file && entry.metadata().is_ok_and(|m| m.is_file() && m.len() == 0) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// The probe once the ICD loader is loaded; `icds` are the ICDs whose libraries loaded.
@@ -526,10 +548,17 @@ fn loadable_icds(files: &[PathBuf]) -> (Vec<Icd>, Vec<String>) {
         if file.extension().is_none_or(|ext| ext != "icd") {
             continue;
         }
-        let Ok(named) = crate::sys::read_regular_file(file, MAX_ICD_FILE_BYTES) else {
-            continue;
+        // ocl-icd reads the file in the worker anyway; a FIFO or a huge file is named here.
+        let named = match crate::sys::read_regular_text(file, MAX_ICD_FILE_BYTES) {
+            Ok(named) => named,
+            Err(err) => {
+                warnings.push(format!(
+                    "OpenCL ICD {} cannot be read: {err}",
+                    file.display()
+                ));
+                continue;
+            }
         };
-        let named = String::from_utf8_lossy(&named);
         let library = named.lines().next().unwrap_or("").trim().to_owned();
         let failure = if library.is_empty() {
             "it names no library".to_owned()

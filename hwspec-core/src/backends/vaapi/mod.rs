@@ -99,7 +99,7 @@ fn probe_with(
             )
         };
     }
-    let groups = fs::read_to_string("/etc/group").unwrap_or_default();
+    let groups = crate::sys::etc_group();
     let mut report = BackendReport::new(BackendName::Vaapi, Status::Enumerated, None);
     report.library = library;
     let mut displays = Vec::new();
@@ -211,7 +211,9 @@ fn open_failure(node: &Path, error: &io::Error, etc_group: &str) -> Reason {
 /// The PCI vendor id of the device behind a render node, from sysfs (`0x8086`).
 fn pci_vendor_id(node: &Path) -> Option<String> {
     let name = node.file_name()?.to_string_lossy().into_owned();
-    let text = fs::read_to_string(format!("/sys/class/drm/{name}/device/vendor")).ok()?;
+    let vendor = format!("/sys/class/drm/{name}/device/vendor");
+    let text =
+        crate::sys::read_regular_text(Path::new(&vendor), crate::sys::SMALL_FILE_BYTES).ok()?;
     Some(text.trim().to_owned())
 }
 

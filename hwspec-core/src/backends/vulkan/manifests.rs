@@ -11,7 +11,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 /// Where the loader looks for driver manifests when `VK_DRIVER_FILES` is unset. Workers get no
-/// `XDG_*_DIRS`, so these are the loader's defaults, plus the per-user directory under `home`.
+/// `XDG_*` directories, so these are the loader's defaults, plus the per-user ones under `home`
+/// (the worker's `HOME`: as root without `--trust-env`, never another user's).
 fn default_dirs(home: Option<&Path>) -> Vec<PathBuf> {
     let mut dirs: Vec<PathBuf> = [
         "/etc/xdg/vulkan/icd.d",
@@ -23,6 +24,7 @@ fn default_dirs(home: Option<&Path>) -> Vec<PathBuf> {
     .map(PathBuf::from)
     .collect();
     if let Some(home) = home {
+        dirs.push(home.join(".config/vulkan/icd.d"));
         dirs.push(home.join(".local/share/vulkan/icd.d"));
     }
     dirs
