@@ -9,7 +9,7 @@
 //! and desktop OpenGL without also opening `libGLESv2.so.2` or `libGL.so.1`. The library is
 //! never closed (design §3: no dlclose).
 
-use crate::backends::common::{symbol_table, Library, LoadError};
+use crate::backends::common::{symbol_table, CallError, Library, LoadError, Spelling};
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
 use std::ptr;
@@ -77,21 +77,13 @@ pub(super) fn error_name(code: EglInt) -> Option<&'static str> {
 }
 
 /// An EGL call that failed, with what `eglGetError` said afterwards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct EglError {
-    /// The C entry point, as people search for it.
-    pub call: &'static str,
-    /// `eglGetError` right after the call.
-    pub code: EglInt,
-}
+pub(super) type EglError = CallError;
 
-impl fmt::Display for EglError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match error_name(self.code) {
-            Some(name) => write!(f, "{} failed with {name}", self.call),
-            None => write!(f, "{} failed with EGL error {:#06x}", self.call, self.code),
-        }
-    }
+/// The error of `call`, with `code` from `eglGetError` afterwards, named as egl.h names it.
+pub(super) fn egl_error(call: &'static str, code: EglInt) -> EglError {
+    CallError::new(call, code)
+        .named_by(|code| EglInt::try_from(code).ok().and_then(error_name))
+        .spelled(Spelling::LastError)
 }
 
 symbol_table! {
@@ -163,7 +155,7 @@ impl Egl {
     fn error(self, call: &'static str) -> EglError {
         // SAFETY: eglGetError takes nothing and reads this thread's last error.
         let code = unsafe { (self.0.get_error)() };
-        EglError { call, code }
+        egl_error(call, code)
     }
 
     /// The address of `name`, or NULL.
@@ -214,16 +206,16 @@ impl Egl {
     /// Every EGL device (EGL_EXT_device_enumeration).
     pub(super) fn devices(self) -> Result<Vec<EglDevice>, EglError> {
         let Some(platform) = self.platform_api() else {
-            return Err(EglError {
-                call: "eglGetProcAddress(eglGetPlatformDisplayEXT)",
-                code: EGL_SUCCESS,
-            });
+            return Err(egl_error(
+                "eglGetProcAddress(eglGetPlatformDisplayEXT)",
+                EGL_SUCCESS,
+            ));
         };
         let Some(query_devices) = platform.query_devices else {
-            return Err(EglError {
-                call: "eglGetProcAddress(eglQueryDevicesEXT)",
-                code: EGL_SUCCESS,
-            });
+            return Err(egl_error(
+                "eglGetProcAddress(eglQueryDevicesEXT)",
+                EGL_SUCCESS,
+            ));
         };
         let mut handles = vec![ptr::null_mut(); MAX_DEVICES as usize];
         let mut count: EglInt = 0;
@@ -246,10 +238,10 @@ impl Egl {
     /// The display of Mesa's surfaceless platform (EGL_MESA_platform_surfaceless).
     pub(super) fn surfaceless_display(self) -> Result<Display, EglError> {
         let Some(platform) = self.platform_api() else {
-            return Err(EglError {
-                call: "eglGetProcAddress(eglGetPlatformDisplayEXT)",
-                code: EGL_SUCCESS,
-            });
+            return Err(egl_error(
+                "eglGetProcAddress(eglGetPlatformDisplayEXT)",
+                EGL_SUCCESS,
+            ));
         };
         let attributes = [EGL_NONE];
         // SAFETY: the surfaceless platform takes EGL_DEFAULT_DISPLAY (NULL) as its native
@@ -442,10 +434,10 @@ impl Display {
                 continue;
             }
             if count < 1 {
-                last = Some(EglError {
-                    call: "eglChooseConfig (no matching config)",
-                    code: EGL_SUCCESS,
-                });
+                last = Some(egl_error(
+                    "eglChooseConfig (no matching config)",
+                    EGL_SUCCESS,
+                ));
                 continue;
             }
             // SAFETY: `config` came from eglChooseConfig on this display; no shared context;
@@ -488,10 +480,7 @@ impl Display {
             context.current = true;
             return Ok(context);
         }
-        Err(last.unwrap_or(EglError {
-            call: "eglCreateContext",
-            code: EGL_SUCCESS,
-        }))
+        Err(last.unwrap_or(egl_error("eglCreateContext", EGL_SUCCESS)))
     }
 }
 

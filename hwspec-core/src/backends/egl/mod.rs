@@ -231,7 +231,7 @@ impl Attempts {
             }),
             Err(error) => {
                 self.tried.push(format!("{label}: {error}"));
-                if error.code != EGL_NOT_INITIALIZED {
+                if error.code != i64::from(EGL_NOT_INITIALIZED) {
                     self.errors.push(format!("{label}: {error}"));
                 }
             }

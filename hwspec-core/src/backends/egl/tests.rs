@@ -1,3 +1,4 @@
+use super::api::egl_error;
 use super::render::{compare, expected_image, shaders, TOLERANCE};
 use super::*;
 use crate::protocol::{NoProgress, Recorder};
@@ -134,18 +135,12 @@ fn a_display_without_an_es_context_fails_and_without_desktop_gl_lacks_opengl() {
 
 #[test]
 fn egl_errors_are_named() {
-    let error = EglError {
-        call: "eglInitialize",
-        code: 0x3001,
-    };
+    let error = egl_error("eglInitialize", 0x3001);
     assert_eq!(
         error.to_string(),
-        "eglInitialize failed with EGL_NOT_INITIALIZED"
+        "eglInitialize failed with EGL_NOT_INITIALIZED (0x3001)"
     );
-    let unknown = EglError {
-        call: "eglInitialize",
-        code: 0x1234,
-    };
+    let unknown = egl_error("eglInitialize", 0x1234);
     assert!(unknown.to_string().contains("0x1234"), "{unknown}");
 }
 

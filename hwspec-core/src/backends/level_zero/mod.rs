@@ -127,7 +127,7 @@ fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -
 /// libze1 1.8 and no driver installed): the normal state of a machine without Level Zero
 /// hardware. Anything else is a broken installation.
 fn init_failure(error: ZeError) -> BackendReport {
-    if error.code == ZE_RESULT_ERROR_UNINITIALIZED {
+    if error.code == i64::from(ZE_RESULT_ERROR_UNINITIALIZED) {
         BackendReport::absent(
             BackendName::LevelZero,
             ReasonCode::NoDevice,
@@ -374,8 +374,8 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Runs the validation problems on one device and records the outcome in `device`.
 fn validate_device(target: &Target, device: &mut Device, saxpy: &Saxpy, sgemm: Option<&Sgemm>) {
-    let ordinal = match target.compute_ordinal {
-        Ok(Some(ordinal)) => ordinal,
+    let ordinal = match &target.compute_ordinal {
+        Ok(Some(ordinal)) => *ordinal,
         Ok(None) => {
             device.reason = Some(Reason::new(
                 ReasonCode::Unsupported,
@@ -429,7 +429,7 @@ fn fail_kernel(device: &mut Device, kernel: &str, error: KernelError) {
             );
             device.fail(ReasonCode::BuildFailed, message);
         }
-        KernelError::Call(error) if error.code == ZE_RESULT_NOT_READY => {
+        KernelError::Call(error) if error.code == i64::from(ZE_RESULT_NOT_READY) => {
             let seconds = validate::SYNC_TIMEOUT_NS / 1_000_000_000;
             let message = format!("{kernel} did not finish within {seconds} s ({error})");
             device.fail(ReasonCode::LaunchFailed, message);

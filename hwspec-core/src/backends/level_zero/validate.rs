@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use super::ze::{Arg, BuildFailure, Context, ZeError, ZE_RESULT_ERROR_INVALID_SIZE};
+use super::ze::{ze_error, Arg, BuildFailure, Context, ZeError, ZE_RESULT_ERROR_INVALID_SIZE};
 use crate::kernels::{Saxpy, Sgemm};
 use crate::model::Validation;
 
@@ -36,10 +36,7 @@ impl From<ZeError> for KernelError {
 
 /// `n` as the kernels' `uint` argument; a problem too large for it is refused, not truncated.
 fn count(n: usize) -> Result<u32, ZeError> {
-    u32::try_from(n).map_err(|_| ZeError {
-        call: "zeKernelSetArgumentValue",
-        code: ZE_RESULT_ERROR_INVALID_SIZE,
-    })
+    u32::try_from(n).map_err(|_| ze_error("zeKernelSetArgumentValue", ZE_RESULT_ERROR_INVALID_SIZE))
 }
 
 /// Runs `problem` on the context's device with queues of group `ordinal`, and compares with

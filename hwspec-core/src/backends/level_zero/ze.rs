@@ -6,7 +6,7 @@
 //! layout assertions below pin every structure the driver writes into. The library is opened
 //! by its soname and never closed (design §3: no dlclose).
 
-use crate::backends::common::{symbol_table, Library, LoadError};
+use crate::backends::common::{symbol_table, CallError, Library, LoadError, Spelling};
 use std::cell::Cell;
 use std::ffi::{c_char, c_void, CStr};
 use std::fmt;
@@ -92,26 +92,21 @@ pub(super) fn result_name(code: ZeResult) -> Option<&'static str> {
 }
 
 /// A Level Zero call that did not return `ZE_RESULT_SUCCESS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ZeError {
-    /// The C entry point, as people search for it.
-    pub call: &'static str,
-    /// The `ze_result_t` it returned.
-    pub code: ZeResult,
-}
+pub(super) type ZeError = CallError;
 
-impl fmt::Display for ZeError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let name = result_name(self.code).unwrap_or("an unknown ze_result_t");
-        write!(f, "{} returned {name} ({:#010x})", self.call, self.code)
-    }
+/// The error of `call` returning `code`, written as ze_api.h writes `ze_result_t`: the
+/// constant's name and its value in hex.
+pub(super) fn ze_error(call: &'static str, code: ZeResult) -> ZeError {
+    CallError::new(call, code)
+        .named_by(|code| u32::try_from(code).ok().and_then(result_name))
+        .spelled(Spelling::Hex { digits: 8 })
 }
 
 fn check(call: &'static str, code: ZeResult) -> Result<(), ZeError> {
     if code == ZE_RESULT_SUCCESS {
         Ok(())
     } else {
-        Err(ZeError { call, code })
+        Err(ze_error(call, code))
     }
 }
 
@@ -702,10 +697,7 @@ impl Context {
 
     /// `len` floats of shared memory, zero-filled, that both host and device may access.
     pub(super) fn shared_floats(&self, len: usize) -> Result<SharedFloats<'_>, ZeError> {
-        let too_large = ZeError {
-            call: "zeMemAllocShared",
-            code: ZE_RESULT_ERROR_INVALID_SIZE,
-        };
+        let too_large = ze_error("zeMemAllocShared", ZE_RESULT_ERROR_INVALID_SIZE);
         let bytes = len.checked_mul(size_of::<f32>()).ok_or(too_large)?;
         let device_desc = MemAllocDesc {
             stype: STYPE_DEVICE_MEM_ALLOC_DESC,
@@ -733,10 +725,10 @@ impl Context {
             )
         })?;
         if raw.is_null() || raw.align_offset(align_of::<f32>()) != 0 {
-            return Err(ZeError {
-                call: "zeMemAllocShared",
-                code: ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT,
-            });
+            return Err(ze_error(
+                "zeMemAllocShared",
+                ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT,
+            ));
         }
         let floats = SharedFloats {
             context: self,
@@ -904,10 +896,10 @@ impl Kernel<'_> {
             )
         })?;
         if group.contains(&0) {
-            return Err(ZeError {
-                call: "zeKernelSuggestGroupSize",
-                code: ZE_RESULT_ERROR_INVALID_SIZE,
-            });
+            return Err(ze_error(
+                "zeKernelSuggestGroupSize",
+                ZE_RESULT_ERROR_INVALID_SIZE,
+            ));
         }
         // SAFETY: the kernel is live; the sizes are the ones the driver suggested for it.
         check("zeKernelSetGroupSize", unsafe {
@@ -949,10 +941,7 @@ impl SharedFloats<'_> {
     /// Copies `data` into the start of the allocation; longer data is an error.
     pub(super) fn write(&mut self, data: &[f32]) -> Result<(), ZeError> {
         if data.len() > self.len {
-            return Err(ZeError {
-                call: "zeMemAllocShared",
-                code: ZE_RESULT_ERROR_INVALID_SIZE,
-            });
+            return Err(ze_error("zeMemAllocShared", ZE_RESULT_ERROR_INVALID_SIZE));
         }
         // SAFETY: the allocation holds `len` floats; no device work runs between launches
         // (`Queue::run` waits for completion), so the host is the only accessor.
@@ -1112,26 +1101,14 @@ mod tests {
 
     #[test]
     fn errors_name_the_call_the_constant_and_the_hex_value() {
-        let known = ZeError {
-            call: "zeInit",
-            code: ZE_RESULT_ERROR_UNINITIALIZED,
-        };
+        let known = ze_error("zeInit", ZE_RESULT_ERROR_UNINITIALIZED);
         assert_eq!(
             known.to_string(),
             "zeInit returned ZE_RESULT_ERROR_UNINITIALIZED (0x78000001)"
         );
-        let unknown = ZeError {
-            call: "zeDeviceGet",
-            code: 0x7abc_0001,
-        };
-        assert_eq!(
-            unknown.to_string(),
-            "zeDeviceGet returned an unknown ze_result_t (0x7abc0001)"
-        );
-        let small = ZeError {
-            call: "zeCommandQueueSynchronize",
-            code: ZE_RESULT_NOT_READY,
-        };
+        let unknown = ze_error("zeDeviceGet", 0x7abc_0001);
+        assert_eq!(unknown.to_string(), "zeDeviceGet returned 0x7abc0001");
+        let small = ze_error("zeCommandQueueSynchronize", ZE_RESULT_NOT_READY);
         assert!(small.to_string().ends_with("(0x00000001)"), "{small}");
     }
 

@@ -10,7 +10,9 @@ mod nv;
 #[cfg(test)]
 mod tests;
 
-use self::nv::{CallError, DecodeCaps, Guid, Nvdec, Nvenc};
+use crate::backends::common::CallError;
+
+use self::nv::{DecodeCaps, Guid, Nvdec, Nvenc};
 use crate::backends::Backend;
 use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode};
 use crate::protocol::{Progress, Stage};
@@ -64,10 +66,14 @@ impl Backend for NvcodecBackend {
 }
 
 /// Probes with the given library names; tests name missing ones.
-fn probe_with(sonames: (&str, &str), level: Level, progress: &mut dyn Progress) -> BackendReport {
+fn probe_with(
+    sonames: (&'static str, &'static str),
+    level: Level,
+    progress: &mut dyn Progress,
+) -> BackendReport {
     progress.stage(Stage::Load);
-    let decoder = nv::open(sonames.0).and_then(Nvdec::load);
-    let encoder = nv::open(sonames.1).and_then(Nvenc::load);
+    let decoder = Nvdec::load(sonames.0);
+    let encoder = Nvenc::load(sonames.1);
     if let (Err(dec), Err(enc)) = (&decoder, &encoder) {
         return BackendReport::absent(
             BackendName::Nvcodec,

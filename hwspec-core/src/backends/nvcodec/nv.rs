@@ -10,53 +10,12 @@ use std::mem::size_of;
 use std::ptr;
 
 use cudarc::driver::sys::{CUcontext, CUdevice};
-use libloading::Library;
 
+use crate::backends::common::{check_call as check, symbol_table, CallError, Library, LoadError};
 use crate::backends::cuda::loader::Api;
 
 pub(super) const NVCUVID_SONAME: &str = "libnvcuvid.so.1";
 pub(super) const NVENCODE_SONAME: &str = "libnvidia-encode.so.1";
-
-/// A call that failed: its C name and the number it returned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct CallError {
-    pub call: &'static str,
-    pub code: i64,
-}
-
-impl std::fmt::Display for CallError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} returned {}", self.call, self.code)
-    }
-}
-
-fn check(call: &'static str, code: impl Into<i64>) -> Result<(), CallError> {
-    match code.into() {
-        0 => Ok(()),
-        code => Err(CallError { call, code }),
-    }
-}
-
-/// Opens `soname` for good, or the dynamic loader's reason.
-pub(super) fn open(soname: &str) -> Result<&'static Library, String> {
-    // SAFETY: opening runs the library's initialisers: NVIDIA's code, contained by this worker
-    // process (design §3). It is never closed.
-    unsafe { Library::new(soname) }
-        .map(|library| &*Box::leak(Box::new(library)))
-        .map_err(|error| error.to_string())
-}
-
-/// The symbol `name` of `library` as a `T`.
-///
-/// # Safety
-///
-/// `T` must be the function pointer type of the symbol's C declaration.
-unsafe fn lookup<T: Copy>(library: &'static Library, name: &'static str) -> Result<T, String> {
-    // SAFETY: promised by the caller; the library is never unloaded.
-    unsafe { library.get::<T>(name.as_bytes()) }
-        .map(|symbol| *symbol)
-        .map_err(|error| format!("{name}: {error}"))
-}
 
 /// `CUVIDDECODECAPS`.
 #[repr(C)]
@@ -110,16 +69,19 @@ pub(super) fn cuda_context(api: Api, ordinal: c_int) -> Result<Context, CallErro
     Ok(Context { api, raw })
 }
 
-/// NVDEC's `cuvidGetDecoderCaps`.
-pub(super) struct Nvdec {
-    get_decoder_caps: unsafe extern "C" fn(*mut DecodeCaps) -> c_int,
+symbol_table! {
+    /// NVDEC's one entry point the probe calls, as cuviddec.h declares it.
+    pub(super) struct Nvdec {
+        required {
+            get_decoder_caps = c"cuvidGetDecoderCaps": unsafe extern "C" fn(*mut DecodeCaps) -> c_int;
+        }
+    }
 }
 
 impl Nvdec {
-    pub(super) fn load(library: &'static Library) -> Result<Nvdec, String> {
-        // SAFETY: `CUresult cuvidGetDecoderCaps(CUVIDDECODECAPS *)` in cuviddec.h.
-        let get_decoder_caps = unsafe { lookup(library, "cuvidGetDecoderCaps")? };
-        Ok(Nvdec { get_decoder_caps })
+    /// Opens NVDEC by `soname` for good and resolves its entry point.
+    pub(super) fn load(soname: &'static str) -> Result<Nvdec, LoadError> {
+        Nvdec::resolve(&Library::open(soname)?)
     }
 
     /// The caps for 8-bit 4:2:0 `codec` (a `cudaVideoCodec`) on the current context.
@@ -150,7 +112,7 @@ pub(super) struct Guid {
 /// `NV_ENCODE_API_FUNCTION_LIST`: two words, then entry points. Only the ones used are named;
 /// the array is larger than any SDK's list, so the driver never writes past it.
 #[repr(C)]
-struct FunctionList {
+pub(super) struct FunctionList {
     version: u32,
     reserved: u32,
     functions: [*mut c_void; 320],
@@ -190,10 +152,17 @@ pub(super) fn struct_version(api: u32, ver: u32) -> u32 {
 /// The newest API the probe speaks: SDK 12.0's structures are the ones declared here.
 const NEWEST_API: (u32, u32) = (12, 0);
 
-/// NVENC's two exports.
-pub(super) struct Nvenc {
-    max_supported_version: unsafe extern "C" fn(*mut u32) -> c_int,
-    create_instance: unsafe extern "C" fn(*mut FunctionList) -> c_int,
+symbol_table! {
+    /// NVENC's two exports, as nvEncodeAPI.h declares them; the rest comes through the
+    /// function list `NvEncodeAPICreateInstance` fills.
+    pub(super) struct Nvenc {
+        required {
+            max_supported_version = c"NvEncodeAPIGetMaxSupportedVersion":
+                unsafe extern "C" fn(*mut u32) -> c_int;
+            create_instance = c"NvEncodeAPICreateInstance":
+                unsafe extern "C" fn(*mut FunctionList) -> c_int;
+        }
+    }
 }
 
 type GuidCountFn = unsafe extern "C" fn(*mut c_void, *mut u32) -> c_int;
@@ -202,15 +171,9 @@ type DestroyFn = unsafe extern "C" fn(*mut c_void) -> c_int;
 type OpenFn = unsafe extern "C" fn(*mut OpenSessionParams, *mut *mut c_void) -> c_int;
 
 impl Nvenc {
-    pub(super) fn load(library: &'static Library) -> Result<Nvenc, String> {
-        // SAFETY: `NVENCSTATUS NvEncodeAPIGetMaxSupportedVersion(uint32_t *)` and
-        // `NVENCSTATUS NvEncodeAPICreateInstance(NV_ENCODE_API_FUNCTION_LIST *)`.
-        unsafe {
-            Ok(Nvenc {
-                max_supported_version: lookup(library, "NvEncodeAPIGetMaxSupportedVersion")?,
-                create_instance: lookup(library, "NvEncodeAPICreateInstance")?,
-            })
-        }
+    /// Opens NVENC by `soname` for good and resolves its exports.
+    pub(super) fn load(soname: &'static str) -> Result<Nvenc, LoadError> {
+        Nvenc::resolve(&Library::open(soname)?)
     }
 
     /// The encode GUIDs (codecs) a session on `context` offers.
@@ -237,7 +200,7 @@ impl Nvenc {
         let entry = |index: usize, call: &'static str| {
             let f = list.functions[index];
             if f.is_null() {
-                Err(CallError { call, code: -1 })
+                Err(CallError::new(call, -1))
             } else {
                 Ok(f)
             }

@@ -34,7 +34,7 @@ fn missing_libraries_are_absent_and_named() {
 /// This machine has no NVIDIA driver: the real sonames are absent.
 #[test]
 fn without_the_nvidia_driver_the_backend_is_absent() {
-    if nv::open(nv::NVCUVID_SONAME).is_ok() || nv::open(nv::NVENCODE_SONAME).is_ok() {
+    if Nvdec::load(nv::NVCUVID_SONAME).is_ok() || Nvenc::load(nv::NVENCODE_SONAME).is_ok() {
         return; // a machine with the driver: nothing to check about absence
     }
     let report = NvcodecBackend.probe(Level::Standard, &mut crate::protocol::NoProgress);
@@ -61,13 +61,7 @@ fn answers_map_to_features() {
         ("h264", Ok(caps(true))),
         ("hevc", Ok(caps(true))),
         ("vp9", Ok(caps(false))),
-        (
-            "av1",
-            Err(CallError {
-                call: "cuvidGetDecoderCaps",
-                code: 801,
-            }),
-        ),
+        ("av1", Err(CallError::new("cuvidGetDecoderCaps", 801))),
     ];
     let encode = Ok(vec![
         ENCODE_CODECS[2].0,
