@@ -50,7 +50,7 @@ pub fn vendor_gpus(report: &Report) -> Vec<NodeGpu<'_>> {
                 g.device
                     .properties
                     .get("pci_bus_id")
-                    .and_then(|b| hwspec_core::pci::normalise_bus_id(b))
+                    .and_then(|b| hwspec_core::host::normalise_bus_id(b))
             };
             bus(a).cmp(&bus(b))
         });

@@ -69,7 +69,7 @@ impl Evidence {
                 .filter(|version| !version.is_empty()),
             nodes,
             wsl: Path::new(WSL_NODE).exists(),
-            pci_gpus: crate::sys::pci_display_devices(NVIDIA_PCI_VENDOR),
+            pci_gpus: crate::host::pci_display_devices(NVIDIA_PCI_VENDOR),
         }
     }
 

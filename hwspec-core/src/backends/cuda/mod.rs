@@ -319,8 +319,8 @@ fn describe(driver: &Driver, id: CUdevice) -> Device {
     }
     if let Ok(bus_id) = driver.pci_bus_id(id) {
         // The node Slurm's gres.conf binds this GPU through; MIG instances share their GPU's.
-        let roots = crate::pci::HostRoots::system();
-        if let Some(node) = crate::pci::nvidia_device_node(&bus_id, &roots) {
+        let roots = crate::host::HostRoots::system();
+        if let Some(node) = crate::host::nvidia_device_node(&bus_id, &roots) {
             props.insert("device_node".into(), node.display().to_string());
         }
         props.insert("pci_bus_id".into(), bus_id);

@@ -472,7 +472,7 @@ fn the_installed_nvptx_offload_compiler_builds_the_program() {
     );
     // A GPU on the PCI bus is what would make the region run there; a device node is no
     // evidence (NVIDIA's libcuda creates /dev/nvidiactl as root on machines without a GPU).
-    if !crate::sys::pci_display_devices("0x10de").is_empty() {
+    if !crate::host::pci_display_devices("0x10de").is_empty() {
         assert_eq!(device.status, Status::Validated, "{:?}", device.reason);
         assert_eq!(device.kind, DeviceKind::Gpu);
     } else {

@@ -2,18 +2,15 @@
 //! bytes of `hipDeviceProp_t`, and the device-node and environment evidence behind a state.
 //! Tests feed these functions captured or made-up inputs; nothing here touches a device.
 
-use std::fs::{self, OpenOptions};
-use std::io;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use super::api::PropLayout;
+pub(super) use crate::host::NodeAccess;
+use crate::host::{cannot_open, node_access, render_nodes, DRI_DIR};
 use crate::model::{ReasonCode, Status};
 
 /// The KFD compute node every ROCm process opens.
 pub(super) const KFD_NODE: &str = "/dev/kfd";
-/// Where render nodes live; ROCm opens one per GPU.
-const DRI_DIR: &str = "/dev/dri";
 
 /// Variables that hide devices from HIP, in the order the runtime stack applies them.
 pub(super) const VISIBILITY_VARS: &[&str] = &[
@@ -151,30 +148,6 @@ pub(super) fn compiler_knows(isa_names: &[String], base_target: &str) -> bool {
     })
 }
 
-/// What could be done with a device node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum NodeAccess {
-    Missing,
-    Openable,
-    /// It exists, but opening it for reading and writing was refused; the group owning it.
-    Denied {
-        group: String,
-    },
-    /// Opening it failed otherwise (e.g. ENXIO when the driver is half loaded).
-    Failed(String),
-}
-
-impl NodeAccess {
-    fn describe(&self) -> String {
-        match self {
-            NodeAccess::Missing => "missing".into(),
-            NodeAccess::Openable => "present, openable".into(),
-            NodeAccess::Denied { group } => format!("present, not openable (group {group})"),
-            NodeAccess::Failed(error) => format!("present, open failed: {error}"),
-        }
-    }
-}
-
 /// The OS-side evidence for a HIP report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Evidence {
@@ -189,23 +162,13 @@ impl Evidence {
     /// Looks at this machine's device nodes and this process's environment.
     pub(super) fn gather() -> Evidence {
         let groups = crate::sys::etc_group();
-        let mut render_nodes: Vec<(String, NodeAccess)> = fs::read_dir(DRI_DIR)
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|entry| entry.path())
-                    .filter(|path| {
-                        path.file_name()
-                            .is_some_and(|name| name.to_string_lossy().starts_with("renderD"))
-                    })
-                    .map(|path| {
-                        let access = node_access(&path, &groups);
-                        (path.display().to_string(), access)
-                    })
-                    .collect()
+        let render_nodes = render_nodes(Path::new(DRI_DIR))
+            .into_iter()
+            .map(|path| {
+                let access = node_access(&path, &groups);
+                (path.display().to_string(), access)
             })
-            .unwrap_or_default();
-        render_nodes.sort_by(|a, b| a.0.cmp(&b.0));
+            .collect();
         let env = VISIBILITY_VARS
             .iter()
             .chain(&[OVERRIDE_VAR])
@@ -243,22 +206,6 @@ impl Evidence {
     }
 }
 
-/// Opens `path` for reading and writing, as the runtime does, and closes it again.
-fn node_access(path: &Path, etc_group: &str) -> NodeAccess {
-    let meta = match fs::metadata(path) {
-        Ok(meta) => meta,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => return NodeAccess::Missing,
-        Err(error) => return NodeAccess::Failed(error.to_string()),
-    };
-    match OpenOptions::new().read(true).write(true).open(path) {
-        Ok(_) => NodeAccess::Openable,
-        Err(error) if error.kind() == io::ErrorKind::PermissionDenied => NodeAccess::Denied {
-            group: crate::sys::group_name(etc_group, meta.gid()),
-        },
-        Err(error) => NodeAccess::Failed(error.to_string()),
-    }
-}
-
 /// The state and reason of a runtime that offers no device, judged from the evidence:
 /// a node the user may not open, then a variable hiding devices that exist, then plain
 /// absence. `runtime_said` is the runtime's own answer, kept in every message.
@@ -271,8 +218,8 @@ pub(super) fn no_device_verdict(
             Status::Unusable,
             ReasonCode::PermissionDenied,
             format!(
-                "{runtime_said}: {KFD_NODE} exists but this user cannot open it; it belongs to \
-                 group {group}, which the user must be in"
+                "{runtime_said}: {}",
+                cannot_open(Path::new(KFD_NODE), group)
             ),
         );
     }
@@ -291,10 +238,7 @@ pub(super) fn no_device_verdict(
         return (
             Status::Unusable,
             ReasonCode::PermissionDenied,
-            format!(
-                "{runtime_said}: {path} exists but this user cannot open it; it belongs to \
-                 group {group}, which the user must be in"
-            ),
+            format!("{runtime_said}: {}", cannot_open(Path::new(path), group)),
         );
     }
     let hiding = evidence

@@ -229,8 +229,8 @@ fn describe(
         .insert("device_index".into(), index.to_string());
     if let Some(Ok(bus_id)) = hip.pci_bus_id(index) {
         // The render node Slurm's gres.conf binds this GPU through.
-        let roots = crate::pci::HostRoots::system();
-        if let Some(node) = crate::pci::render_node(&bus_id, &roots) {
+        let roots = crate::host::HostRoots::system();
+        if let Some(node) = crate::host::render_node(&bus_id, &roots) {
             device
                 .properties
                 .insert("device_node".into(), node.display().to_string());

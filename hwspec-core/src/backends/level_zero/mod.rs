@@ -29,9 +29,6 @@ use crate::protocol::{Progress, Stage};
 /// `zeInit` flags: 0 initialises every driver type (GPU and VPU), not only GPUs.
 const INIT_ALL_DRIVER_TYPES: u32 = 0;
 
-/// PCI vendor id of Intel, the vendor of every Level Zero driver Debian has a loader for.
-const INTEL_VENDOR_ID: u32 = 0x8086;
-
 /// Variables that change which drivers the loader opens or which devices a driver shows; a
 /// `no-device` reason names those that are set.
 const DISCOVERY_VARIABLES: &[&str] = &[
@@ -276,7 +273,7 @@ fn device_from(
 ) -> Device {
     let mut device = Device::new(
         properties.name.clone(),
-        vendor_name(properties.vendor_id),
+        crate::host::vendor_label(properties.vendor_id),
         device_kind(properties.device_type),
     );
     device.api_version = driver.api_version.map(unpack_version);
@@ -356,14 +353,6 @@ fn device_kind(device_type: u32) -> DeviceKind {
         // FPGA, memory copy accelerator, vision processing unit.
         3..=5 => DeviceKind::Accelerator,
         _ => DeviceKind::Other,
-    }
-}
-
-/// The vendor's name where hwspec knows it, else its PCI id in hex.
-fn vendor_name(vendor_id: u32) -> String {
-    match vendor_id {
-        INTEL_VENDOR_ID => "Intel".to_owned(),
-        other => format!("{other:#06x}"),
     }
 }
 

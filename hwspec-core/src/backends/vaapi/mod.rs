@@ -9,14 +9,14 @@ mod va;
 #[cfg(test)]
 mod tests;
 
-use std::fs::{self, OpenOptions};
+use std::fs::OpenOptions;
 use std::io;
-use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use self::va::{Display, Entrypoint, Profile, Va, VaError};
 use crate::backends::Backend;
+use crate::host::{cannot_open, node_group, render_nodes};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
 };
@@ -132,24 +132,6 @@ fn probe_with(
     report
 }
 
-/// Every `renderD*` node in `dri_dir`, sorted.
-fn render_nodes(dri_dir: &Path) -> Vec<PathBuf> {
-    let mut nodes: Vec<PathBuf> = fs::read_dir(dri_dir)
-        .map(|entries| {
-            entries
-                .filter_map(Result::ok)
-                .map(|entry| entry.path())
-                .filter(|path| {
-                    path.file_name()
-                        .is_some_and(|name| name.to_string_lossy().starts_with("renderD"))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    nodes.sort();
-    nodes
-}
-
 /// Opens `node` and initialises a VA display on it. The device is `unusable` when either
 /// fails; otherwise it carries the API version and is `enumerated`.
 fn open_node(va: &Va, node: &Path, etc_group: &str) -> (Device, Option<Display>) {
@@ -158,7 +140,9 @@ fn open_node(va: &Va, node: &Path, etc_group: &str) -> (Device, Option<Display>)
         .properties
         .insert("node".into(), node.display().to_string());
     if let Some(vendor_id) = pci_vendor_id(node) {
-        device.vendor = vendor_name(&vendor_id).unwrap_or(&vendor_id).to_owned();
+        device.vendor = crate::host::vendor_name_of_sysfs_id(&vendor_id)
+            .unwrap_or(&vendor_id)
+            .to_owned();
         device.properties.insert("pci_vendor_id".into(), vendor_id);
     }
     let fd = match OpenOptions::new().read(true).write(true).open(node) {
@@ -189,16 +173,9 @@ fn open_node(va: &Va, node: &Path, etc_group: &str) -> (Device, Option<Display>)
 /// join it (usually `render`).
 fn open_failure(node: &Path, error: &io::Error, etc_group: &str) -> Reason {
     if error.kind() == io::ErrorKind::PermissionDenied {
-        let group = fs::metadata(node)
-            .map(|meta| crate::sys::group_name(etc_group, meta.gid()))
-            .unwrap_or_else(|_| "unknown".into());
         Reason::new(
             ReasonCode::PermissionDenied,
-            format!(
-                "{} exists but this user cannot open it; it belongs to group {group}, which \
-                 the user must be in",
-                node.display()
-            ),
+            cannot_open(node, &node_group(node, etc_group)),
         )
     } else {
         Reason::new(
@@ -215,16 +192,6 @@ fn pci_vendor_id(node: &Path) -> Option<String> {
     let text =
         crate::sys::read_regular_text(Path::new(&vendor), crate::sys::SMALL_FILE_BYTES).ok()?;
     Some(text.trim().to_owned())
-}
-
-/// The vendor's name for a PCI vendor id hwspec knows.
-fn vendor_name(pci_vendor_id: &str) -> Option<&'static str> {
-    match pci_vendor_id {
-        "0x8086" => Some("Intel"),
-        "0x1002" => Some("AMD"),
-        "0x10de" => Some("NVIDIA"),
-        _ => None,
-    }
 }
 
 /// Names the device by its driver and lists its codecs. A failed profile query makes the

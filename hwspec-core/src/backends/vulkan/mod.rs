@@ -219,23 +219,6 @@ fn format_version(version: u32) -> String {
     )
 }
 
-/// PCI (or Khronos-registered) vendor ids of the vendors that ship Vulkan drivers.
-fn vendor_name(vendor_id: u32) -> String {
-    let name = match vendor_id {
-        0x10DE => "NVIDIA",
-        0x1002 => "AMD",
-        0x8086 => "Intel",
-        0x10005 => "Mesa",
-        0x13B5 => "ARM",
-        0x5143 => "Qualcomm",
-        0x1010 => "Imagination",
-        0x106B => "Apple",
-        0x1AE0 => "Google",
-        _ => return format!("{vendor_id:#06x}"),
-    };
-    name.to_owned()
-}
-
 /// `driverVersion` is vendor-defined: NVIDIA packs 10.8.8.6 bits, the others use Vulkan's
 /// version packing.
 fn decode_driver_version(vendor_id: u32, raw: u32) -> String {
@@ -377,7 +360,7 @@ fn describe(facts: &api::DeviceFacts, compute_queue: Option<u32>) -> Device {
     let driver_id = facts.driver.as_ref().map(|d| d.id);
     let mut device = Device::new(
         name.clone(),
-        vendor_name(p.vendor_id),
+        crate::host::vendor_label(p.vendor_id),
         classify(p.device_type, driver_id, &name),
     );
     device.api_version = Some(format_version(p.api_version));
@@ -625,17 +608,6 @@ mod tests {
     use super::*;
     use crate::protocol::{NoProgress, Recorder};
     use crate::testing::{ChildRunner, TempDir};
-
-    #[test]
-    fn vendor_ids_map_to_names() {
-        assert_eq!(vendor_name(0x10DE), "NVIDIA");
-        assert_eq!(vendor_name(0x1002), "AMD");
-        assert_eq!(vendor_name(0x8086), "Intel");
-        assert_eq!(vendor_name(0x10005), "Mesa");
-        assert_eq!(vendor_name(0x1AE0), "Google");
-        assert_eq!(vendor_name(0x1234), "0x1234");
-        assert_eq!(vendor_name(0x10009), "0x10009");
-    }
 
     #[test]
     fn versions_are_formatted_per_vendor() {

@@ -1,4 +1,5 @@
-//! The device node through which a PCI GPU is used, found from its bus id.
+//! PCI devices: which GPUs the kernel lists, and the device node through which each is used,
+//! found from its bus id.
 //!
 //! A scheduler that hands GPUs to jobs (Slurm's `gres.conf` `File=`) names them by device node,
 //! while runtimes name them by ordinal and PCI bus id. The worker that validated a device looks
@@ -96,6 +97,34 @@ pub fn render_node(bus_id: &str, roots: &HostRoots) -> Option<PathBuf> {
     nodes.sort();
     let name = nodes.into_iter().next()?;
     existing(roots.dev_dir.join("dri").join(name))
+}
+
+/// The PCI addresses of the display controllers (class `0x03xxxx`) of vendor `vendor_id`
+/// (`0x10de` for NVIDIA), from sysfs: the kernel's own list of the hardware, which is what
+/// says a GPU exists. A device node says no such thing: NVIDIA's libcuda, run as root,
+/// creates `/dev/nvidiactl` on a machine without any GPU.
+pub(crate) fn pci_display_devices(vendor_id: &str) -> Vec<String> {
+    pci_display_devices_under(Path::new("/sys/bus/pci/devices"), vendor_id)
+}
+
+fn pci_display_devices_under(root: &Path, vendor_id: &str) -> Vec<String> {
+    let read = |path: std::path::PathBuf| {
+        crate::sys::read_regular_text(&path, 64)
+            .map(|text| text.trim().to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let mut found: Vec<String> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            read(entry.path().join("vendor")) == vendor_id
+                && read(entry.path().join("class")).starts_with("0x03")
+        })
+        .filter_map(|entry| entry.file_name().into_string().ok())
+        .collect();
+    found.sort();
+    found
 }
 
 fn existing(path: PathBuf) -> Option<PathBuf> {
@@ -204,5 +233,25 @@ mod tests {
             Some(roots.dev_dir.join("dri/renderD129"))
         );
         assert_eq!(render_node("0000:04:00.0", &roots), None);
+    }
+
+    #[test]
+    fn pci_display_devices_are_matched_by_vendor_and_class() {
+        let tmp = crate::testing::TempDir::new("pci-devices");
+        let device = |address: &str, vendor: &str, class: &str| {
+            let dir = tmp.path().join(address);
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(dir.join("vendor"), format!("{vendor}\n")).unwrap();
+            std::fs::write(dir.join("class"), format!("{class}\n")).unwrap();
+        };
+        device("0000:17:00.0", "0x10de", "0x030200");
+        device("0000:03:00.0", "0x10de", "0x030000");
+        device("0000:17:00.1", "0x10de", "0x040300");
+        device("0000:00:02.0", "0x8086", "0x030000");
+        assert_eq!(
+            pci_display_devices_under(tmp.path(), "0x10de"),
+            ["0000:03:00.0", "0000:17:00.0"]
+        );
+        assert!(pci_display_devices_under(&tmp.path().join("none"), "0x10de").is_empty());
     }
 }
