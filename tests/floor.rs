@@ -107,12 +107,40 @@ fn hwspec_states(level: &str) -> BTreeMap<String, String> {
 }
 
 #[test]
-fn every_floor_program_builds_warning_free() {
+fn every_floor_program_builds_warning_free_and_links_no_runtime() {
     for backend in BackendName::ALL.iter().map(|b| b.as_str()) {
         let program = floors().join(format!("floor-{backend}"));
         assert!(program.is_file(), "{} was not built", program.display());
     }
     assert!(floors().join("run-floor").is_file());
+    // Like hwspec, a floor opens its runtime at run time: linking one would load it before
+    // main and time something else.
+    for program in std::fs::read_dir(floors())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+    {
+        let name = program.file_name().unwrap().to_string_lossy().into_owned();
+        if !(name.starts_with("floor-") || name == "run-floor") {
+            continue;
+        }
+        let dynamic = Command::new("readelf")
+            .arg("-d")
+            .arg(&program)
+            .output()
+            .expect("readelf (binutils; scripts/test.sh installs it)");
+        let dynamic = String::from_utf8_lossy(&dynamic.stdout);
+        let needed: Vec<&str> = dynamic
+            .lines()
+            .filter(|line| line.contains("(NEEDED)"))
+            .filter_map(|line| line.split('[').nth(1)?.split(']').next())
+            .collect();
+        assert!(
+            needed
+                .iter()
+                .all(|l| ["libc.so.6", "libm.so.6"].contains(l)),
+            "{name} links {needed:?}"
+        );
+    }
     let offload_compiler = std::fs::read_dir("/usr/lib/gcc")
         .into_iter()
         .flatten()
