@@ -26,6 +26,8 @@ cd "$(dirname "$0")/.."
 # For the Debian packages (scripts/build-debs.sh, tests/debian.rs, tests/packages.sh):
 # dpkg-dev, debhelper and dh-python build them, lintian checks them, autopkgtest runs the demo
 # package's tests, systemd brings systemd-analyze, man-db `man -w` for the pages SEE ALSO names.
+# For the floor programs (benches/floor/, tests/floor.rs): the OpenCL, Vulkan, EGL and GLES
+# headers they are compiled against (the runtimes themselves are opened at run time).
 packages=(
   ocl-icd-libopencl1 pocl-opencl-icd
   libvulkan1 mesa-vulkan-drivers
@@ -42,6 +44,7 @@ packages=(
   slurmctld slurmd slurm-client munge iproute2 python3-yaml
   liblzma-dev
   dpkg-dev debhelper dh-python build-essential lintian autopkgtest systemd man-db
+  opencl-c-headers libvulkan-dev libegl-dev libgles-dev
 )
 
 missing=()
