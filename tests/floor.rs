@@ -240,14 +240,11 @@ fn the_cuda_floor_runs_its_kernel_and_catches_a_wrong_result() {
     // No GPU here, so the device path runs against hwspec's own fake libcuda, whose "device"
     // runs kernels on the host: it proves the floor launches, reads back and checks.
     let dir = support::scratch_dir("floor-cuda");
-    let fake = repo().join("hwspec-core/src/backends/cuda/fake_libcuda.c");
-    let built = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-o"])
-        .arg(dir.join("libcuda.so.1"))
-        .arg(&fake)
-        .status()
-        .expect("a C compiler");
-    assert!(built.success());
+    support::compile_shared_object(
+        &["../../hwspec-core/src/backends/cuda/fake_libcuda.c"],
+        &[],
+        &dir.join("libcuda.so.1"),
+    );
     let with = |extra: &[(&str, &str)]| {
         let mut command = Command::new(floors().join("floor-cuda"));
         command

@@ -178,7 +178,11 @@ fn hidden_runtimes_are_absent_not_errors() {
 #[test]
 fn a_hanging_driver_times_out_while_the_others_report() {
     let dir = scratch_dir("hang-icd");
-    let library = support::compile_fixture("hang_icd.c", &dir);
+    let library = support::compile_shared_object(
+        &["faults/opencl_icd.c"],
+        &["FAULT_HANG"],
+        &dir.join("libhwspec_hang_icd.so"),
+    );
     std::fs::write(dir.join("hang.icd"), format!("{}\n", library.display())).unwrap();
     let timeout = 3.0;
     let started = Instant::now();

@@ -45,34 +45,19 @@ impl Drop for TempDir {
     }
 }
 
-/// Builds the C file `source` as the shared library `out_dir/soname`, with `-D` for each of
-/// `defines` (`NAME` or `NAME=VALUE`), and returns the library's path. Warnings are errors, so
-/// that a fixture drifting from the ABI it fakes fails here rather than in the probe.
+#[path = "../../tests/support/cc.rs"]
+mod cc;
+
+/// Builds the C file `source` as the shared library `out_dir/soname` with the test suites' one
+/// compiler call ([`cc::compile_shared`]), with `-D` for each of `defines`, and returns the
+/// library's path.
 pub(crate) fn compile_fixture(
     source: &Path,
     out_dir: &Path,
     soname: &str,
     defines: &[&str],
 ) -> PathBuf {
-    let library = out_dir.join(soname);
-    let output = Command::new("cc")
-        .args([
-            "-shared", "-fPIC", "-O1", "-std=c11", "-Wall", "-Werror", "-o",
-        ])
-        .arg(&library)
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg(source)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cc could not run ({e}); a C compiler is needed (apt install gcc)")
-        });
-    assert!(
-        output.status.success(),
-        "cc failed on {}: {}",
-        source.display(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    library
+    cc::compile_shared(&[source], defines, &out_dir.join(soname))
 }
 
 /// The mode [`ChildRunner::probe`] starts an entry test in.

@@ -3,6 +3,7 @@
 // Each test crate that includes this module uses its own subset of the helpers.
 #![allow(dead_code)]
 
+mod cc;
 pub mod harness;
 
 use std::path::{Path, PathBuf};
@@ -96,36 +97,13 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
-/// Compiles `tests/fixtures/<source>` into a shared object in `dir` and returns its path.
-pub fn compile_fixture(source: &str, dir: &Path) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures")
-        .join(source);
-    let out = dir.join(format!("lib{}.so", source.trim_end_matches(".c")));
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .status()
-        .expect("a C compiler (`cc`); scripts/test.sh installs gcc");
-    assert!(status.success(), "compiling {}", src.display());
-    out
-}
-
 /// Compiles the C files `sources` (relative to `tests/fixtures`) with the preprocessor
 /// definitions `defines` into the shared object `out`, and returns `out`.
 pub fn compile_shared_object(sources: &[&str], defines: &[&str], out: &Path) -> PathBuf {
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures");
-    let status = Command::new("cc")
-        .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror"])
-        .args(defines.iter().map(|d| format!("-D{d}")))
-        .arg("-o")
-        .arg(out)
-        .args(sources.iter().map(|s| fixtures.join(s)))
-        .status()
-        .expect("a C compiler (`cc`); scripts/test.sh installs gcc");
-    assert!(status.success(), "compiling {sources:?} with {defines:?}");
-    out.to_owned()
+    let sources: Vec<PathBuf> = sources.iter().map(|s| fixtures.join(s)).collect();
+    let sources: Vec<&Path> = sources.iter().map(PathBuf::as_path).collect();
+    cc::compile_shared(&sources, defines, out)
 }
 
 /// Fails unless every `#[test]` in `test_file` (relative to the workspace root) is named, in
