@@ -294,4 +294,14 @@ fn a_schema_1_report_is_read_as_the_current_schema() {
         "{}",
         table.stdout
     );
+    let explain = hwspec(
+        &["check", "--explain", "--report", path_str(&path), "gles"],
+        &[],
+    );
+    assert_eq!(explain.code, Some(0), "{explain:?}");
+    assert!(
+        explain.stdout.contains("validated by render gles"),
+        "{}",
+        explain.stdout
+    );
 }
