@@ -406,10 +406,15 @@ fn a_report_that_is_not_one_is_refused() {
     std::fs::write(&garbage, "{\"schema\": 1}").unwrap();
     let future = dir.join("future.json");
     let text = std::fs::read_to_string(fixture()).unwrap();
-    std::fs::write(&future, text.replacen("\"schema\": 1", "\"schema\": 99", 1)).unwrap();
+    let later = text.replacen("\"schema\": 2", "\"schema\": 99", 1);
+    assert_ne!(later, text);
+    std::fs::write(&future, later).unwrap();
     for (file, message) in [
         (garbage.to_str().unwrap(), "not a hwspec report"),
-        (future.to_str().unwrap(), "report schema 99 is not 1"),
+        (
+            future.to_str().unwrap(),
+            "report schema 99 is not one this hwspec reads (1 to 2)",
+        ),
         ("/dev/zero", "not a regular file"),
     ] {
         let run = hwspec(&["probe", "--report", file], &[]);

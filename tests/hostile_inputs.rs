@@ -755,6 +755,109 @@ fn terminal_escapes_from_packages_are_shown_not_sent() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A saved report (`--report`) may come from anywhere: a validation kind this version does not
+/// know is kept and its name shown escaped, wherever the text goes; a schema-1 validation that
+/// cannot be read, a kind with the wrong keys, or nesting past what the parser allows is a
+/// clear error naming the file, never a panic.
+#[test]
+fn saved_reports_with_hostile_validations_get_an_error_or_escapes() {
+    let dir = scratch_dir("hostile-reports");
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-llvmpipe-full.json");
+    let mut report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let egl = report["backends"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|b| b["name"] == "egl")
+        .unwrap();
+    egl["devices"][0]["validations"]
+        .as_array_mut()
+        .unwrap()
+        .push(
+            serde_json::json!({"kind": "blit\u{1b}]0;owned\u{7}\u{202e}", "passed": true,
+                                 "elapsed_ms": 1.0, "surface": {"deep": [1, 2]}}),
+        );
+    let unknown = dir.join("unknown-kind.json");
+    std::fs::write(&unknown, report.to_string()).unwrap();
+    let path = unknown.to_str().unwrap();
+    let table = hwspec(&["probe", "--report", path]);
+    assert_eq!(table.code, Some(0), "{table:?}");
+    assert!(
+        table
+            .stdout()
+            .contains("blit\\x1b]0;owned\\x07\\u{202e} ok (1.0 ms)"),
+        "{table:?}"
+    );
+    table.assert_clean();
+    let explain = hwspec(&["check", "--explain", "--report", path, "egl"]);
+    assert_eq!(explain.code, Some(0), "{explain:?}");
+    assert!(
+        explain.stdout().contains("render opengl, blit\\x1b"),
+        "{explain:?}"
+    );
+    explain.assert_clean();
+    let json = hwspec(&["probe", "--json", "--report", path]);
+    let again: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(
+        again["backends"], report["backends"],
+        "kept as it was written"
+    );
+
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let schema_1 = |validation: &str| {
+        format!(
+            r#"{{"schema": 1, "hwspec_version": "0", "level": "standard", "capabilities": [],
+               "elapsed_ms": 1, "host": {{"kernel": "Linux", "architecture": "x86_64",
+               "root": true, "driver_cache": null}},
+               "backends": [{{"name": "vaapi", "status": "validated", "reason": null,
+               "library": null, "devices": [{{"name": "d", "vendor": "v", "kind": "gpu",
+               "status": "validated", "reason": null, "api_version": null,
+               "driver_version": null, "memory_bytes": null, "validation": {validation}}}]}}]}}"#
+        )
+    };
+    for (name, text, why) in [
+        (
+            "no-profile",
+            schema_1(
+                r#"{"kernel": "va-context", "passed": true, "max_abs_error": 0, "elapsed_ms": 1, "elements": 0}"#,
+            ),
+            "vaapi device 0: schema-1 validation: a va-context without",
+        ),
+        (
+            "kernel-not-a-name",
+            schema_1(
+                r#"{"kernel": ["saxpy"], "passed": true, "max_abs_error": 0, "elapsed_ms": 1, "elements": 0}"#,
+            ),
+            "vaapi device 0: schema-1 validation: invalid type",
+        ),
+        (
+            "nested",
+            schema_1(&format!(r#"{{"kernel": "saxpy", "passed": {deep}}}"#)),
+            "recursion limit exceeded",
+        ),
+        (
+            "known-kind-wrong-keys",
+            report
+                .to_string()
+                .replacen("\"api\":\"gles\"", "\"api\":\"metal\"", 1),
+            "unknown variant `metal`",
+        ),
+    ] {
+        let file = dir.join(format!("{name}.json"));
+        std::fs::write(&file, text).unwrap();
+        let run = hwspec(&["probe", "--report", file.to_str().unwrap()]);
+        assert_eq!(run.code, Some(2), "{name}: {run:?}");
+        assert!(run.stdout.is_empty(), "{name}: {run:?}");
+        let stderr = run.stderr();
+        assert!(stderr.contains(file.to_str().unwrap()), "{name}: {stderr}");
+        assert!(stderr.contains(why), "{name}: {stderr}");
+        run.assert_clean();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn every_hostile_input_test_is_documented() {
     support::assert_every_test_is_documented("tests/hostile_inputs.rs", "docs/reliability.md", 8);

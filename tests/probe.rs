@@ -21,9 +21,12 @@ fn pocl_is_validated_as_software_opencl() {
         .find(|d| d["status"] == "validated")
         .expect("a validated OpenCL device");
     assert_eq!(pocl["kind"], "software");
-    assert_eq!(pocl["validation"]["kernel"], "saxpy");
-    assert_eq!(pocl["validation"]["passed"], true);
-    assert!(pocl["validation"]["elements"].as_u64().unwrap() >= 1 << 20);
+    let saxpy = &pocl["validations"][0];
+    assert_eq!(saxpy["kind"], "saxpy", "{pocl:#}");
+    assert_eq!(saxpy["passed"], true);
+    assert!(saxpy["elements"].as_u64().unwrap() >= 1 << 20);
+    assert_eq!(saxpy["max_abs_error"], 0.0);
+    assert_eq!(pocl["validations"].as_array().unwrap().len(), 1, "{pocl:#}");
     let caps = capability_names(&report);
     assert!(caps.iter().any(|c| c.starts_with("opencl (= ")), "{caps:?}");
     assert!(!caps.contains(&"opencl-gpu".to_owned()), "{caps:?}");
@@ -44,7 +47,8 @@ fn lavapipe_is_validated_as_software_vulkan() {
         .expect("lavapipe");
     assert_eq!(lavapipe["kind"], "software");
     assert_eq!(lavapipe["status"], "validated");
-    assert_eq!(lavapipe["validation"]["passed"], true);
+    assert_eq!(lavapipe["validations"][0]["kind"], "saxpy", "{lavapipe:#}");
+    assert_eq!(lavapipe["validations"][0]["passed"], true);
     let caps = capability_names(&report);
     assert!(
         caps.iter().any(|c| c.starts_with("vulkan (= 1.")),
@@ -57,7 +61,7 @@ fn lavapipe_is_validated_as_software_vulkan() {
 #[test]
 fn the_default_probe_proves_cpu_opencl_and_vulkan() {
     let report = probe_json(&[], &[]);
-    assert_eq!(report["schema"], 1);
+    assert_eq!(report["schema"], 2);
     assert_eq!(report["level"], "standard");
     let names: Vec<&str> = report["backends"]
         .as_array()
@@ -129,7 +133,7 @@ fn quick_enumerates_without_kernels() {
     for b in report["backends"].as_array().unwrap() {
         for d in b["devices"].as_array().unwrap() {
             assert_eq!(d["status"], "enumerated", "{d:#}");
-            assert!(d["validation"].is_null());
+            assert_eq!(d["validations"], serde_json::json!([]), "{d:#}");
         }
     }
     let caps = capability_names(&report);
@@ -144,8 +148,15 @@ fn full_adds_sgemm_on_every_validated_device() {
         assert_eq!(b["status"], "validated", "{b:#}");
         for d in b["devices"].as_array().unwrap() {
             if d["status"] == "validated" {
-                assert_eq!(d["gemm_validation"]["kernel"], "sgemm", "{d:#}");
-                assert_eq!(d["gemm_validation"]["passed"], true);
+                let kinds: Vec<&str> = d["validations"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v["kind"].as_str().unwrap())
+                    .collect();
+                assert_eq!(kinds, ["saxpy", "sgemm"], "{d:#}");
+                assert_eq!(d["validations"][1]["elements"], 128 * 128);
+                assert_eq!(d["validations"][1]["passed"], true);
             }
         }
     }
@@ -413,8 +424,18 @@ fn rendering_video_and_offload_report_what_this_machine_has() {
     assert_eq!(egl["status"], "validated", "{egl:#}");
     let llvmpipe = &egl["devices"][0];
     assert_eq!(llvmpipe["kind"], "software", "{llvmpipe:#}");
-    assert_eq!(llvmpipe["validation"]["kernel"], "render");
-    assert_eq!(llvmpipe["validation"]["passed"], true);
+    let [render] = llvmpipe["validations"].as_array().unwrap().as_slice() else {
+        panic!("one OpenGL ES render at level standard: {llvmpipe:#}")
+    };
+    assert_eq!(render["kind"], "render", "{render:#}");
+    assert_eq!(render["api"], "gles", "{render:#}");
+    assert_eq!(render["pixels"], 64 * 64, "{render:#}");
+    assert_eq!(render["mismatched_pixels"], 0, "{render:#}");
+    assert!(
+        render["max_channel_error"].as_u64().unwrap() <= 1,
+        "{render:#}"
+    );
+    assert_eq!(render["passed"], true, "{render:#}");
 
     let vaapi = backend(&report, "vaapi");
     assert_eq!(vaapi["status"], "absent", "{vaapi:#}");

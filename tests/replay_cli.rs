@@ -14,9 +14,11 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use hwspec_core::model::Report;
 use serde_json::Value;
 use support::hwspec;
 
+/// Every captured report, and its JSON as this version writes it.
 fn fixtures() -> Vec<(PathBuf, Value)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/reports");
     let mut found: Vec<(PathBuf, Value)> = std::fs::read_dir(&dir)
@@ -24,8 +26,9 @@ fn fixtures() -> Vec<(PathBuf, Value)> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(|p| {
-            let report = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (p, report)
+            // As this version reads it: a schema-1 capture with its validations as kinds.
+            let report = Report::from_json(&std::fs::read_to_string(&p).unwrap()).unwrap();
+            (p, serde_json::to_value(report).unwrap())
         })
         .collect();
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -255,4 +258,50 @@ fn a_saved_report_is_judged_by_its_evidence_not_its_claims() {
     assert_eq!(run.code, Some(2), "a device is not a report: {run:?}");
     let run = hwspec(&["probe", "--report", path_str(&dir), "--fresh"], &[]);
     assert_eq!(run.code, Some(2), "--report and --fresh conflict: {run:?}");
+}
+
+/// An operator's report saved by a hwspec of schema 1 (the NVIDIA/Intel/Mesa vendor run was
+/// captured so) is read with each validation as the kind that ran, and written as schema 2.
+#[test]
+fn a_schema_1_report_is_read_as_the_current_schema() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/reports/debian12-x86_64-nvidia535-intel-mesa-standard.json");
+    let raw: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(raw["schema"], 1, "the capture stays as it was written");
+
+    let run = hwspec(&["probe", "--json", "--report", path_str(&path)], &[]);
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let read: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(read["schema"], 2);
+    let egl = read["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["name"] == "egl")
+        .unwrap();
+    let llvmpipe = &egl["devices"][0];
+    assert!(llvmpipe.get("validation").is_none(), "{llvmpipe:#}");
+    assert_eq!(
+        llvmpipe["validations"],
+        serde_json::json!([{"kind": "render", "api": "gles", "pixels": 4096,
+                            "mismatched_pixels": 0, "max_channel_error": 0, "passed": true,
+                            "elapsed_ms": 394.430768}])
+    );
+
+    let table = hwspec(&["probe", "--report", path_str(&path)], &[]);
+    assert!(
+        table.stdout.contains("render gles ok (394.4 ms, exact)"),
+        "{}",
+        table.stdout
+    );
+    let explain = hwspec(
+        &["check", "--explain", "--report", path_str(&path), "gles"],
+        &[],
+    );
+    assert_eq!(explain.code, Some(0), "{explain:?}");
+    assert!(
+        explain.stdout.contains("validated by render gles"),
+        "{}",
+        explain.stdout
+    );
 }

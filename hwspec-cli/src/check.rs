@@ -680,8 +680,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-full.json"
         );
-        let mut report: Report =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut report = Report::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
         assert_eq!(incomplete_probe(&report), Vec::<String>::new());
         let cuda = report
             .backends

@@ -241,8 +241,9 @@ pub struct ProbeOpts {
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = backend_parser())]
     pub backend: Vec<BackendName>,
 
-    /// How much to prove: quick lists devices only, standard also runs a SAXPY kernel on each,
-    /// full adds a small SGEMM.
+    /// How much to prove: quick lists devices only, standard also validates each (a SAXPY kernel
+    /// on compute devices, a render on EGL, a decode context or codec query on VA-API and
+    /// NVDEC/NVENC), full adds a small SGEMM and EGL's desktop OpenGL render.
     #[arg(long, value_parser = level_parser(), default_value = "standard")]
     pub level: Level,
 

@@ -139,21 +139,14 @@ fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
 /// The most bytes read of a saved report; a machine with many GPUs writes tens of KiB.
 const MAX_SAVED_REPORT_BYTES: u64 = 16 << 20;
 
-/// A report saved by `hwspec probe --json`, with its capabilities reduced again from what its
-/// backends proved, so that a file judges only by its evidence.
+/// A report saved by `hwspec probe --json`, this version's or one of schema 1 (read as the
+/// current schema), with its capabilities reduced again from what its backends proved, so that
+/// a file judges only by its evidence.
 fn saved_report(path: &std::path::Path) -> Result<Report, Failure> {
     let invalid = |why: String| Failure::Invalid(format!("{}: {why}", path.display()));
     let text = hwspec_core::sys::read_regular_text(path, MAX_SAVED_REPORT_BYTES)
         .map_err(|e| invalid(e.to_string()))?;
-    let mut report: Report =
-        serde_json::from_str(&text).map_err(|e| invalid(format!("not a hwspec report: {e}")))?;
-    if report.schema != hwspec_core::model::SCHEMA_VERSION {
-        return Err(invalid(format!(
-            "report schema {} is not {}, the one this hwspec reads",
-            report.schema,
-            hwspec_core::model::SCHEMA_VERSION
-        )));
-    }
+    let mut report = Report::from_json(&text).map_err(|e| invalid(e.to_string()))?;
     report.capabilities = hwspec_core::caps::reduce(report.level, &report.backends);
     Ok(report)
 }
@@ -308,8 +301,7 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-full.json"
         );
-        let mut report: Report =
-            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut report = Report::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
         let device = report
             .backends
             .iter_mut()

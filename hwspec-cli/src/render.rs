@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use hwspec_core::model::{Device, Reason, Report, Validation};
+use hwspec_core::model::{Device, Reason, Report, Validation, ValidationKind};
 
 /// Renders `report` as the table `hwspec probe` prints.
 pub fn table(report: &Report) -> String {
@@ -76,11 +76,7 @@ pub fn table(report: &Report) -> String {
         ])];
         let mut notes: Vec<Vec<String>> = vec![Vec::new()];
         for (backend, d) in devices {
-            let checks: Vec<String> = [&d.validation, &d.gemm_validation]
-                .into_iter()
-                .flatten()
-                .map(validation_cell)
-                .collect();
+            let checks: Vec<String> = d.validations.iter().map(validation_cell).collect();
             rows.push(row([
                 backend,
                 &d.name,
@@ -121,14 +117,39 @@ fn reason_line(reason: &Reason) -> String {
     format!("reason: {}: {}", reason.code, reason.message)
 }
 
+/// One validation as `KIND [WHAT] ok|WRONG (TIME[, ACCURACY])`: `saxpy ok (3.6 ms, exact)`,
+/// `render opengl WRONG (5.0 ms, 12 of 4096 pixels off)`, `va-context H264Main ok (1.2 ms)`.
 fn validation_cell(v: &Validation) -> String {
     let verdict = if v.passed { "ok" } else { "WRONG" };
-    let error = if v.max_abs_error == 0.0 {
-        "exact".to_owned()
-    } else {
-        format!("max err {:.1e}", v.max_abs_error)
+    let detail = match &v.kind {
+        ValidationKind::Render(r) => Some(match r.mismatched_pixels {
+            Some(wrong) if wrong > 0 => format!("{wrong} of {} pixels off", r.pixels),
+            _ if r.max_channel_error == 0 => "exact".to_owned(),
+            _ => format!("max err {}/255", r.max_channel_error),
+        }),
+        ValidationKind::CodecQuery(q) => Some(format!(
+            "decode {}, encode {}",
+            q.decode.len(),
+            q.encode.len()
+        )),
+        other => other.compared().map(|c| {
+            let e = c.max_abs_error;
+            if e == 0.0 {
+                "exact".to_owned()
+            } else if e.is_finite() {
+                format!("max err {e:.1e}")
+            } else {
+                "not comparable".to_owned()
+            }
+        }),
     };
-    format!("{} {verdict} ({:.1} ms, {error})", v.kernel, v.elapsed_ms)
+    let mut cell = v.kind.label();
+    let _ = write!(cell, " {verdict} ({:.1} ms", v.elapsed_ms);
+    if let Some(detail) = detail {
+        let _ = write!(cell, ", {detail}");
+    }
+    cell.push(')');
+    cell
 }
 
 fn gib(bytes: u64) -> String {
@@ -162,8 +183,8 @@ fn push_table(out: &mut String, rows: &[Vec<String>], notes: &[Vec<String>]) {
 mod tests {
     use super::*;
     use hwspec_core::model::{
-        BackendName, BackendReport, Capability, DeviceKind, HostInfo, ReasonCode, Status,
-        SCHEMA_VERSION,
+        BackendName, BackendReport, Capability, CodecQuery, Compared, DeviceKind, HostInfo,
+        ReasonCode, Render, RenderApi, Status, VaContext, SCHEMA_VERSION,
     };
 
     #[test]
@@ -173,12 +194,13 @@ mod tests {
         device.status = Status::Validated;
         device.memory_bytes = Some(3 << 30);
         device.api_version = Some("3.0".into());
-        device.validation = Some(Validation {
-            kernel: "saxpy".into(),
+        device.validations.push(Validation {
+            kind: ValidationKind::Saxpy(Compared {
+                elements: 1 << 20,
+                max_abs_error: 0.0,
+            }),
             passed: true,
-            max_abs_error: 0.0,
             elapsed_ms: 4.2,
-            elements: 1 << 20,
         });
         opencl.devices.push(device);
         let vulkan = BackendReport::absent(
@@ -219,5 +241,93 @@ mod tests {
         assert!(text.contains("cpu, opencl (= 3.0)"), "{text}");
         assert!(text.contains("not passed to the workers"), "{text}");
         assert!(text.contains("LD_PRELOAD"), "{text}");
+    }
+
+    /// Each kind shows what it ran on and how close it came, in its own terms.
+    #[test]
+    fn each_validation_kind_has_its_own_cell() {
+        let cell = |kind, passed| {
+            validation_cell(&Validation {
+                kind,
+                passed,
+                elapsed_ms: 2.25,
+            })
+        };
+        let compared = |max_abs_error| Compared {
+            elements: 16,
+            max_abs_error,
+        };
+        let render = |api, mismatched_pixels, max_channel_error| {
+            ValidationKind::Render(Render {
+                api,
+                pixels: 4096,
+                mismatched_pixels,
+                max_channel_error,
+            })
+        };
+        for (got, want) in [
+            (
+                cell(ValidationKind::Sgemm(compared(0.0)), true),
+                "sgemm ok (2.2 ms, exact)",
+            ),
+            (
+                cell(ValidationKind::Saxpy(compared(0.5)), false),
+                "saxpy WRONG (2.2 ms, max err 5.0e-1)",
+            ),
+            (
+                cell(
+                    ValidationKind::OffloadRegion(compared(f64::INFINITY)),
+                    false,
+                ),
+                "offload-region WRONG (2.2 ms, not comparable)",
+            ),
+            (
+                cell(render(RenderApi::Gles, Some(0), 0), true),
+                "render gles ok (2.2 ms, exact)",
+            ),
+            (
+                cell(render(RenderApi::OpenGl, Some(0), 1), true),
+                "render opengl ok (2.2 ms, max err 1/255)",
+            ),
+            (
+                cell(render(RenderApi::OpenGl, Some(12), 40), false),
+                "render opengl WRONG (2.2 ms, 12 of 4096 pixels off)",
+            ),
+            (
+                cell(render(RenderApi::Gles, None, 40), false),
+                "render gles WRONG (2.2 ms, max err 40/255)",
+            ),
+            (
+                cell(
+                    ValidationKind::VaContext(VaContext {
+                        profile: "H264Main".into(),
+                    }),
+                    true,
+                ),
+                "va-context H264Main ok (2.2 ms)",
+            ),
+            (
+                cell(
+                    ValidationKind::CodecQuery(CodecQuery {
+                        decode: vec!["h264".into(), "av1".into()],
+                        encode: Vec::new(),
+                    }),
+                    true,
+                ),
+                "codec-query ok (2.2 ms, decode 2, encode 0)",
+            ),
+            (
+                cell(
+                    ValidationKind::Unknown {
+                        kind: "matmul-fp8".into(),
+                        fields: Default::default(),
+                    },
+                    true,
+                ),
+                "matmul-fp8 ok (2.2 ms)",
+            ),
+        ] {
+            assert_eq!(got, want);
+        }
     }
 }

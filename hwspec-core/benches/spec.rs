@@ -19,7 +19,7 @@ fn fixture() -> Report {
         "/../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-full.json"
     );
     let text = std::fs::read_to_string(path).expect("the fixture report is readable");
-    serde_json::from_str(&text).expect("the fixture report parses")
+    Report::from_json(&text).expect("the fixture report parses")
 }
 
 fn bench(c: &mut Criterion) {

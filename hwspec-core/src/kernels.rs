@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::model::Validation;
+use crate::model::{Compared, Validation, ValidationKind};
 
 /// Elements in the SAXPY problem (the issue asks for at least one million).
 pub const SAXPY_ELEMENTS: usize = 1 << 20;
@@ -65,7 +65,7 @@ impl Saxpy {
 
     /// Compares a device's output with the reference.
     pub fn check(&self, got: &[f32], elapsed: Duration) -> Validation {
-        compare("saxpy", &self.reference(), got, elapsed)
+        compare(ValidationKind::Saxpy, &self.reference(), got, elapsed)
     }
 }
 
@@ -110,7 +110,7 @@ impl Sgemm {
 
     /// Compares a device's output with the reference.
     pub fn check(&self, got: &[f32], elapsed: Duration) -> Validation {
-        compare("sgemm", &self.reference(), got, elapsed)
+        compare(ValidationKind::Sgemm, &self.reference(), got, elapsed)
     }
 }
 
@@ -118,19 +118,27 @@ fn quarter(i: usize) -> f32 {
     i as f32 * 0.25
 }
 
-/// Compares `got` with `want` element by element. A length mismatch or a non-finite element
-/// fails the check (its error is reported as infinite).
-pub fn compare(kernel: &str, want: &[f32], got: &[f32], elapsed: Duration) -> Validation {
+/// Compares `got` with `want` element by element, as a validation of `kind` (`Saxpy`,
+/// `Sgemm`, `OffloadRegion`). A length mismatch or a non-finite element fails the check (its
+/// error is reported as infinite).
+pub fn compare(
+    kind: fn(Compared) -> ValidationKind,
+    want: &[f32],
+    got: &[f32],
+    elapsed: Duration,
+) -> Validation {
+    let judged = |passed, max_abs_error| Validation {
+        kind: kind(Compared {
+            elements: want.len() as u64,
+            max_abs_error,
+        }),
+        passed,
+        elapsed_ms: elapsed.as_secs_f64() * 1e3,
+    };
     // The inputs make a correct device match exactly, so the common case is one slice
     // comparison instead of a million tolerance checks.
     if want == got {
-        return Validation {
-            kernel: kernel.to_owned(),
-            passed: true,
-            max_abs_error: 0.0,
-            elapsed_ms: elapsed.as_secs_f64() * 1e3,
-            elements: want.len() as u64,
-        };
+        return judged(true, 0.0);
     }
     let mut max_abs_error = 0.0f64;
     let mut passed = want.len() == got.len();
@@ -149,13 +157,7 @@ pub fn compare(kernel: &str, want: &[f32], got: &[f32], elapsed: Duration) -> Va
     if want.len() != got.len() {
         max_abs_error = f64::INFINITY;
     }
-    Validation {
-        kernel: kernel.to_owned(),
-        passed,
-        max_abs_error,
-        elapsed_ms: elapsed.as_secs_f64() * 1e3,
-        elements: want.len() as u64,
-    }
+    judged(passed, max_abs_error)
 }
 
 /// Build-log lines kept in a `build-failed` reason: the first error is nearly always in them,
@@ -182,6 +184,10 @@ pub(crate) fn build_log_excerpt(log: &str, if_empty: &str) -> String {
 mod tests {
     use super::*;
 
+    fn compared(v: &Validation) -> &Compared {
+        v.kind.compared().unwrap()
+    }
+
     #[test]
     fn saxpy_reference_is_exact_and_self_consistent() {
         let p = Saxpy::with_len(1000);
@@ -189,8 +195,9 @@ mod tests {
         assert_eq!(r[3], 2.5 * 0.75 + (21.0 * 0.25 - 8.0));
         let v = p.check(&r, Duration::from_millis(1));
         assert!(v.passed);
-        assert_eq!(v.max_abs_error, 0.0);
-        assert_eq!(v.elements, 1000);
+        assert_eq!(v.kind.name(), "saxpy");
+        assert_eq!(compared(&v).max_abs_error, 0.0);
+        assert_eq!(compared(&v).elements, 1000);
     }
 
     #[test]
@@ -200,7 +207,7 @@ mod tests {
         r[999] += 0.5;
         let v = p.check(&r, Duration::ZERO);
         assert!(!v.passed);
-        assert_eq!(v.max_abs_error, 0.5);
+        assert_eq!(compared(&v).max_abs_error, 0.5);
     }
 
     #[test]
@@ -212,7 +219,7 @@ mod tests {
         let short = p.reference()[..9].to_vec();
         let v = p.check(&short, Duration::ZERO);
         assert!(!v.passed);
-        assert!(v.max_abs_error.is_infinite());
+        assert!(compared(&v).max_abs_error.is_infinite());
     }
 
     #[test]
@@ -243,6 +250,8 @@ mod tests {
         let (i, j) = (5, 11);
         let dot: f32 = (0..16).map(|k| p.a[i * 16 + k] * p.b[k * 16 + j]).sum();
         assert_eq!(c[i * 16 + j], dot);
-        assert!(p.check(&c, Duration::ZERO).passed);
+        let v = p.check(&c, Duration::ZERO);
+        assert!(v.passed);
+        assert_eq!(v.kind.name(), "sgemm");
     }
 }

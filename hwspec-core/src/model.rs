@@ -2,15 +2,20 @@
 //!
 //! The JSON names of [`Report`], [`BackendReport`], [`Device`], [`Reason`], [`Validation`] and
 //! [`Capability`] are a contract that scripts rely on: fields may be added, never renamed.
-//! [`SCHEMA_VERSION`] changes only when an existing field changes meaning.
+//! [`SCHEMA_VERSION`] changes only when an existing field changes meaning; [`Report::from_json`]
+//! reads every earlier schema too.
+
+mod schema1;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// Version of the JSON document layout, written as the top-level `"schema"` key.
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version of the JSON document layout, written as the top-level `"schema"` key. Schema 1 kept
+/// a device's validations in `validation` and `gemm_validation`, whatever ran; schema 2 lists
+/// them in `validations`, each with its `kind`.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How much a probe proves about each device.
 #[derive(
@@ -18,12 +23,14 @@ pub const SCHEMA_VERSION: u32 = 1;
 )]
 #[serde(rename_all = "lowercase")]
 pub enum Level {
-    /// Enumerate devices only; no kernel runs.
+    /// Enumerate devices only; no validation runs.
     Quick,
-    /// Enumerate and run the SAXPY validation kernel on every device.
+    /// Enumerate and validate every device: SAXPY on compute devices, and what each other
+    /// backend runs instead (an OpenGL ES render, a decode context, codec queries, an offload
+    /// region).
     #[default]
     Standard,
-    /// As `standard`, plus a small SGEMM check on every device.
+    /// As `standard`, plus a small SGEMM on compute devices and a desktop OpenGL render.
     Full,
 }
 
@@ -297,19 +304,256 @@ impl fmt::Display for DeviceKind {
     }
 }
 
-/// The outcome of one validation kernel on one device.
+/// The outcome of one validation on one device: what ran, with the figures that mean something
+/// for that kind, whether it gave what was expected, and how long it took. In JSON the kind is
+/// the `kind` key, beside its own keys, `passed` and `elapsed_ms`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Validation {
-    /// Kernel name: `saxpy` or `sgemm`.
-    pub kernel: String,
-    /// Whether every element was within tolerance of the CPU reference.
+    /// What ran, and the kind's own figures.
+    #[serde(flatten)]
+    pub kind: ValidationKind,
+    /// Whether the result was the one expected.
     pub passed: bool,
-    /// Largest absolute difference from the CPU reference.
-    pub max_abs_error: f64,
-    /// Wall time of the kernel's run on the device, transfers included, in milliseconds.
+    /// Wall time of the run on the device, transfers included, in milliseconds.
     pub elapsed_ms: f64,
-    /// Number of output elements compared.
+}
+
+impl Validation {
+    /// The sentence a device's `wrong-result` reason gives when this validation did not pass.
+    pub fn shortfall(&self) -> String {
+        let name = self.kind.label();
+        if let Some(c) = self.kind.compared() {
+            return if c.max_abs_error.is_finite() {
+                format!(
+                    "{name} differs from the CPU reference by up to {} over {} elements",
+                    c.max_abs_error, c.elements
+                )
+            } else {
+                format!(
+                    "{name} gave a non-finite element, or not the {} elements expected",
+                    c.elements
+                )
+            };
+        }
+        match &self.kind {
+            ValidationKind::Render(r) => {
+                let wrong = match r.mismatched_pixels {
+                    Some(wrong) => format!(" in {wrong} of {} pixels", r.pixels),
+                    None => String::new(),
+                };
+                format!(
+                    "{name} differs from the expected image{wrong}, by up to {}/255 in a colour \
+                     channel",
+                    r.max_channel_error
+                )
+            }
+            ValidationKind::VaContext(_) => format!("{name}: no decode context could be made"),
+            ValidationKind::CodecQuery(_) => {
+                format!("{name}: NVDEC or NVENC did not answer every capability query")
+            }
+            _ => format!("{name} did not pass"),
+        }
+    }
+}
+
+/// What a validation ran, with the figures that mean something for it. The JSON `kind` names
+/// the variant; a kind this version does not know, read from a report a later one wrote, is
+/// kept as [`ValidationKind::Unknown`] so that reading stays tolerant as the list grows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(remote = "Self", tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ValidationKind {
+    /// `y = a * x + y` over [`crate::kernels::SAXPY_ELEMENTS`] elements, checked against the
+    /// CPU reference.
+    Saxpy(Compared),
+    /// A [`crate::kernels::SGEMM_N`]² matrix product at level `full`, checked against the CPU
+    /// reference.
+    Sgemm(Compared),
+    /// An image drawn off-screen through EGL, compared pixel by pixel with the one computed on
+    /// the CPU.
+    Render(Render),
+    /// A VA-API decode context made (and destroyed) for one profile.
+    VaContext(VaContext),
+    /// NVDEC's and NVENC's capability queries answered on a CUDA context; no stream is
+    /// decoded or encoded.
+    CodecQuery(CodecQuery),
+    /// SAXPY in an OpenMP `#pragma omp target` region built by GCC, which ran on the device
+    /// (never on the host), checked against the CPU reference.
+    OffloadRegion(Compared),
+    /// A kind this version of hwspec does not know: its name and its own keys as written.
+    #[serde(skip)]
+    Unknown {
+        /// The `kind` as written.
+        kind: String,
+        /// Every other key of the kind, as written.
+        fields: serde_json::Map<String, serde_json::Value>,
+    },
+}
+
+impl ValidationKind {
+    /// The `kind` names this version reads into their own variants.
+    pub const KNOWN: &'static [&'static str] = &[
+        "saxpy",
+        "sgemm",
+        "render",
+        "va-context",
+        "codec-query",
+        "offload-region",
+    ];
+
+    /// The `kind` as written in JSON.
+    pub fn name(&self) -> &str {
+        match self {
+            ValidationKind::Saxpy(_) => "saxpy",
+            ValidationKind::Sgemm(_) => "sgemm",
+            ValidationKind::Render(_) => "render",
+            ValidationKind::VaContext(_) => "va-context",
+            ValidationKind::CodecQuery(_) => "codec-query",
+            ValidationKind::OffloadRegion(_) => "offload-region",
+            ValidationKind::Unknown { kind, .. } => kind,
+        }
+    }
+
+    /// The kind with what tells it apart on one device: `saxpy`, `render gles`,
+    /// `va-context H264Main`.
+    pub fn label(&self) -> String {
+        match self {
+            ValidationKind::Render(r) => format!("render {}", r.api.as_str()),
+            ValidationKind::VaContext(va) => format!("va-context {}", va.profile),
+            other => other.name().to_owned(),
+        }
+    }
+
+    /// The comparison with the CPU reference, for the kinds that compute numbers.
+    pub fn compared(&self) -> Option<&Compared> {
+        match self {
+            ValidationKind::Saxpy(c)
+            | ValidationKind::Sgemm(c)
+            | ValidationKind::OffloadRegion(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+impl Serialize for ValidationKind {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            ValidationKind::Unknown { kind, fields } => {
+                let mut map = serializer.serialize_map(None)?;
+                map.serialize_entry("kind", kind)?;
+                for (key, value) in fields.iter().filter(|(key, _)| *key != "kind") {
+                    map.serialize_entry(key, value)?;
+                }
+                map.end()
+            }
+            known => ValidationKind::serialize(known, serializer),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ValidationKind {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut fields = serde_json::Map::deserialize(deserializer)?;
+        let kind = match fields.get("kind") {
+            Some(serde_json::Value::String(kind)) => kind.clone(),
+            Some(other) => {
+                return Err(D::Error::custom(format!(
+                    "a validation's kind is {other}, not a name"
+                )))
+            }
+            None => return Err(D::Error::missing_field("kind")),
+        };
+        if ValidationKind::KNOWN.contains(&kind.as_str()) {
+            ValidationKind::deserialize(serde_json::Value::Object(fields)).map_err(D::Error::custom)
+        } else {
+            fields.remove("kind");
+            Ok(ValidationKind::Unknown { kind, fields })
+        }
+    }
+}
+
+/// A numeric result compared element by element with the CPU reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Compared {
+    /// Output elements compared.
     pub elements: u64,
+    /// Largest absolute difference from the CPU reference. Infinite when an element was not a
+    /// finite number or the output had the wrong length; JSON has no infinity, so it is
+    /// written as `null`.
+    #[serde(with = "finite_or_null")]
+    pub max_abs_error: f64,
+}
+
+/// An off-screen image compared with the expected one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Render {
+    /// The client API that drew it.
+    pub api: RenderApi,
+    /// Pixels compared.
+    pub pixels: u64,
+    /// Pixels with a colour channel off by more than one unit in 255, or missing from the
+    /// image read back. `None` only in a report read from schema 1, which did not count them
+    /// for a render that failed.
+    pub mismatched_pixels: Option<u64>,
+    /// Largest difference of one colour channel from the expected image, in units of 1/255.
+    pub max_channel_error: u8,
+}
+
+/// The client API a [`Render`] drew with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum RenderApi {
+    /// OpenGL ES.
+    #[serde(rename = "gles")]
+    Gles,
+    /// Desktop OpenGL.
+    #[serde(rename = "opengl")]
+    OpenGl,
+}
+
+impl RenderApi {
+    /// The name used in JSON and tables, which is also the capability's name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RenderApi::Gles => "gles",
+            RenderApi::OpenGl => "opengl",
+        }
+    }
+}
+
+/// A VA-API decode context made for one profile.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VaContext {
+    /// va.h's name of the profile, without `VAProfile` (`H264Main`), or its number.
+    pub profile: String,
+}
+
+/// The codecs NVDEC and NVENC answered for, supported or not (the device's `features` say which
+/// are supported).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CodecQuery {
+    /// Codecs NVDEC answered a capability query for; empty when NVDEC was not loaded.
+    pub decode: Vec<String>,
+    /// Codecs looked up in the list NVENC answered with; empty when NVENC was not loaded.
+    pub encode: Vec<String>,
+}
+
+/// Writes a non-finite float as `null` (JSON has no infinity) and reads `null` back as infinity.
+mod finite_or_null {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(value: &f64, serializer: S) -> Result<S::Ok, S::Error> {
+        if value.is_finite() {
+            serializer.serialize_f64(*value)
+        } else {
+            serializer.serialize_none()
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(deserializer)?.unwrap_or(f64::INFINITY))
+    }
 }
 
 /// One device of one backend.
@@ -335,11 +579,10 @@ pub struct Device {
     /// (`9.0`) or the AMD gfx target (`gfx90a`); `null` for other backends.
     #[serde(default)]
     pub arch: Option<String>,
-    /// The SAXPY validation, or `null` when no kernel ran.
-    pub validation: Option<Validation>,
-    /// The SGEMM validation at level `full`, otherwise `null`.
+    /// Every validation that ran on the device, in the order they ran; empty when none did
+    /// (level `quick`, or the device failed before any).
     #[serde(default)]
-    pub gemm_validation: Option<Validation>,
+    pub validations: Vec<Validation>,
     /// Capability-relevant feature flags proven by the runtime (e.g. `fp64`, `spirv`).
     #[serde(default)]
     pub features: Vec<String>,
@@ -361,8 +604,7 @@ impl Device {
             driver_version: None,
             memory_bytes: None,
             arch: None,
-            validation: None,
-            gemm_validation: None,
+            validations: Vec::new(),
             features: Vec::new(),
             properties: BTreeMap::new(),
         }
@@ -373,29 +615,35 @@ impl Device {
         self.features.iter().any(|f| f == feature)
     }
 
+    /// The first validation of the given `kind` (`saxpy`, `render`, ...) that ran on the device.
+    pub fn validation(&self, kind: &str) -> Option<&Validation> {
+        self.validations.iter().find(|v| v.kind.name() == kind)
+    }
+
     /// Marks the device `failed` for `code`.
     pub fn fail(&mut self, code: ReasonCode, message: impl Into<String>) {
         self.status = Status::Failed;
         self.reason = Some(Reason::new(code, message));
     }
 
-    /// Sets the state from the validations that ran: `validated` when every one matched the
-    /// CPU reference, otherwise `failed` with `wrong-result` naming the first that did not.
+    /// Sets the state from the validations that ran: `validated` when every one gave what was
+    /// expected, otherwise `failed` with `wrong-result` naming the first that did not. A device
+    /// on which no validation ran has proven nothing, and keeps its state.
     pub fn judge_validations(&mut self) {
-        let wrong = [&self.validation, &self.gemm_validation]
-            .into_iter()
-            .flatten()
-            .find(|validation| !validation.passed);
-        match wrong {
+        if self.validations.is_empty() {
+            return;
+        }
+        match self
+            .validations
+            .iter()
+            .find(|validation| !validation.passed)
+        {
             None => {
                 self.status = Status::Validated;
                 self.reason = None;
             }
             Some(validation) => {
-                let message = format!(
-                    "{} differs from the CPU reference by up to {} over {} elements",
-                    validation.kernel, validation.max_abs_error, validation.elements
-                );
+                let message = validation.shortfall();
                 self.fail(ReasonCode::WrongResult, message);
             }
         }
@@ -585,34 +833,73 @@ impl Report {
     pub fn capability(&self, name: &str) -> Option<&Capability> {
         self.capabilities.iter().find(|c| c.name == name)
     }
+
+    /// Reads a document `hwspec probe --json` wrote, of this schema or an earlier one: a
+    /// schema-1 report (written before validations had kinds, as the GPU machines' saved
+    /// reports were) comes back as schema [`SCHEMA_VERSION`], each validation with the kind
+    /// that ran. Keys this version does not know are ignored, and validation kinds it does not
+    /// know are kept as [`ValidationKind::Unknown`].
+    pub fn from_json(text: &str) -> Result<Report, ReportReadError> {
+        /// Only the schema, so that a current report is parsed once, typed, with the line and
+        /// column of any error.
+        #[derive(Deserialize)]
+        struct Schema {
+            schema: serde_json::Value,
+        }
+        let malformed = |e: serde_json::Error| ReportReadError::Malformed(e.to_string());
+        let schema = serde_json::from_str::<Schema>(text)
+            .map_err(malformed)?
+            .schema;
+        match schema.as_u64() {
+            Some(n) if n == u64::from(SCHEMA_VERSION) => {
+                serde_json::from_str(text).map_err(malformed)
+            }
+            Some(1) => {
+                let mut document: serde_json::Value =
+                    serde_json::from_str(text).map_err(malformed)?;
+                schema1::upgrade(&mut document).map_err(ReportReadError::Malformed)?;
+                serde_json::from_value(document).map_err(malformed)
+            }
+            _ => Err(ReportReadError::Schema(schema.to_string())),
+        }
+    }
 }
+
+/// Why a document could not be read as a report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReportReadError {
+    /// Not JSON, or not shaped like a report of the schema it names: what is wrong.
+    Malformed(String),
+    /// A `schema` this version cannot read (a later one's, or not a number), as written.
+    Schema(String),
+}
+
+impl fmt::Display for ReportReadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReportReadError::Malformed(why) => write!(f, "not a hwspec report: {why}"),
+            ReportReadError::Schema(schema) => write!(
+                f,
+                "report schema {schema} is not one this hwspec reads (1 to {SCHEMA_VERSION})"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ReportReadError {}
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn contract_keys_are_spelled_as_documented() {
-        let mut device = Device::new("dev", "vendor", DeviceKind::Software);
-        device.reason = Some(Reason::new(ReasonCode::NoDevice, "m"));
-        device.validation = Some(Validation {
-            kernel: "saxpy".into(),
-            passed: true,
-            max_abs_error: 0.0,
-            elapsed_ms: 1.0,
-            elements: 4,
-        });
-        let mut backend = BackendReport::new(BackendName::Opencl, Status::Validated, None);
-        backend.devices.push(device);
-        let report = Report {
+    fn report(level: Level, capabilities: Vec<Capability>, backends: Vec<BackendReport>) -> Report {
+        Report {
             schema: SCHEMA_VERSION,
             hwspec_version: "0".into(),
-            level: Level::Standard,
-            capabilities: vec![
-                Capability::versioned("opencl", "3.0"),
-                Capability::flag("cpu"),
-            ],
-            backends: vec![backend],
+            level,
+            capabilities,
+            backends,
             host: HostInfo {
                 kernel: "Linux".into(),
                 architecture: "x86_64".into(),
@@ -624,7 +911,31 @@ mod tests {
             elapsed_ms: 2.0,
             cache: None,
             overrides: BTreeMap::new(),
-        };
+        }
+    }
+
+    #[test]
+    fn contract_keys_are_spelled_as_documented() {
+        let mut device = Device::new("dev", "vendor", DeviceKind::Software);
+        device.reason = Some(Reason::new(ReasonCode::NoDevice, "m"));
+        device.validations.push(Validation {
+            kind: ValidationKind::Saxpy(Compared {
+                elements: 4,
+                max_abs_error: 0.0,
+            }),
+            passed: true,
+            elapsed_ms: 1.0,
+        });
+        let mut backend = BackendReport::new(BackendName::Opencl, Status::Validated, None);
+        backend.devices.push(device);
+        let report = report(
+            Level::Standard,
+            vec![
+                Capability::versioned("opencl", "3.0"),
+                Capability::flag("cpu"),
+            ],
+            vec![backend],
+        );
         let v = serde_json::to_value(&report).unwrap();
         for key in ["schema", "level", "capabilities", "backends"] {
             assert!(v.get(key).is_some(), "top-level {key}");
@@ -647,15 +958,23 @@ mod tests {
             "api_version",
             "driver_version",
             "memory_bytes",
-            "validation",
+            "validations",
         ] {
             assert!(d.get(key).is_some(), "device {key}");
         }
         assert_eq!(d["kind"], "software");
         assert_eq!(d["reason"]["code"], "no-device");
-        for key in ["kernel", "passed", "max_abs_error", "elapsed_ms"] {
-            assert!(d["validation"].get(key).is_some(), "validation {key}");
-        }
+        assert_eq!(
+            d["validations"][0],
+            serde_json::json!({
+                "kind": "saxpy",
+                "elements": 4,
+                "max_abs_error": 0.0,
+                "passed": true,
+                "elapsed_ms": 1.0,
+            })
+        );
+        assert_eq!(v["schema"], 2);
         let back: Report = serde_json::from_value(v).unwrap();
         assert_eq!(back, report);
     }
@@ -687,29 +1006,233 @@ mod tests {
         }
     }
 
-    /// Every backend judges its devices' kernels with [`Device::judge_validations`].
-    #[test]
-    fn a_device_is_validated_only_when_every_kernel_passed() {
-        let validation = |kernel: &str, passed, max_abs_error| Validation {
-            kernel: kernel.into(),
-            passed,
-            max_abs_error,
-            elapsed_ms: 1.0,
+    fn compared(kind: fn(Compared) -> ValidationKind, max_abs_error: f64) -> ValidationKind {
+        kind(Compared {
             elements: 16,
-        };
+            max_abs_error,
+        })
+    }
+
+    fn validation(kind: ValidationKind, passed: bool) -> Validation {
+        Validation {
+            kind,
+            passed,
+            elapsed_ms: 1.0,
+        }
+    }
+
+    /// One validation of every kind, with its JSON as docs/report.md shows it.
+    fn one_of_each_kind() -> Vec<(Validation, serde_json::Value)> {
+        use serde_json::json;
+        let kinds = [
+            (
+                compared(ValidationKind::Saxpy, 0.0),
+                json!({"kind": "saxpy", "elements": 16, "max_abs_error": 0.0}),
+            ),
+            (
+                compared(ValidationKind::Sgemm, 0.5),
+                json!({"kind": "sgemm", "elements": 16, "max_abs_error": 0.5}),
+            ),
+            (
+                ValidationKind::Render(Render {
+                    api: RenderApi::OpenGl,
+                    pixels: 4096,
+                    mismatched_pixels: Some(0),
+                    max_channel_error: 1,
+                }),
+                json!({"kind": "render", "api": "opengl", "pixels": 4096,
+                       "mismatched_pixels": 0, "max_channel_error": 1}),
+            ),
+            (
+                ValidationKind::VaContext(VaContext {
+                    profile: "H264Main".into(),
+                }),
+                json!({"kind": "va-context", "profile": "H264Main"}),
+            ),
+            (
+                ValidationKind::CodecQuery(CodecQuery {
+                    decode: vec!["h264".into()],
+                    encode: Vec::new(),
+                }),
+                json!({"kind": "codec-query", "decode": ["h264"], "encode": []}),
+            ),
+            (
+                compared(ValidationKind::OffloadRegion, f64::INFINITY),
+                json!({"kind": "offload-region", "elements": 16, "max_abs_error": null}),
+            ),
+        ];
+        kinds
+            .into_iter()
+            .map(|(kind, mut json)| {
+                json["passed"] = true.into();
+                json["elapsed_ms"] = 1.0.into();
+                (validation(kind, true), json)
+            })
+            .collect()
+    }
+
+    /// Each kind is written with its own keys beside `kind`, `passed` and `elapsed_ms`, and
+    /// read back as it was, an infinite error included (JSON's `null`).
+    #[test]
+    fn every_validation_kind_is_self_describing_and_survives_a_round_trip() {
+        let all = one_of_each_kind();
+        let known: Vec<&str> = all.iter().map(|(v, _)| v.kind.name()).collect();
+        assert_eq!(known, ValidationKind::KNOWN);
+        for (validation, json) in all {
+            assert_eq!(serde_json::to_value(&validation).unwrap(), json);
+            let back: Validation = serde_json::from_value(json).unwrap();
+            assert_eq!(back, validation);
+        }
+    }
+
+    /// A kind a later hwspec adds is kept, with its keys, and judged by `passed`; a known kind
+    /// with the wrong keys, or a validation without a kind, is an error.
+    #[test]
+    fn unknown_kinds_are_kept_and_malformed_known_ones_refused() {
+        let later = serde_json::json!({
+            "kind": "matmul-fp8", "passed": false, "elapsed_ms": 2.0, "tiles": 9
+        });
+        let read: Validation = serde_json::from_value(later.clone()).unwrap();
+        assert_eq!(read.kind.name(), "matmul-fp8");
+        assert!(!read.passed);
+        match &read.kind {
+            ValidationKind::Unknown { fields, .. } => assert_eq!(fields["tiles"], 9),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(serde_json::to_value(&read).unwrap(), later);
         let mut device = Device::new("d", "v", DeviceKind::Gpu);
-        device.validation = Some(validation("saxpy", true, 0.0));
+        device.validations.push(read);
+        device.judge_validations();
+        assert_eq!(device.reason.unwrap().message, "matmul-fp8 did not pass");
+
+        for bad in [
+            serde_json::json!({"kind": "saxpy", "passed": true, "elapsed_ms": 1.0}),
+            serde_json::json!({"kind": "render", "api": "vulkan", "pixels": 1,
+                               "max_channel_error": 0, "passed": true, "elapsed_ms": 1.0}),
+            serde_json::json!({"kind": 3, "passed": true, "elapsed_ms": 1.0}),
+            serde_json::json!({"passed": true, "elapsed_ms": 1.0}),
+        ] {
+            assert!(
+                serde_json::from_value::<Validation>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    /// Every backend judges its devices' validations with [`Device::judge_validations`].
+    #[test]
+    fn a_device_is_validated_only_when_every_validation_passed() {
+        let mut device = Device::new("d", "v", DeviceKind::Gpu);
+        device.judge_validations();
+        assert_eq!(
+            device.status,
+            Status::Enumerated,
+            "nothing ran, nothing proven"
+        );
+
+        device
+            .validations
+            .push(validation(compared(ValidationKind::Saxpy, 0.0), true));
         device.judge_validations();
         assert_eq!(device.status, Status::Validated);
         assert!(device.reason.is_none());
 
-        device.gemm_validation = Some(validation("sgemm", false, 0.75));
+        device
+            .validations
+            .push(validation(compared(ValidationKind::Sgemm, 0.75), false));
         device.judge_validations();
         assert_eq!(device.status, Status::Failed);
         let reason = device.reason.unwrap();
         assert_eq!(reason.code, ReasonCode::WrongResult);
-        assert!(reason.message.starts_with("sgemm"), "{}", reason.message);
-        assert!(reason.message.contains("0.75"), "{}", reason.message);
+        assert_eq!(
+            reason.message,
+            "sgemm differs from the CPU reference by up to 0.75 over 16 elements"
+        );
+    }
+
+    /// A failed validation's reason names its kind and what was wrong in that kind's terms.
+    #[test]
+    fn a_failed_validation_says_what_was_wrong_in_its_own_terms() {
+        let render = |mismatched_pixels| {
+            ValidationKind::Render(Render {
+                api: RenderApi::Gles,
+                pixels: 4096,
+                mismatched_pixels,
+                max_channel_error: 40,
+            })
+        };
+        for (kind, message) in [
+            (
+                compared(ValidationKind::OffloadRegion, f64::INFINITY),
+                "offload-region gave a non-finite element, or not the 16 elements expected",
+            ),
+            (
+                render(Some(12)),
+                "render gles differs from the expected image in 12 of 4096 pixels, by up to \
+                 40/255 in a colour channel",
+            ),
+            (
+                render(None),
+                "render gles differs from the expected image, by up to 40/255 in a colour channel",
+            ),
+            (
+                ValidationKind::VaContext(VaContext {
+                    profile: "HEVCMain".into(),
+                }),
+                "va-context HEVCMain: no decode context could be made",
+            ),
+        ] {
+            assert_eq!(validation(kind, false).shortfall(), message);
+        }
+    }
+
+    /// A report of this schema is read as it was written, one of schema 1 upgraded, anything
+    /// else refused saying why.
+    #[test]
+    fn reports_are_read_by_their_schema() {
+        let mut report = report(Level::Quick, vec![Capability::flag("cpu")], Vec::new());
+        let text = serde_json::to_string_pretty(&report).unwrap();
+        assert_eq!(Report::from_json(&text).unwrap(), report);
+
+        report.schema = 1;
+        let old = serde_json::to_string(&report).unwrap();
+        report.schema = SCHEMA_VERSION;
+        assert_eq!(Report::from_json(&old).unwrap(), report);
+
+        let broken = text.replace("\"quick\"", "\"slow\"");
+        let message = Report::from_json(&broken).unwrap_err().to_string();
+        assert!(
+            message.starts_with("not a hwspec report: unknown variant `slow`"),
+            "{message}"
+        );
+        assert!(
+            message.contains("line 4"),
+            "a current report's errors say where: {message}"
+        );
+
+        for (schema, shown) in [
+            ("99", "99"),
+            ("\"2\"", "\"2\""),
+            ("-1", "-1"),
+            ("null", "null"),
+        ] {
+            let other = text.replacen("\"schema\": 2", &format!("\"schema\": {schema}"), 1);
+            assert_eq!(
+                Report::from_json(&other).unwrap_err(),
+                ReportReadError::Schema(shown.into())
+            );
+        }
+        assert_eq!(
+            ReportReadError::Schema("99".into()).to_string(),
+            "report schema 99 is not one this hwspec reads (1 to 2)"
+        );
+        for garbage in ["", "[]", "{}", "not json", "{\"schema\": 1}"] {
+            let error = Report::from_json(garbage).unwrap_err();
+            assert!(
+                matches!(error, ReportReadError::Malformed(_)),
+                "{garbage}: {error}"
+            );
+        }
     }
 
     #[test]

@@ -151,8 +151,9 @@ enum hwspec_result hwspec_options_set_backends(struct hwspec_options *options,
                                                const char *backends);
 
 /*
- Sets how much to prove: `"quick"` (enumerate devices), `"standard"` (run a small kernel) or
- `"full"` (every validation kernel). Anything else is `HWSPEC_ERR_INVALID`.
+ Sets how much to prove: `"quick"` (enumerate devices), `"standard"` (validate each device:
+ a small kernel, a render or a codec query, by backend) or `"full"` (every validation).
+ Anything else is `HWSPEC_ERR_INVALID`.
 
  # Safety
 

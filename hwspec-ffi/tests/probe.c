@@ -99,6 +99,9 @@ int main(void) {
   CHECK_OK(hwspec_report_json(report, &json));
   CHECK(json != NULL && json[0] == '{' && strstr(json, "\"capabilities\"") != NULL,
         "report JSON is an object with \"capabilities\"");
+  CHECK(json != NULL && strstr(json, "\"schema\": 2,") != NULL &&
+            strstr(json, "\"kind\": \"saxpy\"") != NULL,
+        "report JSON is schema 2, its validations named by kind (docs/report.md)");
   hwspec_string_free(json);
 
   hwspec_report_free(report);

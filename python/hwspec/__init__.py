@@ -8,6 +8,10 @@ Asks hwspec directly instead of parsing ``hwspec`` CLI output::
         print(report.capabilities)           # [("cpu", None), ("opencl", "3.0"), ...]
         verdict = report.check("opencl (>= 1.2) | cuda (>= 12.0)")
         print(verdict.satisfied, verdict.explanation)
+        for backend in report.json()["backends"]:  # docs/report.md, schema 2
+            for device in backend["devices"]:
+                for validation in device["validations"]:
+                    print(device["name"], validation["kind"], validation["passed"])
 
 The library is ``$HWSPEC_LIBRARY`` (a path) when set, else ``libhwspec.so.0`` from the dynamic
 linker's search path. Like the C library, probing runs in worker processes: a crashing driver
@@ -285,7 +289,8 @@ class Report(_Handle):
         return out.value
 
     def json(self):
-        """The report as ``hwspec probe --json`` prints it, parsed."""
+        """The report as ``hwspec probe --json`` prints it, parsed (docs/report.md: schema 2,
+        each device's ``validations`` a list of {"kind", "passed", "elapsed_ms", ...})."""
         out = ctypes.c_void_p()
         _check(_lib.hwspec_report_json(self._pointer, ctypes.byref(out)))
         return _json.loads(_take_string(out))

@@ -91,9 +91,24 @@ class HwspecTest(unittest.TestCase):
     def test_report_json(self):
         data = self.report.json()
         self.assertIsInstance(data, dict)
+        self.assertEqual(data["schema"], 2)
         names = [entry["name"] for entry in data["capabilities"]]
         self.assertIn("opencl", names)
         self.assertEqual(names, [name for name, _ in self.report.capabilities])
+
+    def test_validated_devices_list_their_validations_by_kind(self):
+        kinds = {}
+        for backend in self.report.json()["backends"]:
+            for device in backend["devices"]:
+                if device["status"] != "validated":
+                    continue
+                self.assertTrue(device["validations"], device)
+                for validation in device["validations"]:
+                    self.assertTrue(validation["passed"], validation)
+                    self.assertIsInstance(validation["elapsed_ms"], float)
+                kinds[backend["name"]] = [v["kind"] for v in device["validations"]]
+        # Level standard: SAXPY on the CPU, PoCL and lavapipe, compared with the CPU reference.
+        self.assertEqual(kinds, {"cpu": ["saxpy"], "opencl": ["saxpy"], "vulkan": ["saxpy"]})
 
     def test_parse_error_names_the_column(self):
         with self.assertRaises(hwspec.ParseError) as caught:

@@ -134,8 +134,10 @@ fn judge(relation: &Relation, report: &Report, overrides: &[Override]) -> Relati
         Some(value) => {
             let proof = world.prover(name, value);
             verdict.explanation = match (&proof, value) {
-                (Some(device), Some(value)) => format!("satisfied by {device} with {value}"),
-                (Some(device), None) => format!("satisfied by {device}"),
+                (Some(device), Some(value)) => {
+                    format!("satisfied by {device} with {value}{}", device.evidence())
+                }
+                (Some(device), None) => format!("satisfied by {device}{}", device.evidence()),
                 (None, _) => world.satisfied_without_device(name, value),
             };
             verdict.device = proof.map(|p| p.device.name.clone());
@@ -191,6 +193,25 @@ impl Found<'_> {
             "{} ({}, {})",
             self.device.name, self.backend, self.device.kind
         )
+    }
+
+    /// `, validated by KIND, ...` naming the validations that proved the device; nothing for
+    /// a device that was not validated (level quick).
+    fn evidence(&self) -> String {
+        if self.device.status != crate::model::Status::Validated {
+            return String::new();
+        }
+        let kinds: Vec<String> = self
+            .device
+            .validations
+            .iter()
+            .map(|v| v.kind.label())
+            .collect();
+        if kinds.is_empty() {
+            String::new()
+        } else {
+            format!(", validated by {}", kinds.join(", "))
+        }
     }
 
     /// With its state and reason, for devices that prove nothing.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use super::*;
 use crate::caps;
 use crate::model::{
-    BackendName, BackendReport, Device, DeviceKind, HostInfo, Level, Reason, ReasonCode, Report,
-    Status, SCHEMA_VERSION,
+    BackendName, BackendReport, Device, DeviceKind, HostInfo, Level, Reason, ReasonCode, Render,
+    RenderApi, Report, Status, VaContext, Validation, ValidationKind, SCHEMA_VERSION,
 };
 
 fn device(name: &str, kind: DeviceKind, api: Option<&str>) -> Device {
@@ -377,12 +377,18 @@ fn overridden_capabilities_name_the_variable() {
 
 #[test]
 fn the_captured_pocl_lavapipe_report_gives_the_issue_verdicts() {
-    let report: Report = serde_json::from_str(include_str!(
+    let report = Report::from_json(include_str!(
         "../../../tests/fixtures/reports/debian12-x86_64-pocl-lavapipe-full.json"
     ))
     .unwrap();
     assert!(check("opencl (>= 1.2), vulkan", &report).satisfied);
     assert!(check("cuda (>= 11.0) | opencl", &report).satisfied);
+    // The schema-1 file's validations, read as kinds, are named as the evidence.
+    assert_eq!(
+        only("vulkan", &report).explanation,
+        "satisfied by llvmpipe (LLVM 15.0.6, 256 bits) (vulkan) with 1.3, validated by saxpy, \
+         sgemm"
+    );
     let v = only("opencl-gpu", &report);
     assert!(!v.satisfied);
     assert!(
@@ -407,10 +413,29 @@ fn rendering_video_and_offload_name_their_device_or_reason() {
     llvmpipe
         .properties
         .insert("opengl_version".into(), "4.5".into());
+    for api in [RenderApi::Gles, RenderApi::OpenGl] {
+        llvmpipe.validations.push(Validation {
+            kind: ValidationKind::Render(Render {
+                api,
+                pixels: 4096,
+                mismatched_pixels: Some(0),
+                max_channel_error: 0,
+            }),
+            passed: true,
+            elapsed_ms: 2.0,
+        });
+    }
     let mut egl = backend(BackendName::Egl, vec![llvmpipe]);
     egl.runtime_version = Some("1.5".into());
     let mut va = device("Intel iHD", DeviceKind::Gpu, Some("1.17"));
     va.features = vec!["decode-h264".into()];
+    va.validations.push(Validation {
+        kind: ValidationKind::VaContext(VaContext {
+            profile: "H264Main".into(),
+        }),
+        passed: true,
+        elapsed_ms: 1.0,
+    });
     let mut offload = device("GCC 12 offloading to nvptx-none", DeviceKind::Other, None);
     offload.status = Status::Enumerated;
     offload.arch = Some("nvptx".into());
@@ -436,8 +461,16 @@ fn rendering_video_and_offload_name_their_device_or_reason() {
     let gles = only("gles (>= 3.0)", &machine);
     assert!(gles.satisfied);
     assert_eq!(gles.device.as_deref(), Some("llvmpipe"));
+    assert_eq!(
+        gles.explanation,
+        "satisfied by llvmpipe (egl) with 3.2, validated by render gles, render opengl"
+    );
     let h264 = only("vaapi-decode-h264", &machine);
     assert!(h264.satisfied, "{}", h264.explanation);
+    assert_eq!(
+        h264.explanation,
+        "satisfied by Intel iHD (vaapi), validated by va-context H264Main"
+    );
     assert_eq!(h264.device.as_deref(), Some("Intel iHD"));
     let hevc = only("vaapi-decode-hevc", &machine);
     assert!(!hevc.satisfied);

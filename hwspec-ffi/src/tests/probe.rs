@@ -100,8 +100,12 @@ fn probing_this_machine_finds_opencl() {
         assert_eq!(hwspec_report_json(report, &mut json), HWSPEC_OK);
     }
     let json: serde_json::Value = serde_json::from_str(&take(json)).unwrap();
+    assert_eq!(json["schema"], 2);
     assert_eq!(json["level"], "standard");
     assert_eq!(json["cache"]["hit"], false);
+    let opencl = &json["backends"][1]["devices"][0];
+    assert_eq!(opencl["validations"][0]["kind"], "saxpy", "{opencl:#}");
+    assert_eq!(opencl["validations"][0]["passed"], true, "{opencl:#}");
     let backends: Vec<&str> = json["backends"]
         .as_array()
         .unwrap()

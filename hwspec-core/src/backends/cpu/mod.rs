@@ -255,22 +255,10 @@ pub fn probe_with(
             .zip(&problem.y)
             .map(|(x, y)| problem.a.mul_add(*x, *y))
             .collect();
-        let validation = problem.check(&got, start.elapsed());
-        device.status = if validation.passed {
-            Status::Validated
-        } else {
-            Status::Failed
-        };
-        if !validation.passed {
-            device.reason = Some(crate::model::Reason::new(
-                ReasonCode::WrongResult,
-                format!(
-                    "fused SAXPY on the host differs from the reference by {}",
-                    validation.max_abs_error
-                ),
-            ));
-        }
-        device.validation = Some(validation);
+        device
+            .validations
+            .push(problem.check(&got, start.elapsed()));
+        device.judge_validations();
     }
     report.devices.push(device);
     report.settle_status();
@@ -393,11 +381,15 @@ mod tests {
         let report = probe_with(&dump, Level::Standard, &mut NoProgress);
         assert_eq!(report.status, Status::Validated);
         let device = &report.devices[0];
-        assert!(device.validation.as_ref().unwrap().passed);
+        let [saxpy] = device.validations.as_slice() else {
+            panic!("{:?}", device.validations)
+        };
+        assert!(saxpy.passed);
+        assert_eq!(saxpy.kind.name(), "saxpy");
         assert_eq!(device.properties["psabi_level"], "x86-64-v2");
         let quick = probe_with(&dump, Level::Quick, &mut NoProgress);
         assert_eq!(quick.status, Status::Enumerated);
-        assert!(quick.devices[0].validation.is_none());
+        assert!(quick.devices[0].validations.is_empty());
     }
 
     #[test]

@@ -266,8 +266,8 @@ fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) ->
         }
         match validate::run(&driver, id, &saxpy, sgemm.as_ref()) {
             Ok((saxpy, sgemm)) => {
-                device.validation = Some(saxpy);
-                device.gemm_validation = sgemm;
+                device.validations.push(saxpy);
+                device.validations.extend(sgemm);
                 device.judge_validations();
             }
             Err((code, message)) => device.fail(code, message),

@@ -288,7 +288,7 @@ fn quick_enumerates_the_fake_device_with_its_identity() {
     assert_eq!(device.properties["pci_bus_id"], "0000:17:00.0");
     assert_eq!(device.properties["multiprocessors"], "7");
     assert!(!device.properties.contains_key("mig"));
-    assert!(device.validation.is_none());
+    assert!(device.validations.is_empty());
 }
 
 #[test]
@@ -298,16 +298,22 @@ fn standard_and_full_run_the_kernels_through_the_driver_api() {
     assert_eq!(standard.progress, "load,init,enumerate,kernel partials=1");
     let device = &standard.report.devices[0];
     assert_eq!(device.status, Status::Validated, "{device:#?}");
-    let saxpy = device.validation.as_ref().unwrap();
+    let saxpy = device.validation("saxpy").unwrap();
     assert!(saxpy.passed);
-    assert_eq!(saxpy.elements, SAXPY_ELEMENTS as u64);
-    assert!(device.gemm_validation.is_none());
+    assert_eq!(
+        saxpy.kind.compared().unwrap().elements,
+        SAXPY_ELEMENTS as u64
+    );
+    assert_eq!(device.validations.len(), 1, "no sgemm at standard");
 
     let full = probe_in_child(Some(fake.path()), Level::Full, &[]).report;
     assert_eq!(full.status, Status::Validated, "{full:#?}");
-    let gemm = full.devices[0].gemm_validation.as_ref().unwrap();
+    let gemm = full.devices[0].validation("sgemm").unwrap();
     assert!(gemm.passed);
-    assert_eq!(gemm.elements, (SGEMM_N * SGEMM_N) as u64);
+    assert_eq!(
+        gemm.kind.compared().unwrap().elements,
+        (SGEMM_N * SGEMM_N) as u64
+    );
 }
 
 #[test]

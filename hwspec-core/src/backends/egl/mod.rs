@@ -15,8 +15,8 @@
 //! - `properties["egl_version"]`: the display's EGL version, `X.Y` (also the report's
 //!   `runtime_version`, the highest over all displays);
 //! - `properties["opengl_version"]`: the desktop OpenGL version, `X.Y`;
-//! - `validation`: kernel `render`, the OpenGL ES image; at level `full` also
-//!   `gemm_validation`: kernel `render-gl`, the same image through desktop OpenGL.
+//! - `validations`: a `render` through OpenGL ES; at level `full` also one through desktop
+//!   OpenGL, the same image.
 //!
 //! [`api`] holds all unsafe code; [`render`] draws and checks the image.
 
@@ -540,8 +540,8 @@ fn validate_device(opened: &Opened, apis: &[ClientApi], level: Level, device: &m
         device.properties.get("context_surface").map(String::as_str) == Some("surfaceless");
     for &api in apis {
         let kernel = match api {
-            ClientApi::Gles => "render",
-            ClientApi::OpenGl if level >= Level::Full => "render-gl",
+            ClientApi::Gles => "render gles",
+            ClientApi::OpenGl if level >= Level::Full => "render opengl",
             ClientApi::OpenGl => continue,
         };
         let outcome = opened
@@ -555,11 +555,10 @@ fn validate_device(opened: &Opened, apis: &[ClientApi], level: Level, device: &m
             })
             .and_then(|context| {
                 let gl = context.gl().map_err(|e| gl_failure(kernel, e))?;
-                render::render(&gl, api, kernel).map_err(|e| gl_failure(kernel, e))
+                render::render(&gl, api).map_err(|e| gl_failure(kernel, e))
             });
         match outcome {
-            Ok(validation) if api == ClientApi::Gles => device.validation = Some(validation),
-            Ok(validation) => device.gemm_validation = Some(validation),
+            Ok(validation) => device.validations.push(validation),
             Err(reason) => {
                 device.status = Status::Failed;
                 device.reason = Some(reason);

@@ -8,7 +8,7 @@
 use std::time::Instant;
 
 use super::api::{ClientApi, Gl, GlError, TARGET_SIDE};
-use crate::model::Validation;
+use crate::model::{Render, RenderApi, Validation, ValidationKind};
 
 /// Colour the framebuffer is cleared to, exactly representable in RGBA8.
 const CLEAR_RGBA: [f32; 4] = [1.0, 0.0, 1.0, 1.0];
@@ -59,31 +59,36 @@ pub(super) fn expected_image() -> Vec<u8> {
     pixels
 }
 
-/// Compares `got` with `want` channel by channel; a length mismatch fails with an infinite
-/// error. `max_abs_error` is in colour units (0–255), `elements` counts channels.
-pub(super) fn compare(kernel: &str, want: &[u8], got: &[u8], elapsed_ms: f64) -> Validation {
-    let max = want
-        .iter()
-        .zip(got)
-        .map(|(w, g)| w.abs_diff(*g))
-        .max()
-        .unwrap_or(0);
-    let same_length = want.len() == got.len();
+/// Compares `got` with `want` pixel by pixel, as drawn through `api`: a pixel is off when a
+/// channel differs by more than [`TOLERANCE`], or when it is missing from `got`.
+pub(super) fn compare(api: RenderApi, want: &[u8], got: &[u8], elapsed_ms: f64) -> Validation {
+    let pixels = want.len() / 4;
+    let mut mismatched = pixels.saturating_sub(got.len() / 4);
+    let mut max_channel_error = 0;
+    for (w, g) in want.chunks_exact(4).zip(got.chunks_exact(4)) {
+        let worst = w
+            .iter()
+            .zip(g)
+            .map(|(w, g)| w.abs_diff(*g))
+            .max()
+            .unwrap_or(0);
+        max_channel_error = max_channel_error.max(worst);
+        mismatched += usize::from(worst > TOLERANCE);
+    }
     Validation {
-        kernel: kernel.to_owned(),
-        passed: same_length && max <= TOLERANCE,
-        max_abs_error: if same_length {
-            f64::from(max)
-        } else {
-            f64::INFINITY
-        },
+        kind: ValidationKind::Render(Render {
+            api,
+            pixels: pixels as u64,
+            mismatched_pixels: Some(mismatched as u64),
+            max_channel_error,
+        }),
+        passed: mismatched == 0 && want.len() == got.len(),
         elapsed_ms,
-        elements: want.len() as u64,
     }
 }
 
 /// Renders the image with the current context of `gl` and judges it.
-pub(super) fn render(gl: &Gl<'_>, api: ClientApi, kernel: &str) -> Result<Validation, GlError> {
+pub(super) fn render(gl: &Gl<'_>, api: ClientApi) -> Result<Validation, GlError> {
     let started = Instant::now();
     let (vertex, fragment) = shaders(api);
     gl.framebuffer()?;
@@ -92,5 +97,9 @@ pub(super) fn render(gl: &Gl<'_>, api: ClientApi, kernel: &str) -> Result<Valida
     gl.draw_strip(&LEFT_HALF)?;
     let pixels = gl.read_pixels()?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-    Ok(compare(kernel, &expected_image(), &pixels, elapsed_ms))
+    let api = match api {
+        ClientApi::Gles => RenderApi::Gles,
+        ClientApi::OpenGl => RenderApi::OpenGl,
+    };
+    Ok(compare(api, &expected_image(), &pixels, elapsed_ms))
 }

@@ -1,6 +1,7 @@
 use super::api::egl_error;
 use super::render::{compare, expected_image, shaders, TOLERANCE};
 use super::*;
+use crate::model::{Render, RenderApi, ValidationKind};
 use crate::protocol::{NoProgress, Recorder};
 
 #[test]
@@ -188,22 +189,38 @@ fn the_expected_image_is_a_gradient_left_and_the_clear_colour_right() {
     assert!(shaders(ClientApi::OpenGl).1.starts_with("#version 110\n"));
 }
 
+fn judged(validation: &crate::model::Validation) -> (bool, Option<u64>, u8) {
+    match &validation.kind {
+        ValidationKind::Render(render) => {
+            assert_eq!(render.pixels, 64 * 64);
+            (
+                validation.passed,
+                render.mismatched_pixels,
+                render.max_channel_error,
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
 #[test]
 fn pixels_within_one_unit_pass_and_others_fail() {
     let want = expected_image();
     let mut got = want.clone();
     got[5] = got[5].saturating_add(TOLERANCE);
-    let close = compare("render", &want, &got, 1.0);
-    assert!(close.passed);
-    assert_eq!(close.max_abs_error, f64::from(TOLERANCE));
-    assert_eq!(close.elements, 64 * 64 * 4);
+    let close = compare(RenderApi::Gles, &want, &got, 1.0);
+    assert_eq!(judged(&close), (true, Some(0), TOLERANCE));
     got[9] = got[9].wrapping_add(40);
-    let wrong = compare("render", &want, &got, 1.0);
-    assert!(!wrong.passed);
-    assert_eq!(wrong.max_abs_error, 40.0);
-    let short = compare("render", &want, &got[..16], 1.0);
-    assert!(!short.passed);
-    assert!(short.max_abs_error.is_infinite());
+    got[10] = got[10].wrapping_add(2);
+    got[100] = got[100].wrapping_add(3);
+    let wrong = compare(RenderApi::OpenGl, &want, &got, 1.0);
+    assert_eq!(
+        judged(&wrong),
+        (false, Some(2), 40),
+        "pixels 2 and 25 are off"
+    );
+    let short = compare(RenderApi::Gles, &want, &want[..16], 1.0);
+    assert_eq!(judged(&short), (false, Some(64 * 64 - 4), 0));
 }
 
 #[test]
@@ -259,14 +276,23 @@ fn llvmpipe_is_validated_as_software() {
     assert!(llvmpipe.has_feature("egl") && llvmpipe.has_feature("gles"));
     let gles = llvmpipe.api_version.as_deref().unwrap();
     assert!(gles.starts_with("3."), "{gles}");
-    let validation = llvmpipe.validation.as_ref().unwrap();
-    assert_eq!(validation.kernel, "render");
-    assert!(validation.passed, "{validation:?}");
+    let apis: Vec<RenderApi> = llvmpipe
+        .validations
+        .iter()
+        .map(|validation| {
+            assert!(validation.passed, "{validation:?}");
+            assert_eq!(judged(validation).1, Some(0), "{validation:?}");
+            match validation.kind {
+                ValidationKind::Render(Render { api, .. }) => api,
+                _ => unreachable!("judged() accepts renders only"),
+            }
+        })
+        .collect();
     if llvmpipe.has_feature("opengl") {
         assert!(llvmpipe.properties.contains_key("opengl_version"));
-        let gl = llvmpipe.gemm_validation.as_ref().unwrap();
-        assert_eq!(gl.kernel, "render-gl");
-        assert!(gl.passed, "{gl:?}");
+        assert_eq!(apis, [RenderApi::Gles, RenderApi::OpenGl]);
+    } else {
+        assert_eq!(apis, [RenderApi::Gles]);
     }
 }
 
@@ -276,6 +302,6 @@ fn llvmpipe_is_validated_as_software() {
 fn quick_enumerates_without_rendering() {
     let report = probe_with(api::EGL_SONAME, Level::Quick, &mut NoProgress);
     assert_eq!(report.status, Status::Enumerated, "{report:#?}");
-    assert!(report.devices.iter().all(|d| d.validation.is_none()));
+    assert!(report.devices.iter().all(|d| d.validations.is_empty()));
     assert!(report.devices.iter().any(|d| d.has_feature("gles")));
 }

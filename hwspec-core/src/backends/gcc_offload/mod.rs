@@ -24,7 +24,8 @@ use crate::backends::Backend;
 use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, SAXPY_ELEMENTS, TOLERANCE};
 use crate::model::{
-    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
+    BackendName, BackendReport, Compared, Device, DeviceKind, Level, Reason, ReasonCode, Status,
+    Validation, ValidationKind,
 };
 use crate::protocol::{Progress, Stage};
 
@@ -414,14 +415,15 @@ fn judge_run(device: &mut Device, compiler: &OffloadCompiler, run: &Finished, el
                 // program compared, so nothing is known about its size.
                 f64::INFINITY
             };
-            device.validation = Some(Validation {
-                kernel: "saxpy".into(),
+            device.validations.push(Validation {
+                kind: ValidationKind::OffloadRegion(Compared {
+                    elements: result.elements,
+                    max_abs_error,
+                }),
                 passed: exact_sum
                     && result.elements == elements as u64
                     && max_abs_error <= TOLERANCE,
-                max_abs_error,
                 elapsed_ms: result.elapsed_ms,
-                elements: result.elements,
             });
             device.judge_validations();
             if device.status == Status::Validated {

@@ -172,7 +172,7 @@ fn quick_level_enumerates_one_device_per_target_without_compiling() {
     assert_eq!(nvptx.kind, DeviceKind::Other);
     assert_eq!(nvptx.status, Status::Enumerated);
     assert_eq!(nvptx.arch.as_deref(), Some("nvptx"));
-    assert!(nvptx.validation.is_none());
+    assert!(nvptx.validations.is_empty());
     let props = &nvptx.properties;
     assert_eq!(props["mkoffload"], mkoffload.display().to_string());
     assert_eq!(props["gcc_version"], "12");
@@ -258,10 +258,9 @@ fn a_region_that_ran_on_the_device_with_the_right_result_validates_a_gpu() {
     assert_eq!(device.status, Status::Validated, "{:?}", device.reason);
     assert_eq!(device.kind, DeviceKind::Gpu);
     assert_eq!(device.arch.as_deref(), Some("nvptx"));
-    let validation = device.validation.unwrap();
+    let validation = device.validation("offload-region").unwrap();
     assert!(validation.passed);
-    assert_eq!(validation.kernel, "saxpy");
-    assert_eq!(validation.elements, 1000);
+    assert_eq!(validation.kind.compared().unwrap().elements, 1000);
     assert_eq!(validation.elapsed_ms, 1.25);
     assert_eq!(device.properties["ran_on_device"], "yes");
     assert_eq!(device.properties["offload_devices"], "1");
@@ -295,7 +294,7 @@ fn a_silent_host_fallback_is_no_device_with_the_compile_path_working() {
     let device = judge(false, finished(exited(0), &stdout, ""), n);
     assert_eq!(device.status, Status::Enumerated);
     assert_eq!(device.kind, DeviceKind::Other);
-    assert!(device.validation.is_none());
+    assert!(device.validations.is_empty());
     let reason = device.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::NoDevice);
     assert!(

@@ -360,8 +360,8 @@ impl Job<'_> {
             .and_then(|module| validate::run(self.hip, &module, self.saxpy, self.sgemm));
         match outcome {
             Ok((saxpy, sgemm)) => {
-                device.validation = Some(saxpy);
-                device.gemm_validation = sgemm;
+                device.validations.push(saxpy);
+                device.validations.extend(sgemm);
                 device.judge_validations();
             }
             Err(error) => fail(

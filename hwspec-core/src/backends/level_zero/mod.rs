@@ -389,7 +389,7 @@ fn validate_device(target: &Target, device: &mut Device, saxpy: &Saxpy, sgemm: O
         }
     };
     match validate::saxpy(&context, ordinal, saxpy) {
-        Ok(validation) => device.validation = Some(validation),
+        Ok(validation) => device.validations.push(validation),
         Err(error) => {
             fail_kernel(device, "saxpy", error);
             return;
@@ -397,7 +397,7 @@ fn validate_device(target: &Target, device: &mut Device, saxpy: &Saxpy, sgemm: O
     }
     if let Some(sgemm) = sgemm {
         match validate::sgemm(&context, ordinal, sgemm) {
-            Ok(validation) => device.gemm_validation = Some(validation),
+            Ok(validation) => device.validations.push(validation),
             Err(error) => {
                 fail_kernel(device, "sgemm", error);
                 return;

@@ -383,7 +383,7 @@ fn quick_lists_the_fake_gpu_with_every_property() {
     assert_eq!(device.api_version.as_deref(), Some("1.3"));
     assert_eq!(device.driver_version.as_deref(), Some("16909060"));
     assert_eq!(device.memory_bytes, Some(3 << 30));
-    assert!(device.validation.is_none());
+    assert!(device.validations.is_empty());
     let props = &device.properties;
     assert_eq!(props["device_id"], "0x56a0");
     assert_eq!(props["uuid"], "000102030405060708090a0b0c0d0e0f");
@@ -419,10 +419,13 @@ fn standard_and_full_validate_the_fake_gpu_and_prove_level_zero_and_sycl() {
     let report = probe_with_fake(&loader, Level::Standard);
     assert_eq!(report.status, Status::Validated, "{report:#?}");
     let device = only_device(&report);
-    let saxpy = device.validation.as_ref().expect("saxpy validation");
+    let saxpy = device.validation("saxpy").expect("saxpy validation");
     assert!(saxpy.passed);
-    assert_eq!(saxpy.elements, SAXPY_ELEMENTS as u64);
-    assert!(device.gemm_validation.is_none());
+    assert_eq!(
+        saxpy.kind.compared().unwrap().elements,
+        SAXPY_ELEMENTS as u64
+    );
+    assert!(device.validation("sgemm").is_none());
     assert_eq!(device.properties["compute_queue_group"], "1");
     let caps: Vec<String> = crate::caps::reduce(Level::Standard, std::slice::from_ref(&report))
         .iter()
@@ -434,9 +437,12 @@ fn standard_and_full_validate_the_fake_gpu_and_prove_level_zero_and_sycl() {
     let full = probe_with_fake(&loader, Level::Full);
     let device = only_device(&full);
     assert_eq!(device.status, Status::Validated, "{device:#?}");
-    let sgemm = device.gemm_validation.as_ref().expect("sgemm validation");
+    let sgemm = device.validation("sgemm").expect("sgemm validation");
     assert!(sgemm.passed);
-    assert_eq!(sgemm.elements, (SGEMM_N * SGEMM_N) as u64);
+    assert_eq!(
+        sgemm.kind.compared().unwrap().elements,
+        (SGEMM_N * SGEMM_N) as u64
+    );
 }
 
 fn failed_reason(defines: &[&str], tag: &str) -> Reason {
@@ -504,7 +510,7 @@ fn a_device_without_a_compute_queue_stays_enumerated_and_says_why() {
     assert_eq!(report.status, Status::Enumerated, "{report:#?}");
     let device = only_device(&report);
     assert_eq!(device.status, Status::Enumerated);
-    assert!(device.validation.is_none());
+    assert!(device.validations.is_empty());
     assert_eq!(
         device.reason.as_ref().unwrap().code,
         ReasonCode::Unsupported

@@ -14,7 +14,10 @@ use crate::backends::common::CallError;
 
 use self::nv::{DecodeCaps, Guid, Nvdec, Nvenc};
 use crate::backends::Backend;
-use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode};
+use crate::model::{
+    BackendName, BackendReport, CodecQuery, Device, DeviceKind, Level, Reason, ReasonCode,
+    Validation, ValidationKind,
+};
 use crate::protocol::{Progress, Stage};
 
 /// `cudaVideoCodec` values and the names features use.
@@ -125,6 +128,7 @@ fn probe_with(
         let mut device = Device::new(format!("CUDA device {ordinal}"), "NVIDIA", DeviceKind::Gpu);
         match nv::cuda_context(api, ordinal) {
             Ok(context) => {
+                let started = std::time::Instant::now();
                 let decode: Vec<(&str, Result<DecodeCaps, CallError>)> = match &decoder {
                     Ok(nvdec) => DECODE_CODECS
                         .iter()
@@ -132,15 +136,11 @@ fn probe_with(
                         .collect(),
                     Err(_) => Vec::new(),
                 };
-                let started = std::time::Instant::now();
                 let encode = encoder.as_ref().ok().map(|nvenc| nvenc.codecs(&context));
                 apply(&mut device, &decode, encode.as_ref());
                 if level >= Level::Standard {
-                    judge_queries(
-                        &mut device,
-                        decode.len() + usize::from(encode.is_some()),
-                        started,
-                    );
+                    let asked: Vec<&str> = decode.iter().map(|(name, _)| *name).collect();
+                    judge_queries(&mut device, &asked, encode.is_some(), started);
                 }
             }
             Err(error) => {
@@ -156,24 +156,34 @@ fn probe_with(
 }
 
 /// At levels standard and full: a device whose CUDA context opened and whose NVDEC and NVENC
-/// answered every capability query is `validated` (kernel `codec-query`): the engines are
-/// there and talk to this driver. No stream is decoded or encoded, so that is all it proves;
-/// a device with a failed query stays `enumerated` and says which.
-fn judge_queries(device: &mut Device, queries: usize, started: std::time::Instant) {
+/// answered every capability query is `validated` (kind `codec-query`, naming the codecs NVDEC
+/// was asked about and, when NVENC answered, the codecs looked up in its list): the engines are
+/// there and talk to this driver. No stream is decoded or encoded, so that is all it proves; a
+/// device with a failed query stays `enumerated` and says which.
+fn judge_queries(device: &mut Device, decode: &[&str], encode: bool, started: std::time::Instant) {
     if device.status != crate::model::Status::Enumerated
         || device.properties.contains_key("query_failures")
-        || queries == 0
+        || (decode.is_empty() && !encode)
     {
         return;
     }
-    device.status = crate::model::Status::Validated;
-    device.validation = Some(crate::model::Validation {
-        kernel: "codec-query".into(),
+    let encode = if encode {
+        ENCODE_CODECS
+            .iter()
+            .map(|(_, name)| (*name).to_owned())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    device.validations.push(Validation {
+        kind: ValidationKind::CodecQuery(CodecQuery {
+            decode: decode.iter().map(|name| (*name).to_owned()).collect(),
+            encode,
+        }),
         passed: true,
-        max_abs_error: 0.0,
         elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
-        elements: queries as u64,
     });
+    device.judge_validations();
 }
 
 /// Features and properties from the answers: pure, so tests can feed it any.

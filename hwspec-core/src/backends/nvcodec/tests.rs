@@ -96,16 +96,42 @@ fn answered_queries_validate_at_standard_and_failures_do_not() {
     let started = std::time::Instant::now();
     let mut answered = Device::new("CUDA device 0", "NVIDIA", DeviceKind::Gpu);
     answered.features.push("decode-h264".into());
-    judge_queries(&mut answered, 5, started);
+    judge_queries(
+        &mut answered,
+        &["h264", "hevc", "vp9", "av1"],
+        true,
+        started,
+    );
     assert_eq!(answered.status, Status::Validated);
-    assert_eq!(answered.validation.as_ref().unwrap().kernel, "codec-query");
+    let [query] = answered.validations.as_slice() else {
+        panic!("{:?}", answered.validations)
+    };
+    assert!(query.passed);
+    let ValidationKind::CodecQuery(codecs) = &query.kind else {
+        panic!("{query:?}")
+    };
+    assert_eq!(codecs.decode, ["h264", "hevc", "vp9", "av1"]);
+    assert_eq!(codecs.encode, ["h264", "hevc", "av1"]);
+
+    let mut encoder_only = Device::new("CUDA device 2", "NVIDIA", DeviceKind::Gpu);
+    judge_queries(&mut encoder_only, &[], true, started);
+    let ValidationKind::CodecQuery(codecs) = &encoder_only.validations[0].kind else {
+        panic!("{encoder_only:?}")
+    };
+    assert!(codecs.decode.is_empty());
+    assert_eq!(codecs.encode.len(), 3);
+
+    let mut neither = Device::new("CUDA device 3", "NVIDIA", DeviceKind::Gpu);
+    judge_queries(&mut neither, &[], false, started);
+    assert_eq!(neither.status, Status::Enumerated, "no query, no evidence");
+    assert!(neither.validations.is_empty());
 
     let mut partial = Device::new("CUDA device 1", "NVIDIA", DeviceKind::Gpu);
     partial.properties.insert(
         "query_failures".into(),
         "encode: NV_ENC_ERR_NO_ENCODE_DEVICE".into(),
     );
-    judge_queries(&mut partial, 5, started);
+    judge_queries(&mut partial, &["h264"], true, started);
     assert_eq!(partial.status, Status::Enumerated);
-    assert!(partial.validation.is_none());
+    assert!(partial.validations.is_empty());
 }

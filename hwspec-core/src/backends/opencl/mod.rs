@@ -396,7 +396,7 @@ fn run_validations(
         }
     };
     match session.saxpy(saxpy) {
-        Ok(validation) => device.validation = Some(validation),
+        Ok(validation) => device.validations.push(validation),
         Err(error) => {
             device.fail(ReasonCode::LaunchFailed, format!("saxpy: {error}"));
             return None;
@@ -404,7 +404,7 @@ fn run_validations(
     }
     if let Some(sgemm) = sgemm {
         match session.sgemm(sgemm) {
-            Ok(validation) => device.gemm_validation = Some(validation),
+            Ok(validation) => device.validations.push(validation),
             Err(error) => {
                 device.fail(ReasonCode::LaunchFailed, format!("sgemm: {error}"));
                 return None;

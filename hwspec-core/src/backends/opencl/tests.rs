@@ -181,12 +181,15 @@ fn standard_validates_the_pocl_device_as_software() {
     if cfg!(target_arch = "x86_64") {
         assert!(device.has_feature("fp64"), "{:?}", device.features);
     }
-    let saxpy = device.validation.as_ref().expect("saxpy validation");
+    let saxpy = device.validation("saxpy").expect("saxpy validation");
     assert!(saxpy.passed);
-    assert_eq!(saxpy.kernel, "saxpy");
-    assert_eq!(saxpy.elements, SAXPY_ELEMENTS as u64);
-    assert_eq!(saxpy.max_abs_error, 0.0);
-    assert!(device.gemm_validation.is_none());
+    assert_eq!(saxpy.kind.name(), "saxpy");
+    assert_eq!(
+        saxpy.kind.compared().unwrap().elements,
+        SAXPY_ELEMENTS as u64
+    );
+    assert_eq!(saxpy.kind.compared().unwrap().max_abs_error, 0.0);
+    assert!(device.validation("sgemm").is_none());
 
     assert_eq!(
         progress.stages,
@@ -200,7 +203,7 @@ fn standard_validates_the_pocl_device_as_software() {
     };
     assert_eq!(partial.status, Status::Enumerated);
     assert_eq!(partial.devices.len(), report.devices.len());
-    assert!(partial.devices.iter().all(|d| d.validation.is_none()));
+    assert!(partial.devices.iter().all(|d| d.validations.is_empty()));
 }
 
 #[test]
@@ -208,11 +211,14 @@ fn full_also_validates_sgemm() {
     let report = OpenclBackend.probe(Level::Full, &mut NoProgress);
     let device = pocl_device(&report);
     assert_eq!(device.status, Status::Validated, "{device:#?}");
-    assert!(device.validation.as_ref().expect("saxpy").passed);
-    let gemm = device.gemm_validation.as_ref().expect("sgemm validation");
+    assert!(device.validation("saxpy").expect("saxpy").passed);
+    let gemm = device.validation("sgemm").expect("sgemm validation");
     assert!(gemm.passed);
-    assert_eq!(gemm.kernel, "sgemm");
-    assert_eq!(gemm.elements, (SGEMM_N * SGEMM_N) as u64);
+    assert_eq!(gemm.kind.name(), "sgemm");
+    assert_eq!(
+        gemm.kind.compared().unwrap().elements,
+        (SGEMM_N * SGEMM_N) as u64
+    );
 }
 
 #[test]
@@ -223,8 +229,7 @@ fn quick_enumerates_without_running_kernels() {
     let device = pocl_device(&report);
     assert_eq!(device.status, Status::Enumerated);
     assert_eq!(device.kind, DeviceKind::Software);
-    assert!(device.validation.is_none());
-    assert!(device.gemm_validation.is_none());
+    assert!(device.validations.is_empty());
     assert_eq!(
         progress.stages,
         [Stage::Load, Stage::Init, Stage::Enumerate]

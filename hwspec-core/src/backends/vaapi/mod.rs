@@ -18,7 +18,8 @@ use self::va::{Display, Entrypoint, Profile, Va, VaError};
 use crate::backends::Backend;
 use crate::host::{cannot_open, node_group, render_nodes};
 use crate::model::{
-    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
+    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, VaContext,
+    Validation, ValidationKind,
 };
 use crate::protocol::{Progress, Stage};
 
@@ -313,15 +314,12 @@ fn record_validation(
     result: Result<(), VaError>,
     elapsed_ms: f64,
 ) {
-    device
-        .properties
-        .insert("validation_profile".into(), profile_name(profile));
-    device.validation = Some(Validation {
-        kernel: "va-context".into(),
+    device.validations.push(Validation {
+        kind: ValidationKind::VaContext(VaContext {
+            profile: profile_name(profile),
+        }),
         passed: result.is_ok(),
-        max_abs_error: 0.0,
         elapsed_ms,
-        elements: 0,
     });
     match result {
         Ok(()) => device.judge_validations(),

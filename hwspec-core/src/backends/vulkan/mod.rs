@@ -17,6 +17,7 @@ use crate::backends::Backend;
 use crate::kernels::{self, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
+    ValidationKind,
 };
 use crate::protocol::{Progress, Stage};
 
@@ -507,39 +508,23 @@ fn validate(
     };
     let driver = open.driver_library();
     let saxpy = run_saxpy(&open, &expected.saxpy, &expected.saxpy_reference);
-    let saxpy_passed = settle_kernel(device, saxpy, |d, v| d.validation = Some(v));
+    let saxpy_passed = settle_kernel(device, saxpy);
     if let (true, Some((sgemm, reference))) = (saxpy_passed, &expected.sgemm) {
         let sgemm = run_sgemm(&open, sgemm, reference);
-        settle_kernel(device, sgemm, |d, v| d.gemm_validation = Some(v));
+        settle_kernel(device, sgemm);
     }
     driver
 }
 
 /// Records one kernel's outcome on `device` and says whether it passed. A device is validated
 /// only while every kernel run on it passed.
-fn settle_kernel(
-    device: &mut Device,
-    outcome: Result<Validation, KernelFailure>,
-    keep: impl FnOnce(&mut Device, Validation),
-) -> bool {
+fn settle_kernel(device: &mut Device, outcome: Result<Validation, KernelFailure>) -> bool {
     match outcome {
-        Ok(v) if v.passed => {
-            device.status = Status::Validated;
-            device.reason = None;
-            keep(device, v);
-            true
-        }
         Ok(v) => {
-            device.status = Status::Failed;
-            device.reason = Some(Reason::new(
-                ReasonCode::WrongResult,
-                format!(
-                    "{} differs from the CPU reference by up to {}",
-                    v.kernel, v.max_abs_error
-                ),
-            ));
-            keep(device, v);
-            false
+            let passed = v.passed;
+            device.validations.push(v);
+            device.judge_validations();
+            passed
         }
         Err(failure) => {
             device.status = Status::Failed;
@@ -568,7 +553,12 @@ fn run_saxpy(
         .map_err(launch)?;
     let elapsed = start.elapsed();
     let got = y.contents().map_err(launch)?;
-    Ok(kernels::compare("saxpy", reference, got, elapsed))
+    Ok(kernels::compare(
+        ValidationKind::Saxpy,
+        reference,
+        got,
+        elapsed,
+    ))
 }
 
 /// As [`run_saxpy`], for `sgemm.comp`.
@@ -597,7 +587,12 @@ fn run_sgemm(
         .map_err(launch)?;
     let elapsed = start.elapsed();
     let got = c.contents().map_err(launch)?;
-    Ok(kernels::compare("sgemm", reference, got, elapsed))
+    Ok(kernels::compare(
+        ValidationKind::Sgemm,
+        reference,
+        got,
+        elapsed,
+    ))
 }
 
 #[cfg(test)]
@@ -984,11 +979,14 @@ mod tests {
         assert_eq!(device.kind, DeviceKind::Software);
         assert_eq!(device.status, Status::Validated);
         assert!(device.has_feature("compute-queue"));
-        let v = device.validation.as_ref().unwrap();
+        let v = device.validation("saxpy").unwrap();
         assert!(v.passed);
-        assert_eq!(v.kernel, "saxpy");
-        assert_eq!(v.elements, crate::kernels::SAXPY_ELEMENTS as u64);
-        assert!(device.gemm_validation.is_none());
+        assert_eq!(v.kind.name(), "saxpy");
+        assert_eq!(
+            v.kind.compared().unwrap().elements,
+            crate::kernels::SAXPY_ELEMENTS as u64
+        );
+        assert!(device.validation("sgemm").is_none());
         assert_eq!(
             progress.stages,
             [Stage::Load, Stage::Init, Stage::Enumerate, Stage::Kernel]
@@ -1003,11 +1001,11 @@ mod tests {
         let report = VulkanBackend.probe(Level::Full, &mut NoProgress);
         let device = lavapipe(&report);
         assert_eq!(device.status, Status::Validated, "{device:#?}");
-        let gemm = device.gemm_validation.as_ref().unwrap();
+        let gemm = device.validation("sgemm").unwrap();
         assert!(gemm.passed);
-        assert_eq!(gemm.kernel, "sgemm");
+        assert_eq!(gemm.kind.name(), "sgemm");
         assert_eq!(
-            gemm.elements,
+            gemm.kind.compared().unwrap().elements,
             (crate::kernels::SGEMM_N * crate::kernels::SGEMM_N) as u64
         );
     }
@@ -1018,7 +1016,7 @@ mod tests {
         assert_eq!(report.status, Status::Enumerated);
         let device = lavapipe(&report);
         assert_eq!(device.status, Status::Enumerated);
-        assert!(device.validation.is_none());
+        assert!(device.validations.is_empty());
         assert!(device.api_version.is_some());
     }
 
