@@ -3,6 +3,8 @@
 
 mod error;
 mod library;
+pub(crate) mod skeleton;
+pub(crate) mod validation;
 
 pub(crate) use error::{check as check_call, CallError, Spelling};
 

@@ -23,8 +23,9 @@ use cudarc::driver::sys::{CUdevice, CUdevice_attribute};
 use self::diagnose::{Library, VISIBLE_DEVICES_ENV};
 use self::driver::{CuError, Driver};
 use self::evidence::Evidence;
+use crate::backends::common::skeleton;
+use crate::backends::common::validation::Problems;
 use crate::backends::Backend;
-use crate::kernels::{Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
@@ -251,20 +252,12 @@ fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) ->
         device.driver_version.clone_from(&driver_version);
         report.devices.push(device);
     }
-    report.settle_status();
-    progress.partial(&report);
-    if level == Level::Quick {
+    if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
-
-    progress.stage(Stage::Kernel);
-    let saxpy = Saxpy::standard();
-    let sgemm = (level >= Level::Full).then(Sgemm::standard);
-    for (device, &id) in report.devices.iter_mut().zip(&ids) {
-        if device.status != Status::Enumerated {
-            continue;
-        }
-        match validate::run(&driver, id, &saxpy, sgemm.as_ref()) {
+    let problems = Problems::new(level);
+    skeleton::validate_each(&mut report, &ids, |&id, device| {
+        match validate::run(&driver, id, &problems.saxpy, problems.sgemm()) {
             Ok((saxpy, sgemm)) => {
                 device.validations.push(saxpy);
                 device.validations.extend(sgemm);
@@ -272,8 +265,7 @@ fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) ->
             }
             Err((code, message)) => device.fail(code, message),
         }
-    }
-    report.settle_status();
+    });
     report
 }
 

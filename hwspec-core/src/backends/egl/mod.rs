@@ -27,12 +27,13 @@ mod vendors;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use self::api::{
     ClientApi, Display, Egl, EglDevice, EglError, EglInt, GlError, GL_RENDERER,
     GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
 };
+use crate::backends::common::skeleton;
 use crate::backends::vulkan::manifests;
 use crate::backends::Backend;
 use crate::kernels::build_log_excerpt;
@@ -76,15 +77,12 @@ impl Backend for EglBackend {
     }
 }
 
-/// Held for a whole probe: contexts are made current on the calling thread, and EGL display
-/// initialisation is shared process state that in-process users (tests) may race on.
+/// Held for the whole of a probe ([`skeleton::exclusive`]).
 static ONE_PROBE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Probes with `soname` as the EGL library's name; tests name a missing one.
 fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -> BackendReport {
-    let _one_at_a_time = ONE_PROBE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let _one_at_a_time = skeleton::exclusive(&ONE_PROBE_AT_A_TIME);
     progress.stage(Stage::Load);
     let egl = match Egl::open(soname) {
         Ok(egl) => egl,
@@ -153,19 +151,14 @@ fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -
             apis
         })
         .collect();
-    report.settle_status();
-    progress.partial(&report);
-    if level == Level::Quick {
+    if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
-
-    progress.stage(Stage::Kernel);
-    for ((device, display), apis) in report.devices.iter_mut().zip(&opened).zip(&client_apis) {
-        if device.status == Status::Enumerated {
-            validate_device(display, apis, level, device);
-        }
-    }
-    report.settle_status();
+    skeleton::validate_each(
+        &mut report,
+        opened.iter().zip(&client_apis),
+        |(display, apis), device| validate_device(display, apis, level, device),
+    );
     report
 }
 

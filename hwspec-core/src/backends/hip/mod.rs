@@ -19,10 +19,12 @@ mod validate;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use self::api::{CompileFailure, Hip, HipError, Hiprtc, LoadError};
 use self::facts::Evidence;
+use crate::backends::common::skeleton;
+use crate::backends::common::validation::Problems;
 use crate::backends::Backend;
 use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
@@ -45,9 +47,8 @@ impl Backend for HipBackend {
     }
 }
 
-/// Held for the whole of a probe: the HIP runtime keeps a current device per thread and global
-/// state per process; a worker probes once, but in-process users (tests) may probe from
-/// several threads.
+/// Held for the whole of a probe ([`skeleton::exclusive`]): the HIP runtime keeps a current
+/// device per thread and global state per process.
 static ONE_PROBE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Probes with `sonames` for the runtime and `hiprtc_sonames` for ROCm 6+'s hiprtc; tests name
@@ -58,9 +59,7 @@ fn probe_with(
     level: Level,
     progress: &mut dyn Progress,
 ) -> BackendReport {
-    let _one_at_a_time = ONE_PROBE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let _one_at_a_time = skeleton::exclusive(&ONE_PROBE_AT_A_TIME);
     progress.stage(Stage::Load);
     let hip = match Hip::load(sonames) {
         Ok(hip) => hip,
@@ -121,13 +120,9 @@ fn probe_with(
         report.devices.push(device);
         targets.push(target);
     }
-    report.settle_status();
-    progress.partial(&report);
-    if level == Level::Quick {
+    if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
-
-    progress.stage(Stage::Kernel);
     let rtc = Hiprtc::load(&hip, runtime.map_or(0, facts::hip_major), hiprtc_sonames);
     if let Ok(rtc) = &rtc {
         report
@@ -135,38 +130,37 @@ fn probe_with(
             .insert("hiprtc".into(), rtc.library_name().to_owned());
     }
     let known_isas = rtc.as_ref().ok().and_then(|_| api::compiler_isa_names());
-    let saxpy = Saxpy::standard();
-    let sgemm = (level >= Level::Full).then(Sgemm::standard);
+    let problems = Problems::new(level);
     let runtime_text = report.runtime_version.clone().unwrap_or_default();
-    for ((index, device), target) in (0..).zip(report.devices.iter_mut()).zip(targets) {
-        let Some(target) = target else { continue };
-        if device.status != Status::Enumerated {
-            continue;
-        }
-        let rtc = match &rtc {
-            Ok(rtc) => rtc,
-            Err(error) => {
-                fail(
-                    device,
-                    Status::Unusable,
-                    ReasonCode::LoadFailed,
-                    format!("hiprtc: {error}"),
-                );
-                continue;
-            }
-        };
-        let job = Job {
-            hip: &hip,
-            rtc,
-            index,
-            target: &target,
-            runtime: &runtime_text,
-            saxpy: &saxpy,
-            sgemm: sgemm.as_ref(),
-        };
-        job.validate(device, known_isas.as_deref());
-    }
-    report.settle_status();
+    skeleton::validate_each(
+        &mut report,
+        (0..).zip(targets),
+        |(index, target), device| {
+            let Some(target) = target else { return };
+            let rtc = match &rtc {
+                Ok(rtc) => rtc,
+                Err(error) => {
+                    fail(
+                        device,
+                        Status::Unusable,
+                        ReasonCode::LoadFailed,
+                        format!("hiprtc: {error}"),
+                    );
+                    return;
+                }
+            };
+            let job = Job {
+                hip: &hip,
+                rtc,
+                index,
+                target: &target,
+                runtime: &runtime_text,
+                saxpy: &problems.saxpy,
+                sgemm: problems.sgemm(),
+            };
+            job.validate(device, known_isas.as_deref());
+        },
+    );
     report
 }
 

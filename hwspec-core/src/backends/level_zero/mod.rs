@@ -12,13 +12,15 @@ mod ze;
 #[cfg(test)]
 mod tests;
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use self::validate::KernelError;
 use self::ze::{
     DeviceHandle, DeviceProperties, Driver, DriverProperties, Loader, MemoryProperties, QueueGroup,
     ZeError, ZE_RESULT_ERROR_UNINITIALIZED, ZE_RESULT_NOT_READY,
 };
+use crate::backends::common::skeleton;
+use crate::backends::common::validation::Problems;
 use crate::backends::Backend;
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
 use crate::model::{
@@ -51,16 +53,13 @@ impl Backend for LevelZeroBackend {
     }
 }
 
-/// Held for the whole of a probe: `zeInit` and driver enumeration are not documented as safe
-/// to run from two threads at once, and in-process users (tests) may probe from several.
+/// Held for the whole of a probe ([`skeleton::exclusive`]).
 static ONE_PROBE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Probes with `soname` as the loader's name; tests name a missing one.
 fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -> BackendReport {
     // A probe that panicked leaves nothing half-made that the next one could trip on.
-    let _one_at_a_time = ONE_PROBE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let _one_at_a_time = skeleton::exclusive(&ONE_PROBE_AT_A_TIME);
     progress.stage(Stage::Load);
     let loader = match Loader::open(soname) {
         Ok(loader) => loader,
@@ -101,21 +100,13 @@ fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -
     if report.devices.is_empty() {
         return report;
     }
-    report.settle_status();
-    progress.partial(&report);
-    if level == Level::Quick {
+    if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
-
-    progress.stage(Stage::Kernel);
-    let saxpy = Saxpy::standard();
-    let sgemm = (level >= Level::Full).then(Sgemm::standard);
-    for (device, target) in report.devices.iter_mut().zip(&targets) {
-        if device.status == Status::Enumerated {
-            validate_device(target, device, &saxpy, sgemm.as_ref());
-        }
-    }
-    report.settle_status();
+    let problems = Problems::new(level);
+    skeleton::validate_each(&mut report, &targets, |target, device| {
+        validate_device(target, device, &problems.saxpy, problems.sgemm());
+    });
     report
 }
 

@@ -15,7 +15,7 @@ mod tests;
 use std::ffi::CStr;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use opencl3::device::{
     CL_DEVICE_DOUBLE_FP_CONFIG, CL_DEVICE_EXTENSIONS, CL_DEVICE_GLOBAL_MEM_SIZE,
@@ -31,6 +31,8 @@ use opencl3::platform::platform::{CL_PLATFORM_NAME, CL_PLATFORM_VERSION};
 
 use self::cl::{ClError, DeviceId};
 use self::validate::{Session, SetupError};
+use crate::backends::common::skeleton;
+use crate::backends::common::validation::Problems;
 use crate::backends::Backend;
 use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
@@ -65,19 +67,12 @@ impl Backend for OpenclBackend {
     }
 }
 
-/// Held for the whole of a probe. ICD loaders and drivers are not safe to initialise from two
-/// threads at once: PoCL 3.1 under ocl-icd reports no device to one thread, or crashes in
-/// `clGetDeviceInfo`, while another is enumerating. A worker probes once, but in-process users
-/// (tests, benches) may probe from several threads.
+/// Held for the whole of a probe ([`skeleton::exclusive`]).
 static ONE_PROBE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Probes with `library` as the ICD loader's soname; tests name a missing one.
 fn probe_with(library: &CStr, level: Level, progress: &mut dyn Progress) -> BackendReport {
-    // A probe that panicked poisons the lock but leaves no OpenCL state half-made that the
-    // next probe could trip on, so the poison is ignored.
-    let _one_at_a_time = ONE_PROBE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let _one_at_a_time = skeleton::exclusive(&ONE_PROBE_AT_A_TIME);
     progress.stage(Stage::Load);
     if let Err(why) = loader::open_for_good(library) {
         return BackendReport::absent(
@@ -150,21 +145,13 @@ fn probe_loaded(level: Level, progress: &mut dyn Progress, icds: &[Icd]) -> Back
     if report.devices.is_empty() {
         return report;
     }
-    report.settle_status();
-    progress.partial(&report);
-    if level == Level::Quick {
+    if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
-
-    progress.stage(Stage::Kernel);
-    let saxpy = Saxpy::standard();
-    let sgemm = (level >= Level::Full).then(Sgemm::standard);
-    for (device, id) in report.devices.iter_mut().zip(ids) {
-        if device.status == Status::Enumerated {
-            validate_device(id, device, &saxpy, sgemm.as_ref());
-        }
-    }
-    report.settle_status();
+    let problems = Problems::new(level);
+    skeleton::validate_each(&mut report, ids, |id, device| {
+        validate_device(id, device, &problems.saxpy, problems.sgemm());
+    });
     report
 }
 

@@ -239,9 +239,7 @@ fn quick_enumerates_without_running_kernels() {
 
 #[test]
 fn a_kernel_that_does_not_compile_reports_its_build_log() {
-    let _one_at_a_time = ONE_PROBE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner);
+    let _one_at_a_time = skeleton::exclusive(&ONE_PROBE_AT_A_TIME);
     let platform = cl::platforms()
         .unwrap()
         .into_iter()

@@ -8,16 +8,15 @@
 mod api;
 pub(crate) mod manifests;
 
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use ash::vk;
 
+use crate::backends::common::validation::{Pending, Problems};
 use crate::backends::Backend;
-use crate::kernels::{self, Saxpy, Sgemm};
+use crate::kernels::Sgemm;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
-    ValidationKind,
 };
 use crate::protocol::{Progress, Stage};
 
@@ -414,56 +413,6 @@ fn describe(facts: &api::DeviceFacts, compute_queue: Option<u32>) -> Device {
     device
 }
 
-/// The validation problems of one level with their CPU references, made once and shared by
-/// every device rather than rebuilt (about 6 ms for SAXPY) for each.
-struct Expected {
-    saxpy: Saxpy,
-    saxpy_reference: Vec<f32>,
-    /// At level `full` only.
-    sgemm: Option<(Sgemm, Vec<f32>)>,
-}
-
-impl Expected {
-    fn new(level: Level) -> Expected {
-        let saxpy = Saxpy::standard();
-        let saxpy_reference = saxpy.reference();
-        let sgemm = (level >= Level::Full).then(|| {
-            let sgemm = Sgemm::standard();
-            let reference = sgemm.reference();
-            (sgemm, reference)
-        });
-        Expected {
-            saxpy,
-            saxpy_reference,
-            sgemm,
-        }
-    }
-}
-
-/// [`Expected`] being made on a helper thread.
-struct Pending {
-    level: Level,
-    helper: Option<JoinHandle<Expected>>,
-}
-
-impl Pending {
-    fn start(level: Level) -> Pending {
-        let helper = thread::Builder::new()
-            .name("hwspec-vk-expected".into())
-            .spawn(move || Expected::new(level))
-            .ok();
-        Pending { level, helper }
-    }
-
-    /// The helper's result; made here instead where no thread could start or the helper
-    /// did not finish normally.
-    fn wait(self) -> Expected {
-        self.helper
-            .and_then(|helper| helper.join().ok())
-            .unwrap_or_else(|| Expected::new(self.level))
-    }
-}
-
 /// A kernel that could not give a validation, and how to report it.
 struct KernelFailure {
     code: ReasonCode,
@@ -486,12 +435,12 @@ impl KernelFailure {
     }
 }
 
-/// Opens the device on `queue` and runs the kernels of `expected`, recording the outcome.
+/// Opens the device on `queue` and runs the kernels of `problems`, recording the outcome.
 /// Returns the driver library that runs the device, when it opened.
 fn validate(
     physical: &api::PhysicalDevice<'_>,
     queue: u32,
-    expected: &Expected,
+    problems: &Problems,
     device: &mut Device,
 ) -> Option<std::path::PathBuf> {
     let open = match physical.open(queue) {
@@ -507,10 +456,10 @@ fn validate(
         }
     };
     let driver = open.driver_library();
-    let saxpy = run_saxpy(&open, &expected.saxpy, &expected.saxpy_reference);
+    let saxpy = run_saxpy(&open, problems);
     let saxpy_passed = settle_kernel(device, saxpy);
-    if let (true, Some((sgemm, reference))) = (saxpy_passed, &expected.sgemm) {
-        let sgemm = run_sgemm(&open, sgemm, reference);
+    if let (true, Some(sgemm)) = (saxpy_passed, problems.sgemm()) {
+        let sgemm = run_sgemm(&open, sgemm, problems);
         settle_kernel(device, sgemm);
     }
     driver
@@ -534,13 +483,9 @@ fn settle_kernel(device: &mut Device, outcome: Result<Validation, KernelFailure>
     }
 }
 
-/// Runs `problem` on `device` and compares the result with `reference`, which is
-/// `problem.reference()`.
-fn run_saxpy(
-    device: &api::Device<'_>,
-    problem: &Saxpy,
-    reference: &[f32],
-) -> Result<Validation, KernelFailure> {
+/// Runs the SAXPY of `problems` on `device` and compares the result with its reference.
+fn run_saxpy(device: &api::Device<'_>, problems: &Problems) -> Result<Validation, KernelFailure> {
+    let problem = &problems.saxpy;
     let pipeline = device
         .pipeline(api::Shader::Saxpy)
         .map_err(|e| KernelFailure::build("saxpy", e))?;
@@ -553,19 +498,14 @@ fn run_saxpy(
         .map_err(launch)?;
     let elapsed = start.elapsed();
     let got = y.contents().map_err(launch)?;
-    Ok(kernels::compare(
-        ValidationKind::Saxpy,
-        reference,
-        got,
-        elapsed,
-    ))
+    Ok(problems.check_saxpy(got, elapsed))
 }
 
 /// As [`run_saxpy`], for `sgemm.comp`.
 fn run_sgemm(
     device: &api::Device<'_>,
     problem: &Sgemm,
-    reference: &[f32],
+    problems: &Problems,
 ) -> Result<Validation, KernelFailure> {
     let pipeline = device
         .pipeline(api::Shader::Sgemm)
@@ -587,12 +527,7 @@ fn run_sgemm(
         .map_err(launch)?;
     let elapsed = start.elapsed();
     let got = c.contents().map_err(launch)?;
-    Ok(kernels::compare(
-        ValidationKind::Sgemm,
-        reference,
-        got,
-        elapsed,
-    ))
+    Ok(problems.check_sgemm(got, elapsed))
 }
 
 #[cfg(test)]
@@ -877,17 +812,6 @@ mod tests {
         // Cached but not coherent would need flushes: never picked.
         memory.memory_types[2].property_flags = F::HOST_VISIBLE | F::HOST_CACHED;
         assert_eq!(api::host_coherent_type(&memory, 0b111), Some(0));
-    }
-
-    #[test]
-    fn expected_results_come_from_the_kernels_references() {
-        let standard = Pending::start(Level::Standard).wait();
-        assert_eq!(standard.saxpy.len(), crate::kernels::SAXPY_ELEMENTS);
-        assert_eq!(standard.saxpy_reference, standard.saxpy.reference());
-        assert!(standard.sgemm.is_none());
-        let full = Pending::start(Level::Full).wait();
-        let (sgemm, reference) = full.sgemm.as_ref().unwrap();
-        assert_eq!(*reference, sgemm.reference());
     }
 
     fn shader_dir() -> PathBuf {
