@@ -13,7 +13,6 @@ mod man;
 mod output;
 mod render;
 
-use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -25,10 +24,6 @@ use hwspec_core::spec::Override;
 use hwspec_core::{BackendName, Level, ProbeOptions, Report, WorkerCommand};
 
 use cli::{Cli, Commands, CondaDetectArgs, Format, ProbeArgs, ProbeOpts};
-
-/// The hidden first argument that turns this executable into a backend worker
-/// (`hwspec __worker BACKEND LEVEL`); only hwspec itself starts it.
-const WORKER_ARG: &str = "__worker";
 
 /// Why a command did not finish normally.
 #[derive(Debug)]
@@ -55,9 +50,10 @@ impl fmt::Display for Failure {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == WORKER_ARG) {
-        run_worker(&args[2..]);
+    // Started as a worker (`hwspec __worker BACKEND LEVEL`), this process never gets past here.
+    if let Err(message) = hwspec_core::worker::run_if_asked() {
+        diagnose(&message);
+        return ExitCode::from(2);
     }
     // A caller that ignores SIGCHLD (some daemons, `trap '' CHLD`) passes that on to us, and
     // the kernel would then reap workers behind our back, losing their exit status.
@@ -106,23 +102,6 @@ pub fn diagnose(message: &impl fmt::Display) {
         .write_all(hwspec_core::text::printable(&text).as_bytes());
 }
 
-fn run_worker(args: &[OsString]) -> ! {
-    let backend = args
-        .first()
-        .and_then(|a| a.to_str())
-        .and_then(BackendName::parse);
-    let level = args.get(1).and_then(|a| a.to_str()).and_then(Level::parse);
-    match (backend, level) {
-        (Some(backend), Some(level)) => hwspec_core::worker::worker_main(backend, level),
-        _ => {
-            diagnose(&format!(
-                "{WORKER_ARG} is internal; it takes a backend and a level"
-            ));
-            std::process::exit(2)
-        }
-    }
-}
-
 /// The report `opts` asks for: cached when still true and allowed, probed otherwise, with the
 /// caller's `HWSPEC_OVERRIDE_*` variables applied and recorded in it; also the overrides, for
 /// explanations.
@@ -162,10 +141,7 @@ fn saved_report(path: &std::path::Path) -> Result<Report, Failure> {
 fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
     let program = std::env::current_exe()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot find own executable: {e}")))?;
-    let mut options = ProbeOptions::new(WorkerCommand {
-        program,
-        args: vec![WORKER_ARG.into()],
-    });
+    let mut options = ProbeOptions::new(WorkerCommand::hwspec(program));
     if !opts.backend.is_empty() {
         options.backends = BackendName::ALL
             .iter()

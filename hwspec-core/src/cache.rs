@@ -556,7 +556,7 @@ mod tests {
     /// Options whose one worker is a shell script printing a fixed CPU report.
     fn scripted_options() -> ProbeOptions {
         use crate::model::{BackendName, BackendReport, ReasonCode};
-        use crate::worker::WorkerMessage;
+        use crate::protocol::WorkerMessage;
         let line = serde_json::to_string(&WorkerMessage::Report(BackendReport::absent(
             BackendName::Cuda,
             ReasonCode::LibraryNotFound,

@@ -2,7 +2,7 @@
 //!
 //! Design §3. The calling process never loads a vendor library. Each worker is started by exec
 //! (`std::process::Command`, no `pre_exec`) in its own process group with a cleaned environment,
-//! and speaks the line protocol of [`crate::worker`] on its stdout. Whatever a worker does —
+//! and speaks the line protocol of [`crate::protocol`] on its stdout. Whatever a worker does —
 //! hang, crash, print garbage, stop halfway, leave a grandchild holding the pipe — becomes a
 //! status and a reason in its backend's report, and the probe returns in bounded time.
 
@@ -19,13 +19,11 @@ use std::time::{Duration, Instant};
 use crate::cache;
 use crate::caps;
 use crate::environment::{Places, Trust, WorkerEnvironment};
-use crate::guard;
 use crate::model::{
     BackendName, BackendReport, HostInfo, Level, Reason, ReasonCode, Report, Status, SCHEMA_VERSION,
 };
-use crate::protocol::Stage;
+use crate::protocol::{self, Stage, WorkerMessage};
 use crate::sys;
-use crate::worker::WorkerMessage;
 
 /// How long a worker may take, stage by stage and in all. Generous by default: `cuInit` alone
 /// can take seconds on a large machine with persistence mode off, and a first PoCL kernel build
@@ -132,6 +130,18 @@ pub struct WorkerCommand {
     pub args: Vec<OsString>,
 }
 
+impl WorkerCommand {
+    /// `program` started as a worker ([`protocol::WORKER_ARG`] before the backend and level):
+    /// the `hwspec` executable, `hwspec-worker`, or any program that calls
+    /// [`worker::run_if_asked`](crate::worker::run_if_asked) first thing.
+    pub fn hwspec(program: impl Into<PathBuf>) -> WorkerCommand {
+        WorkerCommand {
+            program: program.into(),
+            args: vec![protocol::WORKER_ARG.into()],
+        }
+    }
+}
+
 /// What to probe and how.
 #[derive(Debug, Clone)]
 pub struct ProbeOptions {
@@ -223,9 +233,9 @@ pub(crate) fn probe_prepared(options: &ProbeOptions, prepared: &Prepared) -> Pro
     let started = Instant::now();
     let parent = std::process::id().to_string();
     let memory_limit = options.memory_limit.map(|l| l.to_string());
-    let mut guard_env = vec![(OsString::from(guard::PARENT_ENV), OsString::from(parent))];
+    let mut guard_env = vec![(OsString::from(protocol::PARENT_ENV), OsString::from(parent))];
     if let Some(limit) = memory_limit {
-        guard_env.push((guard::MEMORY_LIMIT_ENV.into(), limit.into()));
+        guard_env.push((protocol::MEMORY_LIMIT_ENV.into(), limit.into()));
     }
     let spawn = Spawn {
         worker: &options.worker,

@@ -10,9 +10,6 @@ use hwspec_core::{BackendName, Deadlines, Level, ProbeOptions, WorkerCommand};
 use crate::error::{boundary, boundary_void, hwspec_result, Error};
 use crate::ptr::{free_boxed, into_raw, try_mut, try_str, Out};
 
-/// The worker's hidden first argument (`hwspec __worker BACKEND LEVEL`).
-const WORKER_ARG: &str = "__worker";
-
 /// Where the worker is installed, fixed when the library is built.
 const BUILT_IN_WORKER: &str = match option_env!("HWSPEC_WORKER_PATH") {
     Some(path) => path,
@@ -64,10 +61,7 @@ impl hwspec_options {
             None if untrusted_root => PathBuf::from(BUILT_IN_WORKER),
             None => worker_from_env()?,
         };
-        let mut options = ProbeOptions::new(WorkerCommand {
-            program,
-            args: vec![WORKER_ARG.into()],
-        });
+        let mut options = ProbeOptions::new(WorkerCommand::hwspec(program));
         options.backends = self.backends.clone();
         options.level = self.level;
         options.deadlines = Deadlines::with_total(self.timeout);
