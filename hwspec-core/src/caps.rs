@@ -4,9 +4,8 @@
 //! and `full`, an `enumerated` one at level `quick`. Software devices (PoCL, lavapipe) count for
 //! `opencl` and `vulkan` but never for `opencl-gpu`, `vulkan-gpu` or `gpu`.
 
-use std::cmp::Ordering;
-
 use crate::model::{BackendName, BackendReport, Capability, Device, DeviceKind, Level, Status};
+use crate::spec::version::{self, major_minor};
 
 /// Whether `device` counts as proven at `level`.
 pub fn proven(device: &Device, level: Level) -> bool {
@@ -40,7 +39,7 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
     ] {
         let highest = proven_devices(backend)
             .filter_map(|d| d.api_version.as_deref().and_then(major_minor))
-            .max_by(|a, b| compare_versions(a, b));
+            .max_by(|a, b| version::order(a, b));
         if let Some(version) = highest {
             caps.push(Capability::versioned(cap, version));
         }
@@ -60,7 +59,7 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
                 .get("opengl_version")
                 .and_then(|v| major_minor(v))
         })
-        .max_by(|a, b| compare_versions(a, b));
+        .max_by(|a, b| version::order(a, b));
     if let Some(version) = opengl {
         caps.push(Capability::versioned("opengl", version));
     }
@@ -155,53 +154,21 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
         }
     }
 
-    caps.sort_by(|a, b| {
-        a.name
-            .cmp(&b.name)
-            .then_with(|| match (&a.version, &b.version) {
-                (Some(x), Some(y)) => compare_versions(x, y),
-                (x, y) => x.cmp(y),
-            })
-    });
+    sort(&mut caps);
     caps.dedup();
     caps
 }
 
-/// `major.minor` of a dotted version such as `1.3.230` or `3.0`; `None` if it does not start
-/// with two numbers.
-pub fn major_minor(version: &str) -> Option<String> {
-    let mut parts = version.trim().split('.');
-    let major: u32 = parts.next()?.parse().ok()?;
-    let minor: u32 = parts
-        .next()?
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()?;
-    Some(format!("{major}.{minor}"))
-}
-
-/// Compares dotted numeric versions part by part (`1.10` > `1.9`); non-numeric parts compare
-/// as text after numeric ones.
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    let mut xs = a.split('.');
-    let mut ys = b.split('.');
-    loop {
-        match (xs.next(), ys.next()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) => {
-                let order = match (x.parse::<u64>(), y.parse::<u64>()) {
-                    (Ok(x), Ok(y)) => x.cmp(&y),
-                    _ => x.cmp(y),
-                };
-                if order != Ordering::Equal {
-                    return order;
-                }
-            }
-        }
-    }
+/// Sorts capabilities as reports list them: by name, then by version.
+pub(crate) fn sort(caps: &mut [Capability]) {
+    caps.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| match (&a.version, &b.version) {
+                (Some(x), Some(y)) => version::order(x, y),
+                (x, y) => x.cmp(y),
+            })
+    });
 }
 
 #[cfg(test)]
@@ -483,16 +450,5 @@ mod tests {
             !quick.contains(&"gcc-offload-amdgcn".to_owned()),
             "even at quick: {quick:?}"
         );
-    }
-
-    #[test]
-    fn version_helpers() {
-        assert_eq!(major_minor("1.3.230").as_deref(), Some("1.3"));
-        assert_eq!(major_minor("3.0").as_deref(), Some("3.0"));
-        assert_eq!(major_minor("2.1-rc1").as_deref(), Some("2.1"));
-        assert_eq!(major_minor("x.1"), None);
-        assert_eq!(major_minor("3"), None);
-        assert_eq!(compare_versions("1.10", "1.9"), Ordering::Greater);
-        assert_eq!(compare_versions("1.2", "1.2.0"), Ordering::Less);
     }
 }
