@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::{CommandFactory, Parser};
-use hwspec_core::cache::CachePolicy;
+use hwspec_core::report_cache::CachePolicy;
 use hwspec_core::spec::Override;
 use hwspec_core::{BackendName, Level, ProbeOptions, Report, WorkerCommand};
 
@@ -160,7 +160,7 @@ fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
         read: !opts.fresh,
         max_age: opts.max_age,
     };
-    Ok(hwspec_core::cache::probe_cached(&options, policy))
+    Ok(hwspec_core::report_cache::probe_cached(&options, policy))
 }
 
 fn probe(args: &ProbeArgs) -> Result<(), Failure> {

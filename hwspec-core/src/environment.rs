@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::cache::DRIVER_CACHE_ENV;
+use crate::driver_dirs::DRIVER_CACHE_ENV;
 
 /// `PATH` for workers whose caller has none (`env -i`) and for every worker as root without
 /// `--trust-env`: the system directories, as `login.defs` gives root.
@@ -280,7 +280,7 @@ impl WorkerEnvironment {
             set("PATH", DEFAULT_PATH.into());
         }
         if let (Trust::RootOnly, true, Some(home)) = (trust, no_home, places.root_home) {
-            if crate::cache::ensure_private_dir(home).is_ok() {
+            if crate::files::ensure_private_dir(home).is_ok() {
                 set("HOME", home.as_os_str().to_owned());
             }
         }

@@ -16,8 +16,8 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cache;
 use crate::caps;
+use crate::driver_dirs;
 use crate::environment::{Places, Trust, WorkerEnvironment};
 use crate::model::{
     BackendName, BackendReport, HostInfo, Level, Reason, ReasonCode, Report, Status, SCHEMA_VERSION,
@@ -191,8 +191,8 @@ impl Prepared {
         let preferred = options
             .driver_cache
             .clone()
-            .or_else(cache::default_driver_cache_dir);
-        let driver_cache = cache::chosen_driver_cache(preferred.as_deref(), for_probe);
+            .or_else(driver_dirs::default_driver_cache_dir);
+        let driver_cache = driver_dirs::chosen_driver_cache(preferred.as_deref(), for_probe);
         let trust = Trust::for_this_process(options.trust_env);
         // As root without trust, workers whose caller's home another user controls get a home
         // of hwspec's own instead: no per-user manifest, layer or configuration directory.

@@ -8,10 +8,11 @@
 
 pub mod amdgpu;
 pub mod backends;
-pub mod cache;
 pub mod caps;
 pub mod control;
+pub mod driver_dirs;
 pub mod environment;
+pub mod files;
 pub mod guard;
 pub mod isolate;
 pub mod kernels;
@@ -19,6 +20,7 @@ pub mod model;
 pub mod pci;
 pub mod process;
 pub mod protocol;
+pub mod report_cache;
 pub mod spec;
 pub mod sys;
 #[cfg(test)]

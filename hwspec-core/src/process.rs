@@ -586,28 +586,6 @@ pub fn inherited_limits() -> Vec<(&'static str, Option<u64>)> {
         .collect()
 }
 
-/// Creates a new directory `PARENT/PREFIXxxxxxx` with a random, unpredictable suffix, mode
-/// 0700, owned by this user (`mkdtemp`).
-pub fn make_private_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
-    use std::os::unix::ffi::OsStringExt;
-    let mut template = parent
-        .join(format!("{prefix}XXXXXX"))
-        .into_os_string()
-        .into_vec();
-    if template.contains(&0) {
-        return Err(io::ErrorKind::InvalidInput.into());
-    }
-    template.push(0);
-    // SAFETY: `template` is a writable, NUL-terminated buffer ending in six X's, which
-    // mkdtemp replaces in place.
-    let made = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
-    if made.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    template.pop();
-    Ok(PathBuf::from(std::ffi::OsString::from_vec(template)))
-}
-
 fn check(rc: libc::c_int) -> io::Result<()> {
     if rc < 0 {
         Err(io::Error::last_os_error())
@@ -705,17 +683,5 @@ mod tests {
             (true, true, Some(libc::EPERM), Some(libc::EPERM), true),
             "before, filter installed, process error, thread error, other threads parked"
         );
-    }
-
-    #[test]
-    fn private_dirs_are_new_unpredictable_and_0700() {
-        use std::os::unix::fs::PermissionsExt;
-        let tmp = crate::testing::TempDir::new("process-private-dir");
-        let a = make_private_dir(tmp.path(), "x-").unwrap();
-        let b = make_private_dir(tmp.path(), "x-").unwrap();
-        assert_ne!(a, b);
-        assert!(a.file_name().unwrap().to_str().unwrap().starts_with("x-"));
-        let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
     }
 }

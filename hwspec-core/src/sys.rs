@@ -9,7 +9,7 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Bound for one-line kernel and configuration files (`/proc/sys/...`, `/sys/module/...`).
 pub const SMALL_FILE_BYTES: u64 = 64 << 10;
@@ -371,6 +371,28 @@ pub fn loaded_file(name: &Path, symbol: &std::ffi::CStr) -> Option<std::path::Pa
     file_containing(entry as usize)
 }
 
+/// Creates a new directory `PARENT/PREFIXxxxxxx` with a random, unpredictable suffix, mode
+/// 0700, owned by this user (`mkdtemp`).
+pub fn make_private_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut template = parent
+        .join(format!("{prefix}XXXXXX"))
+        .into_os_string()
+        .into_vec();
+    if template.contains(&0) {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    template.push(0);
+    // SAFETY: `template` is a writable, NUL-terminated buffer ending in six X's, which
+    // mkdtemp replaces in place.
+    let made = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
+    if made.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    template.pop();
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(template)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,5 +486,17 @@ mod tests {
     #[test]
     fn this_process_has_libc_mapped() {
         assert!(loaded_library("libc.so").is_some() || loaded_library("libc-").is_some());
+    }
+
+    #[test]
+    fn private_dirs_are_new_unpredictable_and_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = crate::testing::TempDir::new("sys-private-dir");
+        let a = make_private_dir(tmp.path(), "x-").unwrap();
+        let b = make_private_dir(tmp.path(), "x-").unwrap();
+        assert_ne!(a, b);
+        assert!(a.file_name().unwrap().to_str().unwrap().starts_with("x-"));
+        let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
     }
 }

@@ -4,7 +4,7 @@ use std::ffi::c_char;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hwspec_core::cache::CachePolicy;
+use hwspec_core::report_cache::CachePolicy;
 use hwspec_core::{BackendName, Deadlines, Level, ProbeOptions, WorkerCommand};
 
 use crate::error::{boundary, boundary_void, hwspec_result, Error};

@@ -90,7 +90,7 @@ pub unsafe extern "C" fn hwspec_probe(
         // SAFETY: forwarded from this function's contract.
         let options = unsafe { options.as_ref() }.cloned().unwrap_or_default();
         let (options, policy, worker_withheld) = options.to_probe()?;
-        let mut report = hwspec_core::cache::probe_cached(&options, policy);
+        let mut report = hwspec_core::report_cache::probe_cached(&options, policy);
         if worker_withheld {
             let dropped = &mut report.host.dropped_environment;
             dropped.push(crate::options::WORKER_ENV.to_owned());

@@ -1,6 +1,8 @@
 //! The toolkit every backend builds on: opening runtime libraries and resolving their entry
 //! points, and reporting why that failed.
 
+mod kernel_cache;
 mod library;
 
+pub(crate) use kernel_cache::KernelCache;
 pub(crate) use library::{check_loadable, symbol_table, Library, LoadError};

@@ -20,8 +20,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::backends::common::KernelCache;
 use crate::backends::Backend;
-use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, SAXPY_ELEMENTS, TOLERANCE};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,

@@ -23,8 +23,8 @@ use std::sync::{Mutex, PoisonError};
 
 use self::api::{CompileFailure, Hip, HipError, Hiprtc, LoadError};
 use self::facts::Evidence;
+use crate::backends::common::KernelCache;
 use crate::backends::Backend;
-use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,

@@ -31,8 +31,8 @@ use opencl3::platform::platform::{CL_PLATFORM_NAME, CL_PLATFORM_VERSION};
 
 use self::cl::{ClError, DeviceId};
 use self::validate::{Session, SetupError};
+use crate::backends::common::KernelCache;
 use crate::backends::Backend;
-use crate::cache::KernelCache;
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
