@@ -10,12 +10,13 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::backends::{self, Drivers};
 use crate::caps;
 use crate::driver_dirs;
 use crate::environment::{Places, Trust, WorkerEnvironment};
@@ -831,19 +832,6 @@ fn describe_exit(status: Option<ExitStatus>) -> String {
     }
 }
 
-/// The separately loadable drivers of a backend whose runtime loads several, any one of which
-/// can take the whole probe down: OpenCL's ICDs and Vulkan's driver manifests.
-pub(crate) struct Drivers {
-    /// How a report names one (`OpenCL ICD`, `Vulkan driver manifest`).
-    label: &'static str,
-    /// The files that name the drivers, one worker each when isolating.
-    pub(crate) files: Vec<PathBuf>,
-    /// The variable that makes a worker's runtime load only the driver named by one file.
-    variable: &'static str,
-    /// Variables that would add drivers back, removed when isolating.
-    cleared: &'static [&'static str],
-}
-
 /// The drivers of `backend` as a worker with environment `env` would load them.
 pub(crate) fn drivers_of(backend: BackendName, env: &[(OsString, OsString)]) -> Option<Drivers> {
     let var = |name: &str| {
@@ -851,29 +839,7 @@ pub(crate) fn drivers_of(backend: BackendName, env: &[(OsString, OsString)]) -> 
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.to_string_lossy().into_owned())
     };
-    match backend {
-        BackendName::Opencl => Some(Drivers {
-            label: "OpenCL ICD",
-            files: crate::backends::opencl::icd_files(
-                var("OCL_ICD_VENDORS").as_deref().map(std::ffi::OsStr::new),
-            ),
-            variable: "OCL_ICD_VENDORS",
-            cleared: &["OCL_ICD_FILENAMES"],
-        }),
-        BackendName::Vulkan => Some(Drivers {
-            label: "Vulkan driver manifest",
-            files: crate::backends::vulkan::manifests::listed(
-                var("VK_DRIVER_FILES")
-                    .or_else(|| var("VK_ICD_FILENAMES"))
-                    .as_deref(),
-                var("VK_ADD_DRIVER_FILES").as_deref(),
-                var("HOME").as_deref().map(Path::new),
-            ),
-            variable: "VK_DRIVER_FILES",
-            cleared: &["VK_ICD_FILENAMES", "VK_ADD_DRIVER_FILES"],
-        }),
-        _ => None,
-    }
+    backends::get(backend).drivers(&var)
 }
 
 /// Re-probes a backend one driver at a time after the whole-runtime worker failed, so the
@@ -920,7 +886,7 @@ fn isolate_drivers(
         .files
         .iter()
         .map(|file| {
-            let only = (drivers.variable.into(), Some(file.as_os_str().to_owned()));
+            let only = (drivers.only.into(), Some(file.as_os_str().to_owned()));
             let cleared = drivers.cleared.iter().map(|k| (OsString::from(k), None));
             (name, std::iter::once(only).chain(cleared).collect())
         })

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::backends;
 use crate::driver_dirs::user_cache_home;
 use crate::files::{ensure_private_dir, read_entry, stable_hash, write_entry};
 use crate::isolate::{self, Prepared, ProbeOptions};
@@ -150,8 +151,8 @@ fn cache_key(options: &ProbeOptions) -> u64 {
 }
 
 /// Everything a probe's outcome depends on that can be read cheaply without loading a runtime:
-/// the boot, kernel driver modules, device nodes, the OpenCL ICDs and Vulkan manifests the
-/// workers would read, the dynamic linker's cache (rewritten by every library install), known
+/// the boot, kernel driver modules, device nodes, the driver files the workers' loaders would
+/// read (OpenCL ICDs, Vulkan manifests: see [`Backend::drivers`](backends::Backend::drivers)), the dynamic linker's cache (rewritten by every library install), known
 /// libraries outside it, and the environment the workers would get. Each part is hashed so the
 /// entry stays small. Every file is read without blocking and with a bound (a FIFO, a symlink to
 /// `/dev/zero` or a huge manifest costs nothing), and only what the workers would read: as root
@@ -201,21 +202,22 @@ fn fingerprint(options: &ProbeOptions, prepared: &Prepared) -> BTreeMap<String, 
     put("device_nodes", format!("{:016x}", hash_strings(&nodes)));
 
     let env = &prepared.environment;
-    for (key, backend) in [
-        ("opencl_icds", BackendName::Opencl),
-        ("vulkan_manifests", BackendName::Vulkan),
-    ] {
-        let files: Vec<String> = isolate::drivers_of(backend, &env.vars)
-            .map(|drivers| drivers.files)
-            .unwrap_or_default()
-            .iter()
-            .map(|file| format!("{} {}", describe_file(file), hash_file_contents(file)))
-            .collect();
-        put(key, format!("{:016x}", hash_strings(&files)));
+    for &backend in BackendName::ALL {
+        if let Some(drivers) = isolate::drivers_of(backend, &env.vars) {
+            let files: Vec<String> = drivers
+                .files
+                .iter()
+                .map(|file| format!("{} {}", describe_file(file), hash_file_contents(file)))
+                .collect();
+            put(
+                &format!("{backend}_drivers"),
+                format!("{:016x}", hash_strings(&files)),
+            );
+        }
     }
 
-    let libraries: Vec<String> = ["/etc/ld.so.cache", "/usr/lib/wsl/lib/libcuda.so.1"]
-        .iter()
+    let libraries: Vec<String> = std::iter::once("/etc/ld.so.cache")
+        .chain(backends::all().flat_map(|b| b.libraries_outside_linker_cache().iter().copied()))
         .map(|p| describe_file(Path::new(p)))
         .collect();
     put("libraries", format!("{:016x}", hash_strings(&libraries)));
@@ -389,8 +391,8 @@ mod tests {
         for key in [
             "modules",
             "device_nodes",
-            "opencl_icds",
-            "vulkan_manifests",
+            "opencl_drivers",
+            "vulkan_drivers",
             "libraries",
             "environment",
         ] {

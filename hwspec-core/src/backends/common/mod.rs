@@ -1,6 +1,7 @@
 //! The toolkit every backend builds on: opening runtime libraries and resolving their entry
-//! points, and reporting why that failed.
+//! points, and reporting why that failed; the kernel cache; the shapes of capability rules.
 
+pub(crate) mod capabilities;
 mod kernel_cache;
 mod library;
 
