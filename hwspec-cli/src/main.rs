@@ -60,7 +60,7 @@ fn main() -> ExitCode {
     hwspec_core::sys::restore_default_sigchld();
     // Whatever a worker's descendants do to escape (setsid, a double fork) after the worker
     // itself crashed, they are re-parented to this process rather than init, and killed below.
-    let _ = hwspec_core::process::become_child_subreaper();
+    let _ = hwspec_core::supervise::become_child_subreaper();
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Probe(args) => probe(&args).map(|()| ExitCode::SUCCESS),
@@ -76,7 +76,7 @@ fn main() -> ExitCode {
         }
     };
     // Every worker has ended or been given up on; nothing it started may outlive hwspec.
-    hwspec_core::process::kill_descendants(std::time::Duration::from_secs(1));
+    hwspec_core::supervise::kill_descendants(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => code,
         Err(Failure::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -214,7 +214,7 @@ fn conda_detect(args: &CondaDetectArgs) -> Result<(), Failure> {
         timeout: args.timeout,
         stage_timeout: Vec::new(),
         trust_env: args.trust_env,
-        memory_limit: hwspec_core::isolate::DEFAULT_MEMORY_LIMIT >> 20,
+        memory_limit: hwspec_core::options::DEFAULT_MEMORY_LIMIT >> 20,
         fresh: args.fresh,
         max_age: args.max_age,
         report: args.report.clone(),

@@ -7,7 +7,7 @@
 
 use clap::CommandFactory;
 use clap_mangen::roff::{bold, roman, Roff};
-use hwspec_core::environment::{
+use hwspec_core::supervise::environment::{
     loader_prefixes, passed_prefixes, runtime_prefixes, selectors, CODE_WORDS, PASSED_PLAIN,
 };
 

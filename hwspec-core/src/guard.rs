@@ -28,8 +28,8 @@ use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::process::{self, SignalFd};
 use crate::protocol::{WorkerMessage, MEMORY_LIMIT_ENV, PARENT_ENV};
+use crate::supervise::process::{self, SignalFd};
 use crate::sys;
 
 /// The signals that mean "stop now": the parent's deadline (SIGTERM), its death (the

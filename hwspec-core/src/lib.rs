@@ -11,22 +11,22 @@ pub mod backends;
 pub mod caps;
 pub mod control;
 pub mod driver_dirs;
-pub mod environment;
 pub mod files;
 pub mod guard;
-pub mod isolate;
 pub mod kernels;
 pub mod model;
+pub mod options;
 pub mod pci;
-pub mod process;
 pub mod protocol;
 pub mod report_cache;
 pub mod spec;
+pub mod supervise;
 pub mod sys;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod text;
 pub mod worker;
 
-pub use isolate::{probe, Deadlines, ProbeOptions, WorkerCommand};
 pub use model::{BackendName, Level, Report, Status};
+pub use options::{Deadlines, ProbeOptions, WorkerCommand};
+pub use supervise::probe;

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use crate::backends;
 use crate::driver_dirs::user_cache_home;
 use crate::files::{ensure_private_dir, read_entry, stable_hash, write_entry};
-use crate::isolate::{self, Prepared, ProbeOptions};
 use crate::model::{BackendName, CacheInfo, Report, SCHEMA_VERSION};
-use crate::process;
+use crate::options::ProbeOptions;
+use crate::supervise::{self, process, Prepared};
 use crate::sys;
 
 /// Largest OpenCL ICD file or Vulkan manifest read for the fingerprint: both are a few lines.
@@ -94,7 +94,7 @@ fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePo
             }
         }
     }
-    let probed = isolate::probe_prepared(options, &Prepared::new(options, true));
+    let probed = supervise::probe_prepared(options, &Prepared::new(options, true));
     let mut report = probed.report;
     let not_stored = if probed.transient.is_empty() {
         None
@@ -203,7 +203,7 @@ fn fingerprint(options: &ProbeOptions, prepared: &Prepared) -> BTreeMap<String, 
 
     let env = &prepared.environment;
     for &backend in BackendName::ALL {
-        if let Some(drivers) = isolate::drivers_of(backend, &env.vars) {
+        if let Some(drivers) = supervise::drivers_of(backend, &env.vars) {
             let files: Vec<String> = drivers
                 .files
                 .iter()
@@ -287,7 +287,7 @@ mod tests {
             "scripted",
         )))
         .unwrap();
-        let mut options = ProbeOptions::new(crate::isolate::WorkerCommand {
+        let mut options = ProbeOptions::new(crate::options::WorkerCommand {
             program: PathBuf::from("/bin/sh"),
             args: vec!["-c".into(), format!("echo '{line}'").into()],
         });
