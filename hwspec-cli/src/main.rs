@@ -19,9 +19,8 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::{CommandFactory, Parser};
-use hwspec_core::report_cache::CachePolicy;
 use hwspec_core::spec::Override;
-use hwspec_core::{BackendName, Level, ProbeOptions, Report, WorkerCommand};
+use hwspec_core::{Answer, BackendName, CachePolicy, Level, ProbeOptions, Report, WorkerCommand};
 
 use cli::{Cli, Commands, CondaDetectArgs, Format, ProbeArgs, ProbeOpts};
 
@@ -102,17 +101,16 @@ pub fn diagnose(message: &impl fmt::Display) {
         .write_all(hwspec_core::text::printable(&text).as_bytes());
 }
 
-/// The report `opts` asks for: cached when still true and allowed, probed otherwise, with the
-/// caller's `HWSPEC_OVERRIDE_*` variables applied and recorded in it; also the overrides, for
-/// explanations.
+/// The report `opts` asks for: a saved one, or this machine's (cached when still true and
+/// allowed, probed otherwise), with the caller's `HWSPEC_OVERRIDE_*` variables applied and
+/// recorded in it; also the overrides, for explanations.
 fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
-    let mut report = match &opts.report {
-        Some(path) => saved_report(path)?,
-        None => probed_report(opts)?,
-    };
-    let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars_os())
-        .map_err(|e| Failure::Invalid(e.to_string()))?;
-    Ok((report, overrides))
+    let answer = match &opts.report {
+        Some(path) => Answer::with_overrides(saved_report(path)?, std::env::vars_os()),
+        None => hwspec_core::report(&probe_options(opts, true)?),
+    }
+    .map_err(|e| Failure::Invalid(e.to_string()))?;
+    Ok((answer.report, answer.overrides))
 }
 
 /// The most bytes read of a saved report; a machine with many GPUs writes tens of KiB.
@@ -137,8 +135,9 @@ fn saved_report(path: &std::path::Path) -> Result<Report, Failure> {
     Ok(report)
 }
 
-/// A report of this machine: cached when still true and allowed, probed otherwise.
-fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
+/// The core's options for `opts`, from its one set of defaults; `overrides` says whether the
+/// report is to take the caller's `HWSPEC_OVERRIDE_*` variables.
+fn probe_options(opts: &ProbeOpts, overrides: bool) -> Result<ProbeOptions, Failure> {
     let program = std::env::current_exe()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot find own executable: {e}")))?;
     let mut options = ProbeOptions::new(WorkerCommand::hwspec(program));
@@ -156,11 +155,12 @@ fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
     }
     options.trust_env = opts.trust_env;
     options.memory_limit = (opts.memory_limit > 0).then_some(opts.memory_limit << 20);
-    let policy = CachePolicy {
+    options.cache = Some(CachePolicy {
         read: !opts.fresh,
         max_age: opts.max_age,
-    };
-    Ok(hwspec_core::report_cache::probe_cached(&options, policy))
+    });
+    options.overrides = overrides;
+    Ok(options)
 }
 
 fn probe(args: &ProbeArgs) -> Result<(), Failure> {
@@ -219,9 +219,14 @@ fn conda_detect(args: &CondaDetectArgs) -> Result<(), Failure> {
         max_age: args.max_age,
         report: args.report.clone(),
     };
+    // conda's own CONDA_OVERRIDE_* variables stand in for hardware here, not hwspec's.
     let report = match &opts.report {
         Some(path) => saved_report(path)?,
-        None => probed_report(&opts)?,
+        None => {
+            hwspec_core::report(&probe_options(&opts, false)?)
+                .map_err(|e| Failure::Invalid(e.to_string()))?
+                .report
+        }
     };
     if std::env::vars_os().any(|(name, _)| {
         name.to_str()

@@ -7,6 +7,7 @@ use std::fs::{self, DirBuilder, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::sys;
 
@@ -126,6 +127,53 @@ pub fn write_atomically(path: &Path, bytes: &[u8], mode: u32) -> io::Result<()> 
         let _ = fs::remove_file(&temp);
     }
     written
+}
+
+/// An exclusive lock on a cache entry, held until dropped. See [`lock_entry`].
+#[derive(Debug)]
+pub(crate) struct EntryLock {
+    // Held only for the lock that goes with it; closing it releases the lock.
+    _file: fs::File,
+}
+
+/// Longest pause between two tries for a busy lock: small beside a probe (about 100 ms), so
+/// a waiter learns of the result soon after it is written.
+const LOCK_POLL_MAX: Duration = Duration::from_millis(16);
+
+/// Locks the cache entry `name` in `dir` through the file `name.lock` beside it, waiting for
+/// another holder until `deadline`. `None` when the lock cannot be had in time or the lock file
+/// is not a regular file of this user's: the caller then goes on without it, so a lock file
+/// that is stale, planted or held forever costs at most the wait, never a hang. `dir` is one
+/// of [`ensure_private_dir`]'s, so no other user can have made the file; it is opened without
+/// following a symlink and without blocking on a FIFO all the same. The wait polls: a blocking
+/// `flock` has no timeout, and the signal that would interrupt it is process-wide, not a
+/// library's to take.
+pub(crate) fn lock_entry(dir: &Path, name: &str, deadline: Instant) -> Option<EntryLock> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
+        .open(dir.join(format!("{name}.lock")))
+        .ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.uid() != sys::effective_uid() {
+        return None;
+    }
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if sys::try_lock_exclusive(&file).ok()? {
+            return Some(EntryLock { _file: file });
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return None;
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(LOCK_POLL_MAX);
+    }
 }
 
 /// Removes the cache entry `name` in `dir`, e.g. one the driver no longer accepts.

@@ -1,16 +1,22 @@
 //! hwspec-core: probe which accelerators a Linux machine can really use.
 //!
-//! The calling process never loads a vendor library: [`probe`] starts one worker process per
-//! backend (the `hwspec` executable in its hidden worker mode, see [`worker::worker_main`]),
-//! collects their JSON results under deadlines, and reduces them to a capability set
-//! ([`caps::reduce`]). The library never writes to stdout or stderr and never panics on a
-//! caller's behalf.
+//! The entry point is [`report`]: the CLI, libhwspec and any embedding program call it with
+//! [`ProbeOptions`] (one set of defaults, [`ProbeOptions::new`]) and get an [`Answer`]: the
+//! report from the report cache while it still holds, else from a new probe shared by all the
+//! callers asking at once, with the `HWSPEC_OVERRIDE_*` variables applied.
+//!
+//! The calling process never loads a vendor library: a probe ([`probe`]) starts one worker
+//! process per backend (the `hwspec` executable in its hidden worker mode, see
+//! [`worker::run_if_asked`]), collects their JSON results under deadlines, and reduces them to
+//! a capability set ([`caps::reduce`]). The library never writes to stdout or stderr and never
+//! panics on a caller's behalf.
 
 pub mod amdgpu;
 pub mod backends;
 pub mod caps;
 pub mod control;
 pub mod driver_dirs;
+pub mod entry;
 pub mod files;
 pub mod guard;
 pub mod kernels;
@@ -27,6 +33,7 @@ pub(crate) mod testing;
 pub mod text;
 pub mod worker;
 
+pub use entry::{report, Answer};
 pub use model::{BackendName, Level, Report, Status};
-pub use options::{Deadlines, ProbeOptions, WorkerCommand};
+pub use options::{CachePolicy, Deadlines, ProbeOptions, WorkerCommand};
 pub use supervise::probe;

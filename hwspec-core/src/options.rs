@@ -121,10 +121,18 @@ pub struct ProbeOptions {
     pub trust_env: bool,
     /// Each worker's limit on anonymous resident memory, in bytes; `None` for no limit.
     pub memory_limit: Option<u64>,
+    /// How the report cache may answer; `None` probes without it, reading and writing nothing
+    /// (and then callers asking at once each probe).
+    pub cache: Option<CachePolicy>,
+    /// Apply the `HWSPEC_OVERRIDE_*` variables of this process's environment to the report
+    /// (see [`spec::apply_overrides`](crate::spec::apply_overrides)).
+    pub overrides: bool,
 }
 
 impl ProbeOptions {
-    /// Every backend at level `standard` with the default deadlines.
+    /// The defaults every front end starts from: every backend at level `standard`, the
+    /// default deadlines and memory limit, hwspec's own driver cache, loader variables not
+    /// trusted as root, the report cache used up to an hour old, overrides applied.
     pub fn new(worker: WorkerCommand) -> ProbeOptions {
         ProbeOptions {
             backends: BackendName::ALL.to_vec(),
@@ -134,8 +142,29 @@ impl ProbeOptions {
             driver_cache: None,
             trust_env: false,
             memory_limit: Some(DEFAULT_MEMORY_LIMIT),
+            cache: Some(CachePolicy::DEFAULT),
+            overrides: true,
         }
     }
+}
+
+/// How the report cache may answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CachePolicy {
+    /// Use a cached report when it is still true (`false` for `--fresh`).
+    pub read: bool,
+    /// The oldest cached report still used.
+    pub max_age: Duration,
+}
+
+impl CachePolicy {
+    /// The default: use cached reports up to an hour old. Hardware rarely changes without a
+    /// reboot or a driver change, both of which the fingerprint sees; the age bounds the rest
+    /// (a GPU that fell off the bus, a driver that started hanging).
+    pub const DEFAULT: CachePolicy = CachePolicy {
+        read: true,
+        max_age: Duration::from_secs(3600),
+    };
 }
 
 #[cfg(test)]

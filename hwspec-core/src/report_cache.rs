@@ -5,39 +5,20 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
 use crate::backends;
 use crate::driver_dirs::user_cache_home;
-use crate::files::{ensure_private_dir, read_entry, stable_hash, write_entry};
+use crate::files::{ensure_private_dir, lock_entry, read_entry, stable_hash, write_entry};
 use crate::model::{BackendName, CacheInfo, Report, SCHEMA_VERSION};
-use crate::options::ProbeOptions;
+use crate::options::{CachePolicy, ProbeOptions};
 use crate::supervise::{self, process, Prepared};
 use crate::sys;
 
 /// Largest OpenCL ICD file or Vulkan manifest read for the fingerprint: both are a few lines.
 const DRIVER_FILE_BYTES: u64 = 1 << 20;
-
-/// How [`probe_cached`] may use the report cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CachePolicy {
-    /// Use a cached report when it is still true (`false` for `--fresh`).
-    pub read: bool,
-    /// The oldest cached report still used.
-    pub max_age: Duration,
-}
-
-impl CachePolicy {
-    /// The default: use cached reports up to an hour old. Hardware rarely changes without a
-    /// reboot or a driver change, both of which the fingerprint sees; the age bounds the rest
-    /// (a GPU that fell off the bus, a driver that started hanging).
-    pub const DEFAULT: CachePolicy = CachePolicy {
-        read: true,
-        max_age: Duration::from_secs(3600),
-    };
-}
 
 /// One cached report and what it was true for.
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,39 +42,59 @@ pub fn report_cache_dir() -> Option<PathBuf> {
 /// A report for `options`: the cached one when `policy` allows it, it is young enough and
 /// nothing it depends on has changed, else a new probe, which is then cached. The report's
 /// `cache` field says which.
+///
+/// Callers asking at once share one probe: whoever misses the cache takes the entry's lock
+/// (see [`lock_entry`]) and probes; the others wait for the lock, then answer with the report
+/// it wrote. A waiter asking for a fresh report (`policy.read` false) takes only one whose
+/// probe began after it asked. A waiter gives up on the lock after a probe's whole deadline
+/// and probes by itself; so does everyone after a probe whose report is not cached.
 pub fn probe_cached(options: &ProbeOptions, policy: CachePolicy) -> Report {
     probe_cached_in(report_cache_dir(), options, policy)
 }
 
 fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePolicy) -> Report {
+    let asked = unix_now();
     let dir = dir.filter(|dir| ensure_private_dir(dir).is_ok());
     let name = format!("report-{:016x}.json", cache_key(options));
     let file = dir.as_ref().map(|d| d.join(&name).display().to_string());
     // The driver cache is proven to take a real write only when a probe will use it: a cached
     // answer (the common `hwspec check`) does not pay for the write.
     let fingerprint = fingerprint(options, &Prepared::new(options, false));
-    let now = unix_now();
+    let young = |probed_at: f64| {
+        let age = unix_now() - probed_at;
+        (0.0..=policy.max_age.as_secs_f64()).contains(&age)
+    };
+    let cached = |accept: &dyn Fn(f64) -> bool| {
+        let dir = dir.as_deref()?;
+        let entry = serde_json::from_slice::<CachedReport>(&read_entry(dir, &name)?).ok()?;
+        let holds = entry.fingerprint == fingerprint && entry.report.schema == SCHEMA_VERSION;
+        (holds && accept(entry.probed_at)).then(|| {
+            let mut report = entry.report;
+            report.cache = Some(CacheInfo {
+                hit: true,
+                age_seconds: unix_now() - entry.probed_at,
+                file: file.clone(),
+                not_stored: None,
+            });
+            report
+        })
+    };
     if policy.read {
-        let cached = dir
-            .as_deref()
-            .and_then(|dir| read_entry(dir, &name))
-            .and_then(|bytes| serde_json::from_slice::<CachedReport>(&bytes).ok());
-        if let Some(cached) = cached {
-            let age = now - cached.probed_at;
-            let young = (0.0..=policy.max_age.as_secs_f64()).contains(&age);
-            if young && cached.fingerprint == fingerprint && cached.report.schema == SCHEMA_VERSION
-            {
-                let mut report = cached.report;
-                report.cache = Some(CacheInfo {
-                    hit: true,
-                    age_seconds: age,
-                    file,
-                    not_stored: None,
-                });
-                return report;
-            }
+        if let Some(report) = cached(&young) {
+            return report;
         }
     }
+    // A probe takes at most its total deadline, re-probes included, and a little to start.
+    let wait = options.deadlines.total + Duration::from_secs(2);
+    let _lock = dir
+        .as_deref()
+        .and_then(|dir| lock_entry(dir, &name, Instant::now() + wait));
+    if let Some(report) =
+        cached(&|probed_at| (policy.read && young(probed_at)) || probed_at >= asked)
+    {
+        return report;
+    }
+    let probed_at = unix_now();
     let probed = supervise::probe_prepared(options, &Prepared::new(options, true));
     let mut report = probed.report;
     let not_stored = if probed.transient.is_empty() {
@@ -104,7 +105,7 @@ fn probe_cached_in(dir: Option<PathBuf>, options: &ProbeOptions, policy: CachePo
     if let (Some(dir), None) = (&dir, &not_stored) {
         let entry = CachedReport {
             fingerprint,
-            probed_at: now,
+            probed_at,
             report: report.clone(),
         };
         if let Ok(bytes) = serde_json::to_vec(&entry) {
@@ -279,6 +280,11 @@ mod tests {
 
     /// Options whose one worker is a shell script printing a fixed CPU report.
     fn scripted_options() -> ProbeOptions {
+        counted_options(Path::new("/dev/null"))
+    }
+
+    /// [`scripted_options`] whose worker adds a line to `starts` each time it starts.
+    fn counted_options(starts: &Path) -> ProbeOptions {
         use crate::model::{BackendName, BackendReport, ReasonCode};
         use crate::protocol::WorkerMessage;
         let line = serde_json::to_string(&WorkerMessage::Report(BackendReport::absent(
@@ -289,11 +295,94 @@ mod tests {
         .unwrap();
         let mut options = ProbeOptions::new(crate::options::WorkerCommand {
             program: PathBuf::from("/bin/sh"),
-            args: vec!["-c".into(), format!("echo '{line}'").into()],
+            args: vec![
+                "-c".into(),
+                format!("echo started >> '{}'; echo '{line}'", starts.display()).into(),
+            ],
         });
         options.backends = vec![BackendName::Cuda];
         options.driver_cache = Some(std::env::temp_dir().join("hwspec-cache-test-driver"));
         options
+    }
+
+    #[test]
+    fn callers_asking_at_once_share_one_probe() {
+        let tmp = TempDir::new("report-cache-shared");
+        let dir = tmp.path().join("reports");
+        let starts = tmp.path().join("starts");
+        let options = counted_options(&starts);
+        let reports: Vec<Report> = std::thread::scope(|scope| {
+            let callers: Vec<_> = (0..6)
+                .map(|_| {
+                    scope.spawn(|| {
+                        probe_cached_in(Some(dir.clone()), &options, CachePolicy::DEFAULT)
+                    })
+                })
+                .collect();
+            callers.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        assert_eq!(
+            fs::read_to_string(&starts).unwrap(),
+            "started\n",
+            "one worker start"
+        );
+        let misses = reports
+            .iter()
+            .filter(|r| !r.cache.as_ref().unwrap().hit)
+            .count();
+        assert_eq!(misses, 1);
+        assert!(reports.iter().all(|r| r.backends == reports[0].backends));
+
+        // A caller asking for a fresh report waits for the lock but probes again: the report
+        // there was probed before it asked.
+        let fresh = CachePolicy {
+            read: false,
+            ..CachePolicy::DEFAULT
+        };
+        let again = probe_cached_in(Some(dir.clone()), &options, fresh);
+        assert!(!again.cache.unwrap().hit);
+        assert_eq!(fs::read_to_string(&starts).unwrap(), "started\nstarted\n");
+    }
+
+    #[test]
+    fn a_lock_held_elsewhere_delays_a_probe_only_until_the_deadline() {
+        let tmp = TempDir::new("report-cache-held");
+        let dir = tmp.path().join("reports");
+        let starts = tmp.path().join("starts");
+        let mut options = counted_options(&starts);
+        options.deadlines = crate::options::Deadlines::with_total(Duration::from_millis(200));
+        ensure_private_dir(&dir).unwrap();
+        let name = format!("report-{:016x}.json", cache_key(&options));
+        let held = lock_entry(&dir, &name, Instant::now()).expect("an unheld lock is taken");
+        let report = probe_cached_in(Some(dir.clone()), &options, CachePolicy::DEFAULT);
+        assert!(!report.cache.unwrap().hit);
+        assert_eq!(fs::read_to_string(&starts).unwrap(), "started\n");
+        drop(held);
+        // Released, and a lock file left behind blocks no one.
+        assert!(lock_entry(&dir, &name, Instant::now()).is_some());
+    }
+
+    #[test]
+    fn a_lock_file_that_is_not_this_users_regular_file_is_not_used() {
+        let tmp = TempDir::new("report-cache-planted");
+        let dir = tmp.path().join("reports");
+        ensure_private_dir(&dir).unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.join("a.json.lock")).unwrap();
+        assert!(lock_entry(&dir, "a.json", Instant::now()).is_none());
+        assert!(std::process::Command::new("mkfifo")
+            .arg(dir.join("b.json.lock"))
+            .status()
+            .unwrap()
+            .success());
+        assert!(lock_entry(&dir, "b.json", Instant::now()).is_none());
+        // Only root can give a file away; another user's file in a private directory is
+        // what a foreign lock file would be.
+        if sys::is_root() {
+            let foreign = dir.join("c.json.lock");
+            fs::write(&foreign, b"").unwrap();
+            std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+            assert!(lock_entry(&dir, "c.json", Instant::now()).is_none());
+        }
     }
 
     #[test]

@@ -211,6 +211,25 @@ pub fn exit_immediately(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
+/// Takes an exclusive `flock` on `file` if no one else holds one: `Ok(false)` when someone
+/// does. The lock goes with the open file, released when it is closed, also when its holder
+/// dies, so a lock file left behind never blocks anyone.
+pub(crate) fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    loop {
+        // SAFETY: flock on a descriptor `file` owns for the whole call; no memory is involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(false),
+            _ => return Err(err),
+        }
+    }
+}
+
 /// Sends `signal` to every process in the process group `pgid`. A group that no longer exists
 /// is not an error.
 pub fn signal_group(pgid: u32, signal: i32) {

@@ -713,6 +713,8 @@ mod tests {
             },
             driver_cache: Some(std::env::temp_dir().join("hwspec-supervise-test-cache")),
             memory_limit: None,
+            cache: None,
+            overrides: false,
         }
     }
 
