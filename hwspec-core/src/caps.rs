@@ -19,7 +19,7 @@ pub fn proven(device: &Device, level: Level) -> bool {
 }
 
 /// The capability set proven by `backends` at `level`, sorted by name then version: each
-/// backend's own (see [`Backend::capabilities`](crate::backends::Backend::capabilities)), and
+/// backend's own (see each backend's `Backend::capabilities`), and
 /// those no single backend decides: `cpu` always, `gpu`, `gpu-count` and `gpu-memory` from the
 /// hardware GPUs of every backend.
 pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {

@@ -53,15 +53,10 @@ pub(crate) fn user_cache_home() -> Option<PathBuf> {
 }
 
 /// Returns a directory the workers can use for driver caches: `preferred` when it can be
-/// created, is private and takes a write of real size, otherwise a private fallback directory
-/// in the system temp dir (see [`fallback_driver_cache`]). `None` only when neither works, in
-/// which case drivers fall back to their own defaults.
-pub fn driver_cache_dir(preferred: Option<&Path>) -> Option<PathBuf> {
-    chosen_driver_cache(preferred, true)
-}
-
-/// [`driver_cache_dir`], with the write of real size only when `prove` (a probe is about to
-/// use the directory), not when a cached report may answer.
+/// created, is private and (only when `prove`: a probe is about to use it, not when a cached
+/// report may answer) takes a write of real size, otherwise a private fallback directory in the
+/// system temp dir (see [`fallback_driver_cache`]). `None` only when neither works, in which
+/// case drivers fall back to their own defaults.
 pub(crate) fn chosen_driver_cache(preferred: Option<&Path>, prove: bool) -> Option<PathBuf> {
     let proven = |dir: &Path| !prove || prove_room(dir).is_ok();
     if let Some(dir) = preferred {
@@ -131,7 +126,10 @@ mod tests {
     fn creates_the_preferred_directory_privately() {
         let tmp = TempDir::new("driver-dirs-create");
         let dir = tmp.path().join("a/b");
-        assert_eq!(driver_cache_dir(Some(&dir)).as_deref(), Some(dir.as_path()));
+        assert_eq!(
+            chosen_driver_cache(Some(&dir), true).as_deref(),
+            Some(dir.as_path())
+        );
         let mode = fs::metadata(&dir).unwrap().mode() & 0o777;
         assert_eq!(mode, 0o700);
     }
@@ -143,7 +141,7 @@ mod tests {
         fs::create_dir_all(base.join("real")).unwrap();
         std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
         assert!(ensure_private_dir(&base.join("link")).is_err());
-        let chosen = driver_cache_dir(Some(&base.join("link"))).unwrap();
+        let chosen = chosen_driver_cache(Some(&base.join("link")), true).unwrap();
         assert_ne!(chosen, base.join("link"));
     }
 
@@ -153,7 +151,7 @@ mod tests {
         let base = tmp.path().to_owned();
         fs::create_dir_all(&base).unwrap();
         fs::write(base.join("f"), b"").unwrap();
-        let chosen = driver_cache_dir(Some(&base.join("f"))).unwrap();
+        let chosen = chosen_driver_cache(Some(&base.join("f")), true).unwrap();
         assert!(chosen.starts_with(std::env::temp_dir()));
     }
 }

@@ -33,7 +33,7 @@ impl Answer {
 
 /// The report `options` ask for: from the report cache when [`ProbeOptions::cache`] allows and
 /// it still holds, else from a new probe (one for all the callers asking at once, see
-/// [`report_cache`]); then, when [`ProbeOptions::overrides`] is set, with this process's
+/// the report cache); then, when [`ProbeOptions::overrides`] is set, with this process's
 /// `HWSPEC_OVERRIDE_*` variables applied. The cache holds reports as probed: overrides never
 /// reach it. Fails only on a bad override variable; a backend that could not be probed says
 /// why in its entry of the report.

@@ -51,7 +51,7 @@ pub(crate) fn write_and_remove(dir: &Path, bytes: &[u8]) -> io::Result<()> {
 
 /// A 64-bit FNV-1a hash of `parts`, each followed by a separator byte, for naming cache
 /// entries after what they depend on. Stable across builds and platforms, unlike std's hasher.
-pub fn stable_hash(parts: &[&[u8]]) -> u64 {
+pub(crate) fn stable_hash(parts: &[&[u8]]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for part in parts {
         for byte in part.iter().chain(&[0xff]) {
@@ -64,7 +64,7 @@ pub fn stable_hash(parts: &[&[u8]]) -> u64 {
 
 /// Reads the cache entry `name` in `dir`: a regular file (never a symlink) owned by this user.
 /// `None` when it is missing, unreadable, foreign or implausibly large; a cache miss is normal.
-pub fn read_entry(dir: &Path, name: &str) -> Option<Vec<u8>> {
+pub(crate) fn read_entry(dir: &Path, name: &str) -> Option<Vec<u8>> {
     let mut file = OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK)
@@ -84,7 +84,7 @@ pub fn read_entry(dir: &Path, name: &str) -> Option<Vec<u8>> {
 
 /// Writes the cache entry `name` in `dir` atomically and privately (0600); see
 /// [`write_atomically`].
-pub fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_entry(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     write_atomically(&dir.join(name), bytes, 0o600)
 }
 
@@ -177,7 +177,7 @@ pub(crate) fn lock_entry(dir: &Path, name: &str, deadline: Instant) -> Option<En
 }
 
 /// Removes the cache entry `name` in `dir`, e.g. one the driver no longer accepts.
-pub fn remove_entry(dir: &Path, name: &str) {
+pub(crate) fn remove_entry(dir: &Path, name: &str) {
     let _ = fs::remove_file(dir.join(name));
 }
 

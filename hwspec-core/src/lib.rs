@@ -11,20 +11,22 @@
 //! a capability set ([`caps::reduce`]). The library never writes to stdout or stderr and never
 //! panics on a caller's behalf.
 
+#![warn(missing_docs)]
+
 pub mod amdgpu;
-pub mod backends;
+pub(crate) mod backends;
 pub mod caps;
 pub mod control;
-pub mod driver_dirs;
-pub mod entry;
+pub(crate) mod driver_dirs;
+mod entry;
 pub mod files;
-pub mod guard;
-pub mod kernels;
+pub(crate) mod guard;
+pub(crate) mod kernels;
 pub mod model;
 pub mod options;
 pub mod pci;
 pub mod protocol;
-pub mod report_cache;
+pub(crate) mod report_cache;
 pub mod spec;
 pub mod supervise;
 pub mod sys;

@@ -4,10 +4,10 @@
 //! A worker is the `hwspec` executable (or any program that calls
 //! [`worker::run_if_asked`](crate::worker::run_if_asked) first thing) started as
 //! `PROGRAM WORKER_ARG BACKEND LEVEL`, with [`PARENT_ENV`] and, when limited,
-//! [`MEMORY_LIMIT_ENV`] in its environment. It writes one JSON object per line on its
+//! `MEMORY_LIMIT_ENV` in its environment. It writes one JSON object per line on its
 //! original standard output: `{"stage":"init"}` as each stage starts, `{"partial":{...}}` once
 //! devices are enumerated, then exactly one `{"report":{...}}` (or `{"panic":"..."}`); see
-//! [`WorkerMessage`]. The parent treats anything else as garbage and a missing final line as
+//! `WorkerMessage`. The parent treats anything else as garbage and a missing final line as
 //! partial output, and says which stage a worker was in when it hung or crashed.
 
 use std::ffi::OsString;
@@ -26,12 +26,12 @@ pub const WORKER_ARG: &str = "__worker";
 pub const PARENT_ENV: &str = "HWSPEC_WORKER_PARENT";
 
 /// The variable through which the parent gives a worker its memory limit, in bytes.
-pub const MEMORY_LIMIT_ENV: &str = "HWSPEC_WORKER_MEMORY_LIMIT";
+pub(crate) const MEMORY_LIMIT_ENV: &str = "HWSPEC_WORKER_MEMORY_LIMIT";
 
 /// What a worker's command line asks for, read from the arguments after the program name.
 /// `None` when the first of them is not [`WORKER_ARG`] (the program was not started as a
 /// worker); an error when the backend or level that must follow is missing or unknown.
-pub fn worker_request(args: &[OsString]) -> Option<Result<(BackendName, Level), String>> {
+pub(crate) fn worker_request(args: &[OsString]) -> Option<Result<(BackendName, Level), String>> {
     let (first, rest) = args.split_first()?;
     if first != WORKER_ARG {
         return None;
@@ -50,7 +50,7 @@ pub fn worker_request(args: &[OsString]) -> Option<Result<(BackendName, Level), 
 /// One line of the worker protocol.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum WorkerMessage {
+pub(crate) enum WorkerMessage {
     /// The worker entered a stage.
     Stage(Stage),
     /// What is known so far.
@@ -101,17 +101,19 @@ impl fmt::Display for Stage {
 }
 
 /// Where a backend reports how far it got.
-pub trait Progress {
+pub(crate) trait Progress {
     /// The backend is entering `stage`.
     fn stage(&mut self, stage: Stage);
     /// What is known so far; used if the worker dies before its final report.
     fn partial(&mut self, report: &BackendReport);
 }
 
-/// A [`Progress`] that keeps nothing, for running a backend in-process (tests, benches).
+/// A [`Progress`] that keeps nothing, for running a backend in-process in tests.
+#[cfg(test)]
 #[derive(Debug, Default)]
-pub struct NoProgress;
+pub(crate) struct NoProgress;
 
+#[cfg(test)]
 impl Progress for NoProgress {
     fn stage(&mut self, _stage: Stage) {}
     fn partial(&mut self, _report: &BackendReport) {}
@@ -119,14 +121,16 @@ impl Progress for NoProgress {
 
 /// A [`Progress`] that keeps every stage and partial report, for running a backend in-process
 /// and looking at how it got where it did.
+#[cfg(test)]
 #[derive(Debug, Default)]
-pub struct Recorder {
+pub(crate) struct Recorder {
     /// Stages entered, in order.
     pub stages: Vec<Stage>,
     /// Partial reports, in order.
     pub partials: Vec<BackendReport>,
 }
 
+#[cfg(test)]
 impl Progress for Recorder {
     fn stage(&mut self, stage: Stage) {
         self.stages.push(stage);

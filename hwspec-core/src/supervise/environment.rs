@@ -22,7 +22,8 @@ use crate::driver_dirs::DRIVER_CACHE_ENV;
 
 /// `PATH` for workers whose caller has none (`env -i`) and for every worker as root without
 /// `--trust-env`: the system directories, as `login.defs` gives root.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The process basics passed to workers (as root without trust, replaced or withheld).
 pub const PASSED_PLAIN: &[&str] = &["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"];

@@ -6,9 +6,9 @@
 //! hang, crash, print garbage, stop halfway, leave a grandchild holding the pipe — becomes a
 //! status and a reason in its backend's report, and the probe returns in bounded time.
 //!
-//! [`workers`] starts and supervises workers; [`environment`] decides what environment they
-//! get; [`reprobe`] probes a backend one driver at a time when a whole runtime failed;
-//! [`process`] holds the system calls that keep workers from outliving the caller.
+//! `workers` starts and supervises workers; [`environment`] decides what environment they
+//! get; `reprobe` probes a backend one driver at a time when a whole runtime failed;
+//! `process` holds the system calls that keep workers from outliving the caller.
 
 pub mod environment;
 pub(crate) mod process;
