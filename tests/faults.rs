@@ -732,10 +732,9 @@ fn fifty_busy_threads_in_the_caller() {
             })
         })
         .collect();
-    let mut options = hwspec_core::ProbeOptions::new(hwspec_core::WorkerCommand {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_hwspec")),
-        args: vec!["__worker".into()],
-    });
+    let mut options = hwspec_core::ProbeOptions::new(hwspec_core::WorkerCommand::hwspec(env!(
+        "CARGO_BIN_EXE_hwspec"
+    )));
     options.backends = vec![BackendName::Cpu, BackendName::Opencl, BackendName::Vulkan];
     options.deadlines.total = Duration::from_secs_f64(TIMEOUT);
     let started = Instant::now();

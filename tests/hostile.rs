@@ -24,6 +24,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use hwspec_core::model::BackendName;
+use hwspec_core::protocol::{PARENT_ENV, WORKER_ARG};
 use serde_json::Value;
 use support::harness::*;
 use support::{backend, compile_shared_object, scratch_dir};
@@ -391,8 +392,8 @@ fn a_worker_whose_parent_is_already_gone_runs_nothing() {
     let name = "a_worker_whose_parent_is_already_gone_runs_nothing";
     let marker = format!("{name}-{}", std::process::id());
     let output = Command::new(env!("CARGO_BIN_EXE_hwspec"))
-        .args(["__worker", "cuda", "standard"])
-        .env("HWSPEC_WORKER_PARENT", "1")
+        .args([WORKER_ARG, "cuda", "standard"])
+        .env(PARENT_ENV, "1")
         .env("LD_LIBRARY_PATH", &fixtures().cuda_dir)
         .env("CUDA_HWSPEC_FAULT", "escape-hang")
         .env(RUN_MARKER, &marker)
@@ -411,8 +412,8 @@ fn a_worker_whose_lifeline_is_cut_ends_with_its_descendants() {
     let name = "a_worker_whose_lifeline_is_cut_ends_with_its_descendants";
     let marker = format!("{name}-{}", std::process::id());
     let mut worker = Command::new(env!("CARGO_BIN_EXE_hwspec"))
-        .args(["__worker", "cuda", "standard"])
-        .env("HWSPEC_WORKER_PARENT", std::process::id().to_string())
+        .args([WORKER_ARG, "cuda", "standard"])
+        .env(PARENT_ENV, std::process::id().to_string())
         .env("LD_LIBRARY_PATH", &fixtures().cuda_dir)
         .env("CUDA_HWSPEC_FAULT", "escape-hang")
         .env(RUN_MARKER, &marker)
@@ -524,10 +525,9 @@ fn sigchld_host() {
     unsafe {
         libc::signal(libc::SIGCHLD, libc::SIG_IGN);
     }
-    let mut options = hwspec_core::ProbeOptions::new(hwspec_core::WorkerCommand {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_hwspec")),
-        args: vec!["__worker".into()],
-    });
+    let mut options = hwspec_core::ProbeOptions::new(hwspec_core::WorkerCommand::hwspec(env!(
+        "CARGO_BIN_EXE_hwspec"
+    )));
     options.backends = vec![BackendName::Cuda];
     options.trust_env = true;
     options.deadlines.total = Duration::from_secs_f64(TIMEOUT);
@@ -657,8 +657,10 @@ fn three_hundred_vulkan_manifests_keep_the_deadline_and_the_worker_bound() {
                 let workers = processes_with(&needle)
                     .iter()
                     .filter(|pid| {
-                        std::fs::read(format!("/proc/{pid}/cmdline"))
-                            .is_ok_and(|c| c.windows(8).any(|w| w == b"__worker"))
+                        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                            c.windows(WORKER_ARG.len())
+                                .any(|w| w == WORKER_ARG.as_bytes())
+                        })
                     })
                     .count();
                 most.fetch_max(workers, Ordering::Relaxed);
@@ -862,10 +864,9 @@ fn env_i_with_a_cold_pocl_cache_still_links_kernels() {
 #[test]
 fn pocl_leaves_no_temp_file_in_the_driver_cache() {
     let dir = scratch_dir("pocl_leaves_no_temp_file_in_the_driver_cache");
-    let mut options = hwspec_core::ProbeOptions::new(hwspec_core::WorkerCommand {
-        program: PathBuf::from(env!("CARGO_BIN_EXE_hwspec")),
-        args: vec!["__worker".into()],
-    });
+    let mut options = hwspec_core::ProbeOptions::new(hwspec_core::WorkerCommand::hwspec(env!(
+        "CARGO_BIN_EXE_hwspec"
+    )));
     options.backends = vec![BackendName::Opencl];
     options.driver_cache = Some(dir.join("cache"));
     options.trust_env = true;

@@ -3,6 +3,7 @@
 
 mod support;
 
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -294,6 +295,55 @@ fn a_second_probe_is_answered_from_the_cache_until_fresh_is_asked() {
     let expired = hwspec(&[&args[..], &["--max-age", "0"]].concat(), &[]);
     let third: Value = serde_json::from_str(&expired.stdout).unwrap();
     assert_eq!(third["cache"]["hit"], false, "{:#}", third["cache"]);
+}
+
+#[test]
+fn callers_asking_at_once_with_no_cached_report_share_one_probe() {
+    // A memory limit no other test asks for is a cache key of this test's own.
+    let args = [
+        "probe",
+        "--json",
+        "--backend",
+        "cpu",
+        "--memory-limit",
+        "3001",
+    ];
+    let first = hwspec(&[&args[..], &["--fresh"]].concat(), &[]);
+    first.assert_success();
+    let first: Value = serde_json::from_str(&first.stdout).unwrap();
+    let entry = first["cache"]["file"]
+        .as_str()
+        .expect("a report cache")
+        .to_owned();
+    std::fs::remove_file(&entry).unwrap();
+
+    let runs: Vec<_> = (0..6)
+        .map(|_| {
+            Command::new(env!("CARGO_BIN_EXE_hwspec"))
+                .args(args)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let reports: Vec<Value> = runs
+        .into_iter()
+        .map(|run| {
+            let out = run.wait_with_output().unwrap();
+            assert!(out.status.success(), "{out:?}");
+            serde_json::from_slice(&out.stdout).unwrap()
+        })
+        .collect();
+    let probed = reports
+        .iter()
+        .filter(|r| r["cache"]["hit"] == false)
+        .count();
+    assert_eq!(probed, 1, "one probe, the others answered with its report");
+    for report in &reports {
+        assert_eq!(report["capabilities"], reports[0]["capabilities"]);
+    }
 }
 
 #[test]

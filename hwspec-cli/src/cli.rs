@@ -269,7 +269,7 @@ pub struct ProbeOpts {
     /// Memory limit of each worker, in MiB of anonymous resident memory (what a leaking driver
     /// grows; address space is not limited, as CUDA reserves far more than it uses). A worker
     /// over it is stopped and reported with reason `memory-limit`. 0: no limit.
-    #[arg(long, value_name = "MIB", default_value_t = hwspec_core::isolate::DEFAULT_MEMORY_LIMIT >> 20, value_parser = clap::value_parser!(u64).range(0..=1 << 30))]
+    #[arg(long, value_name = "MIB", default_value_t = hwspec_core::options::DEFAULT_MEMORY_LIMIT >> 20, value_parser = clap::value_parser!(u64).range(0..=1 << 30))]
     pub memory_limit: u64,
 
     /// Probe now even if a cached report is still true (the new report replaces it).

@@ -13,22 +13,16 @@ mod man;
 mod output;
 mod render;
 
-use std::ffi::OsString;
 use std::fmt;
 use std::io::{self, Write};
 use std::process::ExitCode;
 use std::time::SystemTime;
 
 use clap::{CommandFactory, Parser};
-use hwspec_core::cache::CachePolicy;
 use hwspec_core::spec::Override;
-use hwspec_core::{BackendName, Level, ProbeOptions, Report, WorkerCommand};
+use hwspec_core::{Answer, BackendName, CachePolicy, Level, ProbeOptions, Report, WorkerCommand};
 
 use cli::{Cli, Commands, CondaDetectArgs, Format, ProbeArgs, ProbeOpts};
-
-/// The hidden first argument that turns this executable into a backend worker
-/// (`hwspec __worker BACKEND LEVEL`); only hwspec itself starts it.
-const WORKER_ARG: &str = "__worker";
 
 /// Why a command did not finish normally.
 #[derive(Debug)]
@@ -55,16 +49,17 @@ impl fmt::Display for Failure {
 }
 
 fn main() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    if args.get(1).is_some_and(|a| a == WORKER_ARG) {
-        run_worker(&args[2..]);
+    // Started as a worker (`hwspec __worker BACKEND LEVEL`), this process never gets past here.
+    if let Err(message) = hwspec_core::worker::run_if_asked() {
+        diagnose(&message);
+        return ExitCode::from(2);
     }
     // A caller that ignores SIGCHLD (some daemons, `trap '' CHLD`) passes that on to us, and
     // the kernel would then reap workers behind our back, losing their exit status.
     hwspec_core::sys::restore_default_sigchld();
     // Whatever a worker's descendants do to escape (setsid, a double fork) after the worker
     // itself crashed, they are re-parented to this process rather than init, and killed below.
-    let _ = hwspec_core::process::become_child_subreaper();
+    let _ = hwspec_core::supervise::become_child_subreaper();
     let cli = Cli::parse();
     let result = match cli.command {
         Commands::Probe(args) => probe(&args).map(|()| ExitCode::SUCCESS),
@@ -80,7 +75,7 @@ fn main() -> ExitCode {
         }
     };
     // Every worker has ended or been given up on; nothing it started may outlive hwspec.
-    hwspec_core::process::kill_descendants(std::time::Duration::from_secs(1));
+    hwspec_core::supervise::kill_descendants(std::time::Duration::from_secs(1));
     match result {
         Ok(code) => code,
         Err(Failure::Io(err)) if err.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -106,34 +101,16 @@ pub fn diagnose(message: &impl fmt::Display) {
         .write_all(hwspec_core::text::printable(&text).as_bytes());
 }
 
-fn run_worker(args: &[OsString]) -> ! {
-    let backend = args
-        .first()
-        .and_then(|a| a.to_str())
-        .and_then(BackendName::parse);
-    let level = args.get(1).and_then(|a| a.to_str()).and_then(Level::parse);
-    match (backend, level) {
-        (Some(backend), Some(level)) => hwspec_core::worker::worker_main(backend, level),
-        _ => {
-            diagnose(&format!(
-                "{WORKER_ARG} is internal; it takes a backend and a level"
-            ));
-            std::process::exit(2)
-        }
-    }
-}
-
-/// The report `opts` asks for: cached when still true and allowed, probed otherwise, with the
-/// caller's `HWSPEC_OVERRIDE_*` variables applied and recorded in it; also the overrides, for
-/// explanations.
+/// The report `opts` asks for: a saved one, or this machine's (cached when still true and
+/// allowed, probed otherwise), with the caller's `HWSPEC_OVERRIDE_*` variables applied and
+/// recorded in it; also the overrides, for explanations.
 fn report(opts: &ProbeOpts) -> Result<(Report, Vec<Override>), Failure> {
-    let mut report = match &opts.report {
-        Some(path) => saved_report(path)?,
-        None => probed_report(opts)?,
-    };
-    let overrides = hwspec_core::spec::apply_overrides(&mut report, std::env::vars_os())
-        .map_err(|e| Failure::Invalid(e.to_string()))?;
-    Ok((report, overrides))
+    let answer = match &opts.report {
+        Some(path) => Answer::with_overrides(saved_report(path)?, std::env::vars_os()),
+        None => hwspec_core::report(&probe_options(opts, true)?),
+    }
+    .map_err(|e| Failure::Invalid(e.to_string()))?;
+    Ok((answer.report, answer.overrides))
 }
 
 /// The most bytes read of a saved report; a machine with many GPUs writes tens of KiB.
@@ -151,14 +128,12 @@ fn saved_report(path: &std::path::Path) -> Result<Report, Failure> {
     Ok(report)
 }
 
-/// A report of this machine: cached when still true and allowed, probed otherwise.
-fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
+/// The core's options for `opts`, from its one set of defaults; `overrides` says whether the
+/// report is to take the caller's `HWSPEC_OVERRIDE_*` variables.
+fn probe_options(opts: &ProbeOpts, overrides: bool) -> Result<ProbeOptions, Failure> {
     let program = std::env::current_exe()
         .map_err(|e| io::Error::new(e.kind(), format!("cannot find own executable: {e}")))?;
-    let mut options = ProbeOptions::new(WorkerCommand {
-        program,
-        args: vec![WORKER_ARG.into()],
-    });
+    let mut options = ProbeOptions::new(WorkerCommand::hwspec(program));
     if !opts.backend.is_empty() {
         options.backends = BackendName::ALL
             .iter()
@@ -173,11 +148,12 @@ fn probed_report(opts: &ProbeOpts) -> Result<Report, Failure> {
     }
     options.trust_env = opts.trust_env;
     options.memory_limit = (opts.memory_limit > 0).then_some(opts.memory_limit << 20);
-    let policy = CachePolicy {
+    options.cache = Some(CachePolicy {
         read: !opts.fresh,
         max_age: opts.max_age,
-    };
-    Ok(hwspec_core::cache::probe_cached(&options, policy))
+    });
+    options.overrides = overrides;
+    Ok(options)
 }
 
 fn probe(args: &ProbeArgs) -> Result<(), Failure> {
@@ -231,14 +207,19 @@ fn conda_detect(args: &CondaDetectArgs) -> Result<(), Failure> {
         timeout: args.timeout,
         stage_timeout: Vec::new(),
         trust_env: args.trust_env,
-        memory_limit: hwspec_core::isolate::DEFAULT_MEMORY_LIMIT >> 20,
+        memory_limit: hwspec_core::options::DEFAULT_MEMORY_LIMIT >> 20,
         fresh: args.fresh,
         max_age: args.max_age,
         report: args.report.clone(),
     };
+    // conda's own CONDA_OVERRIDE_* variables stand in for hardware here, not hwspec's.
     let report = match &opts.report {
         Some(path) => saved_report(path)?,
-        None => probed_report(&opts)?,
+        None => {
+            hwspec_core::report(&probe_options(&opts, false)?)
+                .map_err(|e| Failure::Invalid(e.to_string()))?
+                .report
+        }
     };
     if std::env::vars_os().any(|(name, _)| {
         name.to_str()

@@ -7,8 +7,8 @@
 
 use clap::CommandFactory;
 use clap_mangen::roff::{bold, roman, Roff};
-use hwspec_core::environment::{
-    CODE_WORDS, LOADER_PREFIXES, PASSED_PLAIN, PASSED_PREFIXES, SELECTORS,
+use hwspec_core::supervise::environment::{
+    loader_prefixes, passed_prefixes, runtime_prefixes, selectors, CODE_WORDS, PASSED_PLAIN,
 };
 
 use crate::cli::Cli;
@@ -106,8 +106,22 @@ fn render(cmd: clap::Command, sections: &[Section]) -> Vec<u8> {
 
 /// The names a list of variable names and prefixes stands for: `VK_*` for the prefix `VK_`.
 fn names(list: &[&str]) -> String {
-    let names: Vec<String> = list
-        .iter()
+    starred(list).join(", ")
+}
+
+/// `A_*, B_* or C_*`.
+fn alternatives(list: &[&str]) -> String {
+    let mut names = starred(list);
+    match names.pop() {
+        Some(last) if !names.is_empty() => format!("{} or {last}", names.join(", ")),
+        Some(last) => last,
+        None => String::new(),
+    }
+}
+
+/// Each name, with `*` after a prefix (a name ending in `_`).
+fn starred(list: &[&str]) -> Vec<String> {
+    list.iter()
         .map(|n| {
             if n.ends_with('_') {
                 format!("{n}*")
@@ -115,8 +129,7 @@ fn names(list: &[&str]) -> String {
                 (*n).to_owned()
             }
         })
-        .collect();
-    names.join(", ")
+        .collect()
 }
 
 fn environment() -> Section {
@@ -147,7 +160,7 @@ fn environment() -> Section {
                      Vulkan layers disabled (VK_LOADER_LAYERS_DISABLE=~implicit~) unless \
                      VK_LOADER_LAYERS_ENABLE or VK_LOADER_LAYERS_DISABLE is set.",
                     names(PASSED_PLAIN),
-                    names(PASSED_PREFIXES)
+                    names(&passed_prefixes())
                 ),
             ),
             Item::Term(
@@ -156,17 +169,17 @@ fn environment() -> Section {
                     "hwspec runs as root in apt hooks and on build machines, on the environment \
                      of whoever called it, so as root nothing a non-root user controls reaches a \
                      worker unless --trust-env is given: not the variables that make loaders and \
-                     drivers load other code or read manifests ({}), not a CUDA_*, HIP_*, ROCR_* \
-                     or HSA_* variable whose name has one of the words {} (CUDA_INJECTION64_PATH, \
-                     HSA_TOOLS_LIB), and not a HOME, TMPDIR, XDG_* directory or PATH entry that \
+                     drivers load other code or read manifests ({}), not a {} variable whose \
+                     name has one of the words {} (CUDA_INJECTION64_PATH, HSA_TOOLS_LIB), and not a HOME, TMPDIR, XDG_* directory or PATH entry that \
                      another user could change (workers get an empty root-owned home instead, and \
                      a default PATH). Device selectors ({}) load nothing and still pass. The \
                      report lists every name withheld (dropped_environment in --json), and \
                      libhwspec ignores HWSPEC_WORKER as root. docs/reliability.md has the \
                      table.",
-                    names(LOADER_PREFIXES),
+                    names(&loader_prefixes()),
+                    alternatives(&runtime_prefixes()),
                     CODE_WORDS.join(", "),
-                    SELECTORS.join(", ")
+                    selectors().join(", ")
                 ),
             ),
         ],
@@ -539,12 +552,13 @@ mod tests {
             .find(|(file, _)| file == "hwspec-probe.1")
             .unwrap();
         let text = String::from_utf8_lossy(&page).replace("\\-", "-");
-        for name in PASSED_PREFIXES
+        for name in passed_prefixes()
             .iter()
-            .chain(LOADER_PREFIXES)
+            .chain(&loader_prefixes())
+            .chain(&runtime_prefixes())
             .chain(PASSED_PLAIN)
             .chain(CODE_WORDS)
-            .chain(SELECTORS)
+            .chain(&selectors())
         {
             assert!(text.contains(name), "ENVIRONMENT does not name {name}");
         }

@@ -31,7 +31,7 @@ pub fn write_regular(path: &Path, bytes: &[u8]) -> io::Result<()> {
             ),
         )
     })?;
-    hwspec_core::cache::write_atomically(&target, bytes, mode).map_err(|err| {
+    hwspec_core::files::write_atomically(&target, bytes, mode).map_err(|err| {
         io::Error::new(
             err.kind(),
             format!("cannot write {}: {err}", printable_path(&target)),

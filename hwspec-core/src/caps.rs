@@ -1,12 +1,13 @@
-//! Reduces backend reports to the normalised capability set (design §5).
+//! Reduces backend reports to the normalised capability set (design §5): each backend names
+//! what its proven devices give, and this module adds what no single backend decides.
 //!
 //! Only what was proven at the level asked counts: a `validated` device at levels `standard`
 //! and `full`, an `enumerated` one at level `quick`. Software devices (PoCL, lavapipe) count for
 //! `opencl` and `vulkan` but never for `opencl-gpu`, `vulkan-gpu` or `gpu`.
 
-use std::cmp::Ordering;
-
-use crate::model::{BackendName, BackendReport, Capability, Device, DeviceKind, Level, Status};
+use crate::backends;
+use crate::model::{BackendReport, Capability, Device, DeviceKind, Level, Status};
+use crate::spec::version;
 
 /// Whether `device` counts as proven at `level`.
 pub fn proven(device: &Device, level: Level) -> bool {
@@ -17,115 +18,17 @@ pub fn proven(device: &Device, level: Level) -> bool {
     }
 }
 
-/// The capability set proven by `backends` at `level`, sorted by name then version.
+/// The capability set proven by `backends` at `level`, sorted by name then version: each
+/// backend's own (see each backend's `Backend::capabilities`), and
+/// those no single backend decides: `cpu` always, `gpu`, `gpu-count` and `gpu-memory` from the
+/// hardware GPUs of every backend.
 pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
     let mut caps = vec![Capability::flag("cpu")];
-    let proven_devices = |name: BackendName| {
-        backends
-            .iter()
-            .filter(move |b| b.name == name)
-            .flat_map(|b| b.devices.iter())
-            .filter(move |d| proven(d, level))
-    };
-
-    for device in proven_devices(BackendName::Cpu) {
-        caps.extend(device.features.iter().map(Capability::flag));
-    }
-
-    // The API version of the best proven device: OpenCL, Vulkan, and OpenGL ES through EGL.
-    for (backend, cap) in [
-        (BackendName::Opencl, "opencl"),
-        (BackendName::Vulkan, "vulkan"),
-        (BackendName::Egl, "gles"),
-    ] {
-        let highest = proven_devices(backend)
-            .filter_map(|d| d.api_version.as_deref().and_then(major_minor))
-            .max_by(|a, b| compare_versions(a, b));
-        if let Some(version) = highest {
-            caps.push(Capability::versioned(cap, version));
+    for report in backends {
+        let proven: Vec<&Device> = report.devices.iter().filter(|d| proven(d, level)).collect();
+        if !proven.is_empty() {
+            caps.extend(backends::get(report.name).capabilities(report, &proven));
         }
-    }
-    for (backend, gpu_cap) in [
-        (BackendName::Opencl, "opencl-gpu"),
-        (BackendName::Vulkan, "vulkan-gpu"),
-    ] {
-        if proven_devices(backend).any(|d| d.kind == DeviceKind::Gpu) {
-            caps.push(Capability::flag(gpu_cap));
-        }
-    }
-    let opengl = proven_devices(BackendName::Egl)
-        .filter(|d| d.has_feature("opengl"))
-        .filter_map(|d| {
-            d.properties
-                .get("opengl_version")
-                .and_then(|v| major_minor(v))
-        })
-        .max_by(|a, b| compare_versions(a, b));
-    if let Some(version) = opengl {
-        caps.push(Capability::versioned("opengl", version));
-    }
-    if proven_devices(BackendName::Opencl).any(|d| d.has_feature("fp64")) {
-        caps.push(Capability::flag("opencl-fp64"));
-    }
-
-    // The CUDA, ROCm and Level Zero versions belong to the runtime, not to a device: they are
-    // present with the runtime's version once any of its devices is proven.
-    let runtime_version = |name: BackendName| {
-        backends
-            .iter()
-            .find(|b| b.name == name)
-            .and_then(|b| b.runtime_version.as_deref())
-            .and_then(major_minor)
-    };
-    for (backend, cap) in [
-        (BackendName::Cuda, "cuda"),
-        (BackendName::Hip, "rocm"),
-        (BackendName::LevelZero, "level-zero"),
-        (BackendName::Egl, "egl"),
-    ] {
-        if proven_devices(backend).next().is_some() {
-            caps.push(match runtime_version(backend) {
-                Some(version) => Capability::versioned(cap, version),
-                None => Capability::flag(cap),
-            });
-        }
-    }
-    for arch in proven_devices(BackendName::Cuda).filter_map(|d| d.arch.as_deref()) {
-        caps.push(Capability::versioned("cuda-arch", arch));
-    }
-    for arch in proven_devices(BackendName::Hip).filter_map(|d| d.arch.as_deref()) {
-        caps.push(Capability::flag(format!("rocm-{arch}")));
-    }
-    // Video: each proven device's codec features, named after the interface that proved them.
-    let codecs = |backend: BackendName, rename: fn(&str) -> Option<String>| {
-        proven_devices(backend)
-            .flat_map(|d| d.features.iter())
-            .filter_map(move |f| rename(f))
-            .map(Capability::flag)
-            .collect::<Vec<_>>()
-    };
-    caps.extend(codecs(BackendName::Vaapi, |f| {
-        (f.starts_with("decode-") || f.starts_with("encode-")).then(|| format!("vaapi-{f}"))
-    }));
-    caps.extend(codecs(BackendName::Nvcodec, |f| {
-        f.strip_prefix("decode-")
-            .map(|c| format!("nvdec-{c}"))
-            .or_else(|| f.strip_prefix("encode-").map(|c| format!("nvenc-{c}")))
-    }));
-    caps.extend(codecs(BackendName::Vulkan, |f| {
-        f.starts_with("video-").then(|| format!("vulkan-{f}"))
-    }));
-    // GCC offloading counts only when a target region really ran on the device.
-    for arch in proven_devices(BackendName::GccOffload)
-        .filter(|d| d.status == Status::Validated)
-        .filter_map(|d| d.arch.as_deref())
-    {
-        caps.push(Capability::flag(format!("gcc-offload-{arch}")));
-    }
-    let level_zero_gpu = proven_devices(BackendName::LevelZero).any(|d| d.kind == DeviceKind::Gpu);
-    let opencl_spirv = proven_devices(BackendName::Opencl).any(|d| d.has_feature("spirv"));
-    if level_zero_gpu || opencl_spirv {
-        caps.push(Capability::flag("sycl"));
     }
 
     // The same physical GPU shows up once per API, so GPUs are counted per backend and the
@@ -155,58 +58,27 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
         }
     }
 
-    caps.sort_by(|a, b| {
-        a.name
-            .cmp(&b.name)
-            .then_with(|| match (&a.version, &b.version) {
-                (Some(x), Some(y)) => compare_versions(x, y),
-                (x, y) => x.cmp(y),
-            })
-    });
+    sort(&mut caps);
     caps.dedup();
     caps
 }
 
-/// `major.minor` of a dotted version such as `1.3.230` or `3.0`; `None` if it does not start
-/// with two numbers.
-pub fn major_minor(version: &str) -> Option<String> {
-    let mut parts = version.trim().split('.');
-    let major: u32 = parts.next()?.parse().ok()?;
-    let minor: u32 = parts
-        .next()?
-        .split(|c: char| !c.is_ascii_digit())
-        .next()?
-        .parse()
-        .ok()?;
-    Some(format!("{major}.{minor}"))
-}
-
-/// Compares dotted numeric versions part by part (`1.10` > `1.9`); non-numeric parts compare
-/// as text after numeric ones.
-pub fn compare_versions(a: &str, b: &str) -> Ordering {
-    let mut xs = a.split('.');
-    let mut ys = b.split('.');
-    loop {
-        match (xs.next(), ys.next()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
-            (Some(x), Some(y)) => {
-                let order = match (x.parse::<u64>(), y.parse::<u64>()) {
-                    (Ok(x), Ok(y)) => x.cmp(&y),
-                    _ => x.cmp(y),
-                };
-                if order != Ordering::Equal {
-                    return order;
-                }
-            }
-        }
-    }
+/// Sorts capabilities as reports list them: by name, then by version.
+pub(crate) fn sort(caps: &mut [Capability]) {
+    caps.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| match (&a.version, &b.version) {
+                (Some(x), Some(y)) => version::order(x, y),
+                (x, y) => x.cmp(y),
+            })
+    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::BackendName;
 
     fn device(kind: DeviceKind, status: Status, api: &str) -> Device {
         let mut d = Device::new("dev", "vendor", kind);
@@ -483,16 +355,5 @@ mod tests {
             !quick.contains(&"gcc-offload-amdgcn".to_owned()),
             "even at quick: {quick:?}"
         );
-    }
-
-    #[test]
-    fn version_helpers() {
-        assert_eq!(major_minor("1.3.230").as_deref(), Some("1.3"));
-        assert_eq!(major_minor("3.0").as_deref(), Some("3.0"));
-        assert_eq!(major_minor("2.1-rc1").as_deref(), Some("2.1"));
-        assert_eq!(major_minor("x.1"), None);
-        assert_eq!(major_minor("3"), None);
-        assert_eq!(compare_versions("1.10", "1.9"), Ordering::Greater);
-        assert_eq!(compare_versions("1.2", "1.2.0"), Ordering::Less);
     }
 }

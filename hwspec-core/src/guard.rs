@@ -28,15 +28,9 @@ use std::os::fd::AsFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use crate::process::{self, SignalFd};
+use crate::protocol::{WorkerMessage, MEMORY_LIMIT_ENV, PARENT_ENV};
+use crate::supervise::process::{self, SignalFd};
 use crate::sys;
-use crate::worker::WorkerMessage;
-
-/// The variable through which the parent tells a worker its own pid, to check against the
-/// worker's parent after the parent-death signal is armed.
-pub const PARENT_ENV: &str = "HWSPEC_WORKER_PARENT";
-/// The variable through which the parent gives a worker its memory limit, in bytes.
-pub const MEMORY_LIMIT_ENV: &str = "HWSPEC_WORKER_MEMORY_LIMIT";
 
 /// The signals that mean "stop now": the parent's deadline (SIGTERM), its death (the
 /// parent-death signal is SIGTERM too), and a terminal or session going away.

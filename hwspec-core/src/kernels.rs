@@ -49,11 +49,6 @@ impl Saxpy {
         self.x.len()
     }
 
-    /// Whether the problem has no elements.
-    pub fn is_empty(&self) -> bool {
-        self.x.is_empty()
-    }
-
     /// The CPU reference result.
     pub fn reference(&self) -> Vec<f32> {
         self.x

@@ -1,30 +1,41 @@
 //! hwspec-core: probe which accelerators a Linux machine can really use.
 //!
-//! The calling process never loads a vendor library: [`probe`] starts one worker process per
-//! backend (the `hwspec` executable in its hidden worker mode, see [`worker::worker_main`]),
-//! collects their JSON results under deadlines, and reduces them to a capability set
-//! ([`caps::reduce`]). The library never writes to stdout or stderr and never panics on a
-//! caller's behalf.
+//! The entry point is [`report`]: the CLI, libhwspec and any embedding program call it with
+//! [`ProbeOptions`] (one set of defaults, [`ProbeOptions::new`]) and get an [`Answer`]: the
+//! report from the report cache while it still holds, else from a new probe shared by all the
+//! callers asking at once, with the `HWSPEC_OVERRIDE_*` variables applied.
+//!
+//! The calling process never loads a vendor library: a probe ([`probe`]) starts one worker
+//! process per backend (the `hwspec` executable in its hidden worker mode, see
+//! [`worker::run_if_asked`]), collects their JSON results under deadlines, and reduces them to
+//! a capability set ([`caps::reduce`]). The library never writes to stdout or stderr and never
+//! panics on a caller's behalf.
+
+#![warn(missing_docs)]
 
 pub mod amdgpu;
-pub mod backends;
-pub mod cache;
+pub(crate) mod backends;
 pub mod caps;
 pub mod control;
-pub mod environment;
-pub mod guard;
+pub(crate) mod driver_dirs;
+mod entry;
+pub mod files;
+pub(crate) mod guard;
 pub mod host;
-pub mod isolate;
-pub mod kernels;
+pub(crate) mod kernels;
 pub mod model;
-pub mod process;
+pub mod options;
 pub mod protocol;
+pub(crate) mod report_cache;
 pub mod spec;
+pub mod supervise;
 pub mod sys;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod text;
 pub mod worker;
 
-pub use isolate::{probe, Deadlines, ProbeOptions, WorkerCommand};
+pub use entry::{report, Answer};
 pub use model::{BackendName, Level, Report, Status};
+pub use options::{CachePolicy, Deadlines, ProbeOptions, WorkerCommand};
+pub use supervise::probe;

@@ -9,12 +9,12 @@ use std::io::{self, Read};
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Bound for one-line kernel and configuration files (`/proc/sys/...`, `/sys/module/...`).
-pub const SMALL_FILE_BYTES: u64 = 64 << 10;
+pub(crate) const SMALL_FILE_BYTES: u64 = 64 << 10;
 /// Bound for whole-table kernel files (`/proc/cpuinfo` of a large machine, `/proc/self/maps`).
-pub const PROC_TABLE_BYTES: u64 = 16 << 20;
+pub(crate) const PROC_TABLE_BYTES: u64 = 16 << 20;
 
 /// Whether the process runs with effective uid 0.
 pub fn is_root() -> bool {
@@ -38,13 +38,13 @@ pub fn short_hostname() -> String {
 }
 
 /// The text of `/etc/group`, read with a bound (empty when unreadable), for [`group_name`].
-pub fn etc_group() -> String {
+pub(crate) fn etc_group() -> String {
     read_regular_text(Path::new("/etc/group"), PROC_TABLE_BYTES).unwrap_or_default()
 }
 
 /// The name of group `gid` in the text of `/etc/group`, or `gid N` when it is not listed: how
 /// reasons name the group a device node belongs to (`render`, `video`).
-pub fn group_name(etc_group: &str, gid: u32) -> String {
+pub(crate) fn group_name(etc_group: &str, gid: u32) -> String {
     etc_group
         .lines()
         .find_map(|line| {
@@ -57,7 +57,7 @@ pub fn group_name(etc_group: &str, gid: u32) -> String {
 }
 
 /// Kernel name and release, as `uname -sr` prints them.
-pub fn kernel() -> String {
+pub(crate) fn kernel() -> String {
     let read =
         |p: &str| read_regular_text(Path::new(p), SMALL_FILE_BYTES).map(|s| s.trim().to_owned());
     match (
@@ -75,7 +75,7 @@ pub fn kernel() -> String {
 /// A worker calls this first: its result channel is the pipe it was given as stdout, and
 /// anything a vendor library prints to stdout afterwards lands in the stderr pipe instead of
 /// corrupting the result.
-pub fn divert_stdout_to_stderr() -> io::Result<File> {
+pub(crate) fn divert_stdout_to_stderr() -> io::Result<File> {
     // Close-on-exec: a program a driver starts must not hold the result pipe open.
     // SAFETY: F_DUPFD_CLOEXEC on fd 1 has no memory-safety preconditions; failure is -1.
     let result_fd: RawFd = unsafe { libc::fcntl(libc::STDOUT_FILENO, libc::F_DUPFD_CLOEXEC, 3) };
@@ -90,7 +90,7 @@ pub fn divert_stdout_to_stderr() -> io::Result<File> {
     Ok(unsafe { File::from_raw_fd(result_fd) })
 }
 
-/// Why [`read_regular_file`] refused or failed to read a file.
+/// Why `read_regular_file` refused or failed to read a file.
 #[derive(Debug)]
 pub enum BoundedReadError {
     /// The path (after following symlinks) is not a regular file: its kind (`directory`,
@@ -125,7 +125,7 @@ impl std::error::Error for BoundedReadError {
 /// bytes. Opening never blocks (a FIFO or a device node is refused, not waited on) and the
 /// read stops at `limit + 1` bytes whatever the file claims (a symlink to `/dev/zero`, a file
 /// that grows while read). Files in `/proc` and `/sys` are regular and read normally.
-pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, BoundedReadError> {
+pub(crate) fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, BoundedReadError> {
     let file = open_regular_file(path)?;
     let mut bytes = Vec::new();
     file.take(limit.saturating_add(1))
@@ -141,7 +141,7 @@ pub fn read_regular_file(path: &Path, limit: u64) -> Result<Vec<u8>, BoundedRead
 /// a device node, a socket or a directory is refused without being opened for reading, so no
 /// open blocks and no device sees an open (some act on one: a watchdog arms, a tape rewinds).
 /// For files read as a stream (a `.deb` of any size, read only as far as its control member).
-pub fn open_regular_file(path: &Path) -> Result<File, BoundedReadError> {
+pub(crate) fn open_regular_file(path: &Path) -> Result<File, BoundedReadError> {
     // An O_PATH descriptor names the inode without opening it for I/O; reopening that very
     // inode through /proc leaves no window in which the path could be swapped for a device.
     let handle = OpenOptions::new()
@@ -178,7 +178,7 @@ fn check_regular(file: &File) -> Result<(), BoundedReadError> {
     }
 }
 
-/// [`read_regular_file`] for text: invalid UTF-8 is replaced, never an error, since the callers
+/// `read_regular_file` for text: invalid UTF-8 is replaced, never an error, since the callers
 /// read kernel and configuration files whose odd bytes are data, not a reason to fail.
 pub fn read_regular_text(path: &Path, limit: u64) -> Result<String, BoundedReadError> {
     read_regular_file(path, limit).map(|bytes| match String::from_utf8(bytes) {
@@ -188,7 +188,7 @@ pub fn read_regular_text(path: &Path, limit: u64) -> Result<String, BoundedReadE
 }
 
 /// The kind of a file that is not regular, in words.
-pub fn file_kind(kind: std::fs::FileType) -> &'static str {
+pub(crate) fn file_kind(kind: std::fs::FileType) -> &'static str {
     if kind.is_dir() {
         "directory"
     } else if kind.is_fifo() {
@@ -206,14 +206,33 @@ pub fn file_kind(kind: std::fs::FileType) -> &'static str {
 
 /// Ends the process at once with `code`, running no atexit handlers and no destructors:
 /// vendor teardown code is where many runtimes crash.
-pub fn exit_immediately(code: i32) -> ! {
+pub(crate) fn exit_immediately(code: i32) -> ! {
     // SAFETY: _exit never returns and has no preconditions.
     unsafe { libc::_exit(code) }
 }
 
+/// Takes an exclusive `flock` on `file` if no one else holds one: `Ok(false)` when someone
+/// does. The lock goes with the open file, released when it is closed, also when its holder
+/// dies, so a lock file left behind never blocks anyone.
+pub(crate) fn try_lock_exclusive(file: &File) -> io::Result<bool> {
+    loop {
+        // SAFETY: flock on a descriptor `file` owns for the whole call; no memory is involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let err = io::Error::last_os_error();
+        match err.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Ok(false),
+            _ => return Err(err),
+        }
+    }
+}
+
 /// Sends `signal` to every process in the process group `pgid`. A group that no longer exists
 /// is not an error.
-pub fn signal_group(pgid: u32, signal: i32) {
+pub(crate) fn signal_group(pgid: u32, signal: i32) {
     let Ok(pgid) = libc::pid_t::try_from(pgid) else {
         return;
     };
@@ -237,7 +256,7 @@ pub fn restore_default_sigchld() {
 
 /// Blocks until the child `pid` has terminated, without reaping it: the pid (and its process
 /// group id) stay reserved, so the caller can still signal the group safely before reaping.
-pub fn wait_for_exit_without_reaping(pid: u32) -> io::Result<()> {
+pub(crate) fn wait_for_exit_without_reaping(pid: u32) -> io::Result<()> {
     let pid = libc::id_t::from(pid);
     loop {
         // SAFETY: siginfo_t is plain old data, so all-zero is a valid value.
@@ -256,7 +275,7 @@ pub fn wait_for_exit_without_reaping(pid: u32) -> io::Result<()> {
 }
 
 /// The name of a signal number (`SIGSEGV`), or `signal N` when it has no common name.
-pub fn signal_name(signal: i32) -> String {
+pub(crate) fn signal_name(signal: i32) -> String {
     let name = match signal {
         libc::SIGHUP => "SIGHUP",
         libc::SIGINT => "SIGINT",
@@ -280,7 +299,7 @@ pub fn signal_name(signal: i32) -> String {
 /// The path of the first shared object mapped into this process whose file name starts with
 /// `soname_prefix` (e.g. `libOpenCL.so`). Read from `/proc/self/maps`, so it names the file the
 /// dynamic loader really chose, whatever search path led there.
-pub fn loaded_library(soname_prefix: &str) -> Option<String> {
+pub(crate) fn loaded_library(soname_prefix: &str) -> Option<String> {
     let maps = read_regular_text(Path::new("/proc/self/maps"), PROC_TABLE_BYTES).ok()?;
     find_mapped(&maps, soname_prefix)
 }
@@ -302,7 +321,7 @@ fn find_mapped(maps: &str, soname_prefix: &str) -> Option<String> {
 /// knows it: how a driver's object (an OpenCL platform's dispatch table, a Vulkan device's
 /// entry point, an EGL vendor's string) is traced back to the library that made it. `None` for
 /// an address outside every loaded object.
-pub fn file_containing(address: usize) -> Option<std::path::PathBuf> {
+pub(crate) fn file_containing(address: usize) -> Option<std::path::PathBuf> {
     if address == 0 {
         return None;
     }
@@ -329,7 +348,7 @@ pub fn file_containing(address: usize) -> Option<std::path::PathBuf> {
 /// The canonical path of the already loaded library that `name` (a bare soname or a path, as a
 /// driver manifest writes it) resolves to, found through `symbol`, an entry point every such
 /// driver exports. Nothing is loaded: `None` when the library is not in this process.
-pub fn loaded_file(name: &Path, symbol: &std::ffi::CStr) -> Option<std::path::PathBuf> {
+pub(crate) fn loaded_file(name: &Path, symbol: &std::ffi::CStr) -> Option<std::path::PathBuf> {
     let name = std::ffi::CString::new(name.as_os_str().as_bytes()).ok()?;
     // SAFETY: RTLD_NOLOAD only looks the name up among the objects already loaded, so no
     // initialiser runs; the handle is deliberately never closed (nothing is unloaded in a
@@ -341,6 +360,28 @@ pub fn loaded_file(name: &Path, symbol: &std::ffi::CStr) -> Option<std::path::Pa
     // SAFETY: `handle` is a live handle from dlopen and `symbol` is NUL-terminated.
     let entry = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
     file_containing(entry as usize)
+}
+
+/// Creates a new directory `PARENT/PREFIXxxxxxx` with a random, unpredictable suffix, mode
+/// 0700, owned by this user (`mkdtemp`).
+pub(crate) fn make_private_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    let mut template = parent
+        .join(format!("{prefix}XXXXXX"))
+        .into_os_string()
+        .into_vec();
+    if template.contains(&0) {
+        return Err(io::ErrorKind::InvalidInput.into());
+    }
+    template.push(0);
+    // SAFETY: `template` is a writable, NUL-terminated buffer ending in six X's, which
+    // mkdtemp replaces in place.
+    let made = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
+    if made.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    template.pop();
+    Ok(PathBuf::from(std::ffi::OsString::from_vec(template)))
 }
 
 #[cfg(test)]
@@ -416,5 +457,17 @@ mod tests {
     #[test]
     fn this_process_has_libc_mapped() {
         assert!(loaded_library("libc.so").is_some() || loaded_library("libc-").is_some());
+    }
+
+    #[test]
+    fn private_dirs_are_new_unpredictable_and_0700() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = crate::testing::TempDir::new("sys-private-dir");
+        let a = make_private_dir(tmp.path(), "x-").unwrap();
+        let b = make_private_dir(tmp.path(), "x-").unwrap();
+        assert_ne!(a, b);
+        assert!(a.file_name().unwrap().to_str().unwrap().starts_with("x-"));
+        let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
     }
 }

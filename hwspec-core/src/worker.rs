@@ -1,42 +1,16 @@
-//! The worker side of a probe: runs one backend and reports to the parent.
-//!
-//! The protocol is one JSON object per line on the worker's original standard output:
-//! `{"stage":"init"}` as each stage starts, `{"partial":{...}}` once devices are enumerated,
-//! then exactly one `{"report":{...}}` (or `{"panic":"..."}`). The parent treats anything
-//! else as garbage and a missing final line as partial output (see [`crate::isolate`]).
+//! The worker side of a probe: runs one backend and reports to the parent in the line
+//! protocol of [`crate::protocol`].
 
+use std::ffi::OsString;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-
 use crate::backends;
 use crate::guard::{self, Channel};
 use crate::model::{BackendName, BackendReport, Level};
-use crate::protocol::{Progress, Stage};
+use crate::protocol::{self, Progress, Stage, WorkerMessage};
 use crate::sys;
-
-/// One line of the worker protocol.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum WorkerMessage {
-    /// The worker entered a stage.
-    Stage(Stage),
-    /// What is known so far.
-    Partial(BackendReport),
-    /// The final result.
-    Report(BackendReport),
-    /// The backend panicked; the text is the panic message.
-    Panic(String),
-    /// The worker's anonymous resident memory went over its limit; it ends right after.
-    MemoryLimit {
-        /// What it had resident when seen, in bytes.
-        used_bytes: u64,
-        /// The limit the parent set, in bytes.
-        limit_bytes: u64,
-    },
-}
 
 struct LineSink {
     out: Channel,
@@ -80,12 +54,27 @@ fn run(name: BackendName, level: Level, out: Channel) -> i32 {
     }
 }
 
+/// Becomes a worker when this process was started as one (`PROGRAM` [`protocol::WORKER_ARG`]
+/// `BACKEND LEVEL`), and then never returns; otherwise returns `Ok(())` at once.
+///
+/// Every program that probes needs a worker executable: the `hwspec` binary calls this first
+/// thing in `main`, and a Rust program can do the same and name its own executable in
+/// [`WorkerCommand::hwspec`](crate::WorkerCommand::hwspec). Call it before starting any
+/// thread. An error is a worker command line without a known backend and level; the message
+/// says so (the `hwspec` binary prints it and exits with status 2).
+pub fn run_if_asked() -> Result<(), String> {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    match protocol::worker_request(&args) {
+        None => Ok(()),
+        Some(Ok((name, level))) => worker_main(name, level),
+        Some(Err(message)) => Err(message),
+    }
+}
+
 /// The worker process's whole life: cut loose from the caller and guard it (see
 /// [`crate::guard`]), divert stdout, probe, report, end what the driver started, and leave
 /// with `_exit`.
-///
-/// Called by the `hwspec` executable's hidden worker mode. Never returns.
-pub fn worker_main(name: BackendName, level: Level) -> ! {
+fn worker_main(name: BackendName, level: Level) -> ! {
     // The default hook would print the panic to stderr as well; the parent gets it as a
     // protocol message, which is enough.
     panic::set_hook(Box::new(|_| {}));

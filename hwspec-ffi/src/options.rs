@@ -4,14 +4,10 @@ use std::ffi::c_char;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use hwspec_core::cache::CachePolicy;
-use hwspec_core::{BackendName, Deadlines, Level, ProbeOptions, WorkerCommand};
+use hwspec_core::{BackendName, CachePolicy, Deadlines, Level, ProbeOptions, WorkerCommand};
 
 use crate::error::{boundary, boundary_void, hwspec_result, Error};
 use crate::ptr::{free_boxed, into_raw, try_mut, try_str, Out};
-
-/// The worker's hidden first argument (`hwspec __worker BACKEND LEVEL`).
-const WORKER_ARG: &str = "__worker";
 
 /// Where the worker is installed, fixed when the library is built.
 const BUILT_IN_WORKER: &str = match option_env!("HWSPEC_WORKER_PATH") {
@@ -26,36 +22,27 @@ pub(crate) const WORKER_ENV: &str = "HWSPEC_WORKER";
 /// Probe options (opaque). Made by `hwspec_options_new`, freed by `hwspec_options_free`.
 #[derive(Debug, Clone)]
 pub struct hwspec_options {
-    backends: Vec<BackendName>,
-    level: Level,
-    timeout: Duration,
-    use_cache: bool,
-    max_age: Duration,
-    trust_env: bool,
+    /// The core's options, starting from its defaults: the CLI's. Their worker is decided at
+    /// probe time (see `hwspec_options_set_worker`).
+    core: ProbeOptions,
+    /// The worker set by the caller, if any.
     worker: Option<PathBuf>,
 }
 
 impl Default for hwspec_options {
-    /// All backends at level standard, 60 s, the report cache used up to an hour old: the
-    /// CLI's defaults.
     fn default() -> hwspec_options {
         hwspec_options {
-            backends: BackendName::ALL.to_vec(),
-            level: Level::Standard,
-            timeout: Duration::from_secs(60),
-            use_cache: CachePolicy::DEFAULT.read,
-            max_age: CachePolicy::DEFAULT.max_age,
-            trust_env: false,
+            core: ProbeOptions::new(WorkerCommand::hwspec(BUILT_IN_WORKER)),
             worker: None,
         }
     }
 }
 
 impl hwspec_options {
-    /// The core's options and cache policy, and whether `HWSPEC_WORKER` was withheld (as root
-    /// without trust); fails only when a `HWSPEC_WORKER` that counts is not absolute.
-    pub(crate) fn to_probe(&self) -> Result<(ProbeOptions, CachePolicy, bool), Error> {
-        let untrusted_root = hwspec_core::sys::is_root() && !self.trust_env;
+    /// The core's options, and whether `HWSPEC_WORKER` was withheld (as root without trust);
+    /// fails only when a `HWSPEC_WORKER` that counts is not absolute.
+    pub(crate) fn to_probe(&self) -> Result<(ProbeOptions, bool), Error> {
+        let untrusted_root = hwspec_core::sys::is_root() && !self.core.trust_env;
         let withheld = self.worker.is_none()
             && untrusted_root
             && std::env::var_os(WORKER_ENV).is_some_and(|v| !v.is_empty());
@@ -64,19 +51,14 @@ impl hwspec_options {
             None if untrusted_root => PathBuf::from(BUILT_IN_WORKER),
             None => worker_from_env()?,
         };
-        let mut options = ProbeOptions::new(WorkerCommand {
-            program,
-            args: vec![WORKER_ARG.into()],
-        });
-        options.backends = self.backends.clone();
-        options.level = self.level;
-        options.deadlines = Deadlines::with_total(self.timeout);
-        options.trust_env = self.trust_env;
-        let policy = CachePolicy {
-            read: self.use_cache,
-            max_age: self.max_age,
-        };
-        Ok((options, policy, withheld))
+        let mut options = self.core.clone();
+        options.worker = WorkerCommand::hwspec(program);
+        Ok((options, withheld))
+    }
+
+    /// The report cache's policy, which libhwspec's options always have.
+    fn cache(&mut self) -> &mut CachePolicy {
+        self.core.cache.get_or_insert(CachePolicy::DEFAULT)
     }
 }
 
@@ -167,7 +149,7 @@ pub unsafe extern "C" fn hwspec_options_set_backends(
         let o = unsafe { try_mut(options, "options") }?;
         // SAFETY: forwarded from this function's contract.
         let list = unsafe { try_str(backends, "backends") }?;
-        o.backends = parse_backends(list)?;
+        o.core.backends = parse_backends(list)?;
         Ok(())
     })
 }
@@ -190,7 +172,7 @@ pub unsafe extern "C" fn hwspec_options_set_level(
         let o = unsafe { try_mut(options, "options") }?;
         // SAFETY: forwarded from this function's contract.
         let name = unsafe { try_str(level, "level") }?;
-        o.level = Level::parse(name).ok_or_else(|| {
+        o.core.level = Level::parse(name).ok_or_else(|| {
             Error::invalid(format!(
                 "unknown level {name:?}; levels are quick, standard, full"
             ))
@@ -216,7 +198,7 @@ pub unsafe extern "C" fn hwspec_options_set_timeout_ms(
         if total_ms == 0 {
             return Err(Error::invalid("the timeout must be more than 0 ms"));
         }
-        o.timeout = Duration::from_millis(u64::from(total_ms));
+        o.core.deadlines = Deadlines::with_total(Duration::from_millis(u64::from(total_ms)));
         Ok(())
     })
 }
@@ -235,7 +217,7 @@ pub unsafe extern "C" fn hwspec_options_set_use_cache(
     boundary("hwspec_options_set_use_cache", || {
         // SAFETY: forwarded from this function's contract.
         let o = unsafe { try_mut(options, "options") }?;
-        o.use_cache = use_cache;
+        o.cache().read = use_cache;
         Ok(())
     })
 }
@@ -253,7 +235,7 @@ pub unsafe extern "C" fn hwspec_options_set_max_age_s(
     boundary("hwspec_options_set_max_age_s", || {
         // SAFETY: forwarded from this function's contract.
         let o = unsafe { try_mut(options, "options") }?;
-        o.max_age = Duration::from_secs(u64::from(seconds));
+        o.cache().max_age = Duration::from_secs(u64::from(seconds));
         Ok(())
     })
 }
@@ -273,7 +255,7 @@ pub unsafe extern "C" fn hwspec_options_set_trust_env(
     boundary("hwspec_options_set_trust_env", || {
         // SAFETY: forwarded from this function's contract.
         let o = unsafe { try_mut(options, "options") }?;
-        o.trust_env = trust;
+        o.core.trust_env = trust;
         Ok(())
     })
 }

@@ -1,10 +1,11 @@
 //! `hwspec_report`: one probe of this machine, with the caller's overrides applied.
 
-use std::ffi::{c_char, CString, OsString};
+use std::ffi::{c_char, CString};
 use std::ptr;
 
+use hwspec_core::spec::OverrideError;
 use hwspec_core::spec::{self, Op, Override};
-use hwspec_core::Report;
+use hwspec_core::{Answer, Report};
 
 use crate::error::{boundary, boundary_void, c_string_lossy, hwspec_result, Error};
 use crate::options::hwspec_options;
@@ -23,14 +24,9 @@ pub struct hwspec_report {
 }
 
 impl hwspec_report {
-    /// Applies the `HWSPEC_OVERRIDE_*` variables among `vars` to `report`, as the CLI does,
-    /// recording them in the report.
-    pub(crate) fn new(
-        mut report: Report,
-        vars: impl Iterator<Item = (OsString, OsString)>,
-    ) -> Result<hwspec_report, Error> {
-        let overrides = spec::apply_overrides(&mut report, vars)
-            .map_err(|e| Error::new(hwspec_result::HWSPEC_ERR_OVERRIDE, e.to_string()))?;
+    /// Lends out `answer`'s capabilities as C strings.
+    pub(crate) fn new(answer: Answer) -> hwspec_report {
+        let Answer { report, overrides } = answer;
         let capabilities = report
             .capabilities
             .iter()
@@ -41,11 +37,11 @@ impl hwspec_report {
                 )
             })
             .collect();
-        Ok(hwspec_report {
+        hwspec_report {
             report,
             overrides,
             capabilities,
-        })
+        }
     }
 
     /// Whether capability `name` is present and, with a constraint, has a value satisfying it.
@@ -65,6 +61,11 @@ impl hwspec_report {
             .flatten()
             .any(|have| spec::version::compare(have, want).is_some_and(|o| op.holds(o))))
     }
+}
+
+/// A bad `HWSPEC_OVERRIDE_*` variable as libhwspec reports it.
+pub(crate) fn override_error(err: OverrideError) -> Error {
+    Error::new(hwspec_result::HWSPEC_ERR_OVERRIDE, err.to_string())
 }
 
 /// Probes this machine, each backend in its own worker process, or answers from the report
@@ -89,15 +90,15 @@ pub unsafe extern "C" fn hwspec_probe(
         let out = unsafe { Out::new(out, "out") }?;
         // SAFETY: forwarded from this function's contract.
         let options = unsafe { options.as_ref() }.cloned().unwrap_or_default();
-        let (options, policy, worker_withheld) = options.to_probe()?;
-        let mut report = hwspec_core::cache::probe_cached(&options, policy);
+        let (options, worker_withheld) = options.to_probe()?;
+        let mut answer = hwspec_core::report(&options).map_err(override_error)?;
         if worker_withheld {
-            let dropped = &mut report.host.dropped_environment;
+            let dropped = &mut answer.report.host.dropped_environment;
             dropped.push(crate::options::WORKER_ENV.to_owned());
             dropped.sort();
             dropped.dedup();
         }
-        let report = hwspec_report::new(report, std::env::vars_os())?;
+        let report = hwspec_report::new(answer);
         out.write(into_raw(report));
         Ok(())
     })

@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use hwspec_core::amdgpu;
 use hwspec_core::caps;
 use hwspec_core::model::{BackendName, DeviceKind, Report};
+use hwspec_core::spec::version;
 
 /// The virtual packages hwspec can answer for, in registration order.
 pub const NAMES: [&str; 4] = ["__cuda", "__cuda_arch", "__amdgpu", "__amdgpu_arch"];
@@ -58,14 +59,14 @@ pub fn detector_report(report: &Report, names: &[&str]) -> Value {
     let cuda = report
         .backend(BackendName::Cuda)
         .and_then(|b| b.runtime_version.as_deref())
-        .and_then(caps::major_minor)
+        .and_then(version::major_minor)
         .filter(|_| !cuda_gpus.is_empty());
     let cuda_arch = cuda.as_ref().and_then(|_| {
         cuda_gpus
             .iter()
             .filter_map(|d| d.arch.as_deref())
-            .filter_map(caps::major_minor)
-            .min_by(|a, b| caps::compare_versions(a, b))
+            .filter_map(version::major_minor)
+            .min_by(|a, b| version::order(a, b))
     });
     let amd_isas: Vec<amdgpu::IsaVersion> = proven(BackendName::Hip)
         .iter()

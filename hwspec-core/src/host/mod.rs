@@ -6,8 +6,9 @@ mod nodes;
 mod pci;
 
 pub(crate) use nodes::{cannot_open, node_access, node_group, render_nodes, NodeAccess, DRI_DIR};
+pub use pci::normalise_bus_id;
 pub(crate) use pci::pci_display_devices;
-pub use pci::{normalise_bus_id, nvidia_device_node, render_node, HostRoots};
+pub(crate) use pci::{nvidia_device_node, render_node, HostRoots};
 
 /// The vendor's name for a PCI vendor id, or a Khronos-registered vendor id (Vulkan's
 /// `vendorID` for drivers with no PCI id, such as Mesa's software ones), where hwspec knows it.

@@ -18,7 +18,7 @@ const INFORMATION_LIMIT: u64 = 16 * 1024;
 
 /// Where the kernel's views of devices are; tests point these at a fixture tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostRoots {
+pub(crate) struct HostRoots {
     /// procfs, normally `/proc`.
     pub proc_dir: PathBuf,
     /// sysfs, normally `/sys`.
@@ -62,7 +62,7 @@ pub fn normalise_bus_id(text: &str) -> Option<String> {
 
 /// `/dev/nvidia<N>` for the NVIDIA GPU at `bus_id`, from the minor number the driver reports,
 /// when the driver knows the device and the node exists.
-pub fn nvidia_device_node(bus_id: &str, roots: &HostRoots) -> Option<PathBuf> {
+pub(crate) fn nvidia_device_node(bus_id: &str, roots: &HostRoots) -> Option<PathBuf> {
     let bus_id = normalise_bus_id(bus_id)?;
     let information = roots
         .proc_dir
@@ -79,7 +79,7 @@ pub fn nvidia_device_node(bus_id: &str, roots: &HostRoots) -> Option<PathBuf> {
 
 /// `/dev/dri/renderD<N>` for the GPU at `bus_id`, from the render node its DRM driver
 /// registered in sysfs, when the node exists.
-pub fn render_node(bus_id: &str, roots: &HostRoots) -> Option<PathBuf> {
+pub(crate) fn render_node(bus_id: &str, roots: &HostRoots) -> Option<PathBuf> {
     let bus_id = normalise_bus_id(bus_id)?;
     let drm = roots
         .sys_dir

@@ -111,7 +111,7 @@ fn judge(relation: &Relation, report: &Report, overrides: &[Override]) -> Relati
             .flatten()
             .copied()
             .filter(|have| version::compare(have, want).is_some_and(|o| op.holds(o)))
-            .max_by(|a, b| debian_order(a, b))
+            .max_by(|a, b| version::order(a, b))
             .map(Some),
     };
     let mut verdict = RelationVerdict {
@@ -154,15 +154,6 @@ fn judge(relation: &Relation, report: &Report, overrides: &[Override]) -> Relati
         verdict.explanation.push_str(QUICK_NOTE);
     }
     verdict
-}
-
-/// Debian order where both are versions; a value that is not one sorts first so that it is
-/// never chosen as the best.
-fn debian_order(a: &str, b: &str) -> Ordering {
-    version::compare(a, b).unwrap_or_else(|| {
-        let valid = |v: &str| version::parse_version(v).is_ok();
-        valid(a).cmp(&valid(b))
-    })
 }
 
 fn list(values: &[Option<&str>]) -> String {
@@ -279,7 +270,7 @@ impl<'r> World<'r> {
             .device
             .api_version
             .as_deref()
-            .and_then(caps::major_minor)
+            .and_then(version::major_minor)
     }
 
     /// The device that proves capability `name` with `value`, where one does.
@@ -306,7 +297,7 @@ impl<'r> World<'r> {
                 };
                 self.proven(backend)
                     .filter_map(|f| Some((Self::api_version(&f)?, f)))
-                    .max_by(|(a, _), (b, _)| caps::compare_versions(a, b))
+                    .max_by(|(a, _), (b, _)| version::order(a, b))
                     .map(|(_, f)| f)
             }
             "opencl-gpu" => self.proven(BackendName::Opencl).find(is_gpu),
@@ -331,7 +322,7 @@ impl<'r> World<'r> {
             "gles" => self
                 .proven(BackendName::Egl)
                 .filter_map(|f| Some((Self::api_version(&f)?, f)))
-                .max_by(|(a, _), (b, _)| caps::compare_versions(a, b))
+                .max_by(|(a, _), (b, _)| version::order(a, b))
                 .map(|(_, f)| f),
             "opengl" => self
                 .proven(BackendName::Egl)
@@ -395,7 +386,7 @@ impl<'r> World<'r> {
             versions
                 .iter()
                 .copied()
-                .max_by(|a, b| debian_order(a, b))
+                .max_by(|a, b| version::order(a, b))
                 .into_iter()
                 .collect()
         } else {

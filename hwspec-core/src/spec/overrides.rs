@@ -7,7 +7,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::version::{self, parse_version};
+use super::version::parse_version;
 use super::vocab;
 use crate::model::{Capability, Report};
 use crate::text::printable_bytes;
@@ -140,14 +140,7 @@ pub fn apply_overrides<K: AsRef<OsStr>, V: AsRef<OsStr>>(
             });
     }
     // Keep the order `caps::reduce` promises: by name, then by version.
-    report.capabilities.sort_by(|a, b| {
-        a.name
-            .cmp(&b.name)
-            .then_with(|| match (&a.version, &b.version) {
-                (Some(x), Some(y)) => version::compare(x, y).unwrap_or_else(|| x.cmp(y)),
-                (x, y) => x.cmp(y),
-            })
-    });
+    crate::caps::sort(&mut report.capabilities);
     Ok(applied)
 }
 

@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use proptest::prelude::*;
 
-use super::version::parse_version;
+use super::version::{order, parse_version};
 use super::vocab;
 use super::*;
 
@@ -163,6 +163,19 @@ proptest! {
         prop_assert_eq!(a.cmp(&a), Ordering::Equal);
         if a <= b && b <= c {
             prop_assert!(a <= c);
+        }
+    }
+
+    #[test]
+    fn the_sorting_order_is_total_over_versions_and_text_alike(
+        a in prop_oneof![version(), "[a-z0-9.~:+-]{0,6}"],
+        b in prop_oneof![version(), "[a-z0-9.~:+-]{0,6}"],
+        c in prop_oneof![version(), "[a-z0-9.~:+-]{0,6}"],
+    ) {
+        prop_assert_eq!(order(&a, &b), order(&b, &a).reverse());
+        prop_assert_eq!(order(&a, &a), Ordering::Equal);
+        if order(&a, &b).is_le() && order(&b, &c).is_le() {
+            prop_assert!(order(&a, &c).is_le(), "{} {} {}", a, b, c);
         }
     }
 

@@ -1,4 +1,6 @@
-//! Debian version syntax and ordering, as dpkg applies them to `Depends`.
+//! Debian version syntax and ordering, as dpkg applies them to `Depends`: the one order in
+//! which hwspec compares versions, whether judging a requirement, picking a device's best API
+//! version or sorting a capability's values.
 
 use std::cmp::Ordering;
 
@@ -34,6 +36,30 @@ pub fn parse_version(text: &str) -> Result<Version, String> {
 /// Orders two version strings by Debian's algorithm; `None` when either is not a version.
 pub fn compare(a: &str, b: &str) -> Option<Ordering> {
     Some(parse_version(a).ok()?.cmp(&parse_version(b).ok()?))
+}
+
+/// [`compare`] made total, for sorting and for picking the highest: a string that is not a
+/// version sorts before every version (so it is never taken for the best), and two such
+/// strings compare as text.
+pub fn order(a: &str, b: &str) -> Ordering {
+    compare(a, b).unwrap_or_else(|| {
+        let valid = |v: &str| parse_version(v).is_ok();
+        valid(a).cmp(&valid(b)).then_with(|| a.cmp(b))
+    })
+}
+
+/// `major.minor` of a dotted version such as `1.3.230` or `3.0`, as capabilities carry it;
+/// `None` if it does not start with two numbers.
+pub fn major_minor(version: &str) -> Option<String> {
+    let mut parts = version.trim().split('.');
+    let major: u32 = parts.next()?.parse().ok()?;
+    let minor: u32 = parts
+        .next()?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()?;
+    Some(format!("{major}.{minor}"))
 }
 
 #[cfg(test)]
@@ -94,5 +120,26 @@ mod tests {
             assert!(parse_version(good).is_ok(), "{good:?} was refused");
         }
         assert_eq!(compare("1.0", "abc"), None);
+    }
+
+    #[test]
+    fn the_total_order_puts_what_is_not_a_version_first() {
+        assert_eq!(order("1.10", "1.9"), Ordering::Greater);
+        assert_eq!(order("1.2", "1.2.0"), Ordering::Less);
+        assert_eq!(order("garbage", "0.1"), Ordering::Less);
+        assert_eq!(order("1.0", "abc"), Ordering::Greater);
+        assert_eq!(order("abc", "abd"), Ordering::Less);
+        let mut values = ["12.10", "x", "12.9", "1:1.0", "12.9~rc1"];
+        values.sort_by(|a, b| order(a, b));
+        assert_eq!(values, ["x", "12.9~rc1", "12.9", "12.10", "1:1.0"]);
+    }
+
+    #[test]
+    fn major_minor_keeps_the_first_two_numbers() {
+        assert_eq!(major_minor("1.3.230").as_deref(), Some("1.3"));
+        assert_eq!(major_minor("3.0").as_deref(), Some("3.0"));
+        assert_eq!(major_minor("2.1-rc1").as_deref(), Some("2.1"));
+        assert_eq!(major_minor("x.1"), None);
+        assert_eq!(major_minor("3"), None);
     }
 }

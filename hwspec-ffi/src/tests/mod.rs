@@ -64,8 +64,10 @@ fn fixture_with(vars: &[(&str, &str)]) -> Result<*mut hwspec_report, crate::erro
         cache: None,
         overrides: BTreeMap::new(),
     };
-    let vars = vars.iter().map(|(k, v)| ((*k).into(), (*v).into()));
-    hwspec_report::new(report, vars).map(crate::ptr::into_raw)
+    let vars = vars.iter().copied();
+    hwspec_core::Answer::with_overrides(report, vars)
+        .map(|answer| crate::ptr::into_raw(hwspec_report::new(answer)))
+        .map_err(crate::report::override_error)
 }
 
 fn fixture() -> *mut hwspec_report {

@@ -1,11 +1,14 @@
 //! The toolkit every backend builds on: opening runtime libraries and resolving their entry
-//! points, and reporting why that failed.
+//! points, and reporting why that failed; the kernel cache; the shapes of capability rules.
 
+pub(crate) mod capabilities;
 mod error;
+mod kernel_cache;
 mod library;
 pub(crate) mod skeleton;
 pub(crate) mod validation;
 
 pub(crate) use error::{check as check_call, CallError, Spelling};
 
+pub(crate) use kernel_cache::KernelCache;
 pub(crate) use library::{check_loadable, symbol_table, Library, LoadError};

@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use crate::backends::Backend;
 use crate::kernels::Saxpy;
+use crate::model::Capability;
 use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, ReasonCode, Status};
 use crate::protocol::{Progress, Stage};
 
@@ -207,12 +208,17 @@ fn arm_implementer(id: &str) -> String {
 pub struct CpuBackend;
 
 impl Backend for CpuBackend {
-    fn name(&self) -> BackendName {
-        BackendName::Cpu
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with(&ProcSource, level, progress)
+    }
+
+    /// The psABI levels and features the proven processor has (`x86-64-v3`, `arm64-sve`).
+    fn capabilities(&self, _report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        proven
+            .iter()
+            .flat_map(|d| &d.features)
+            .map(Capability::flag)
+            .collect()
     }
 }
 

@@ -23,9 +23,10 @@ use cudarc::driver::sys::{CUdevice, CUdevice_attribute};
 use self::diagnose::{Library, VISIBLE_DEVICES_ENV};
 use self::driver::{CuError, Driver};
 use self::evidence::Evidence;
-use crate::backends::common::skeleton;
 use crate::backends::common::validation::Problems;
-use crate::backends::Backend;
+use crate::backends::common::{capabilities, skeleton};
+use crate::backends::{Backend, Variables};
+use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
@@ -36,12 +37,29 @@ use crate::protocol::{Progress, Stage};
 pub struct CudaBackend;
 
 impl Backend for CudaBackend {
-    fn name(&self) -> BackendName {
-        BackendName::Cuda
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with(&loader::default_candidates(), level, progress)
+    }
+
+    /// The highest CUDA version the driver supports, and each proven device's compute
+    /// capability.
+    fn capabilities(&self, report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        let archs = proven.iter().filter_map(|d| d.arch.as_deref());
+        std::iter::once(capabilities::runtime("cuda", report))
+            .chain(archs.map(|arch| Capability::versioned("cuda-arch", arch)))
+            .collect()
+    }
+
+    fn variables(&self) -> Variables {
+        Variables {
+            runtime: &["CUDA_"],
+            selectors: &["CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER"],
+            ..Variables::default()
+        }
+    }
+
+    fn libraries_outside_linker_cache(&self) -> &'static [&'static str] {
+        loader::KNOWN_LOCATIONS
     }
 }
 

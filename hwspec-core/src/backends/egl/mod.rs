@@ -33,10 +33,11 @@ use self::api::{
     ClientApi, Display, Egl, EglDevice, EglError, EglInt, GlError, GL_RENDERER,
     GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
 };
-use crate::backends::common::skeleton;
+use crate::backends::common::{capabilities, skeleton};
 use crate::backends::vulkan::manifests;
-use crate::backends::Backend;
+use crate::backends::{Backend, Variables};
 use crate::kernels::build_log_excerpt;
+use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
@@ -68,12 +69,35 @@ const SOFTWARE_RENDERERS: &[&str] = &["llvmpipe", "softpipe", "swrast", "swiftsh
 pub struct EglBackend;
 
 impl Backend for EglBackend {
-    fn name(&self) -> BackendName {
-        BackendName::Egl
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with(api::EGL_SONAME, level, progress)
+    }
+
+    /// The EGL version, and the best OpenGL ES and desktop OpenGL versions rendered with.
+    fn capabilities(&self, report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        let opengl = proven
+            .iter()
+            .filter(|d| d.has_feature("opengl"))
+            .filter_map(|d| d.properties.get("opengl_version").map(String::as_str));
+        std::iter::once(capabilities::runtime("egl", report))
+            .chain(capabilities::highest_api("gles", proven))
+            .chain(capabilities::highest("opengl", opengl))
+            .collect()
+    }
+
+    /// libglvnd's vendor variables, and Mesa's for its drivers.
+    fn variables(&self) -> Variables {
+        Variables {
+            loaders: &[
+                "__EGL_VENDOR_LIBRARY_",
+                "MESA_",
+                "LIBGL_",
+                "GALLIUM_",
+                "GBM_",
+                "LP_",
+            ],
+            ..Variables::default()
+        }
     }
 }
 

@@ -20,9 +20,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use crate::backends::Backend;
-use crate::cache::KernelCache;
+use crate::backends::common::KernelCache;
+use crate::backends::{Backend, Variables};
 use crate::kernels::{build_log_excerpt, Saxpy, SAXPY_ELEMENTS, TOLERANCE};
+use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Compared, Device, DeviceKind, Level, Reason, ReasonCode, Status,
     Validation, ValidationKind,
@@ -51,12 +52,29 @@ const RUN_LIMIT: Duration = Duration::from_secs(8);
 pub struct GccOffloadBackend;
 
 impl Backend for GccOffloadBackend {
-    fn name(&self) -> BackendName {
-        BackendName::GccOffload
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with(&Layout::system(), level, progress)
+    }
+
+    /// `gcc-offload-ARCH` for each target whose region really ran on the device: validated,
+    /// even at level quick, where a compiled program proves nothing.
+    fn capabilities(&self, _report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        proven
+            .iter()
+            .filter(|d| d.status == Status::Validated)
+            .filter_map(|d| d.arch.as_deref())
+            .map(|arch| Capability::flag(format!("gcc-offload-{arch}")))
+            .collect()
+    }
+
+    /// The variables of the runtimes libgomp's plugins load: libcuda for nvptx, the HSA
+    /// runtime for amdgcn.
+    fn variables(&self) -> Variables {
+        Variables {
+            runtime: &["CUDA_", "HSA_", "ROCR_"],
+            selectors: &["CUDA_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES"],
+            ..Variables::default()
+        }
     }
 }
 

@@ -491,7 +491,7 @@ const CHILD: crate::testing::ChildRunner = crate::testing::ChildRunner {
     switch: "HWSPEC_TEST_GCC_OFFLOAD_CHILD_PROBE",
     level_var: "HWSPEC_TEST_GCC_OFFLOAD_CHILD_LEVEL",
     marker: "hwspec-gcc-offload-child-report:",
-    cleared: &[&[crate::cache::DRIVER_CACHE_ENV]],
+    cleared: &[&[crate::driver_dirs::DRIVER_CACHE_ENV]],
 };
 
 /// Only does something in a child started through [`CHILD`]: probes and prints the report.
@@ -506,7 +506,7 @@ fn child_probe_entry() {
 #[test]
 fn the_compiled_program_is_cached_and_a_bad_entry_is_rebuilt() {
     let cache = TempDir::new("gcc-offload-cache");
-    let env = [(crate::cache::DRIVER_CACHE_ENV, cache.path())];
+    let env = [(crate::driver_dirs::DRIVER_CACHE_ENV, cache.path())];
     let compiled = |report: &BackendReport| {
         let device = report
             .devices

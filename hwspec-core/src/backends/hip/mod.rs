@@ -23,11 +23,11 @@ use std::sync::Mutex;
 
 use self::api::{CompileFailure, Hip, HipError, Hiprtc, LoadError};
 use self::facts::Evidence;
-use crate::backends::common::skeleton;
 use crate::backends::common::validation::Problems;
-use crate::backends::Backend;
-use crate::cache::KernelCache;
+use crate::backends::common::{capabilities, skeleton, KernelCache};
+use crate::backends::{Backend, Variables};
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
+use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
@@ -38,12 +38,24 @@ use crate::protocol::{Progress, Stage};
 pub struct HipBackend;
 
 impl Backend for HipBackend {
-    fn name(&self) -> BackendName {
-        BackendName::Hip
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with(api::HIP_SONAMES, api::HIPRTC_SONAMES, level, progress)
+    }
+
+    /// The HIP runtime's version as `rocm`, and each proven device's gfx target.
+    fn capabilities(&self, report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        let archs = proven.iter().filter_map(|d| d.arch.as_deref());
+        std::iter::once(capabilities::runtime("rocm", report))
+            .chain(archs.map(|arch| Capability::flag(format!("rocm-{arch}"))))
+            .collect()
+    }
+
+    fn variables(&self) -> Variables {
+        Variables {
+            loaders: &["ROCM_"],
+            runtime: &["HIP_", "ROCR_", "HSA_"],
+            selectors: &["HIP_VISIBLE_DEVICES", "ROCR_VISIBLE_DEVICES"],
+        }
     }
 }
 

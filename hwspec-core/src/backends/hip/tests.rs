@@ -308,7 +308,7 @@ const CHILD: ChildRunner = ChildRunner {
         "HIP_VISIBLE_DEVICES",
         "ROCR_VISIBLE_DEVICES",
         "CUDA_VISIBLE_DEVICES",
-        crate::cache::DRIVER_CACHE_ENV,
+        crate::driver_dirs::DRIVER_CACHE_ENV,
     ]],
 };
 

@@ -19,10 +19,11 @@ use self::ze::{
     DeviceHandle, DeviceProperties, Driver, DriverProperties, Loader, MemoryProperties, QueueGroup,
     ZeError, ZE_RESULT_ERROR_UNINITIALIZED, ZE_RESULT_NOT_READY,
 };
-use crate::backends::common::skeleton;
 use crate::backends::common::validation::Problems;
-use crate::backends::Backend;
+use crate::backends::common::{capabilities, skeleton};
+use crate::backends::{Backend, Variables};
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
+use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
@@ -44,12 +45,25 @@ const DISCOVERY_VARIABLES: &[&str] = &[
 pub struct LevelZeroBackend;
 
 impl Backend for LevelZeroBackend {
-    fn name(&self) -> BackendName {
-        BackendName::LevelZero
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with(ze::LOADER_SONAME, level, progress)
+    }
+
+    /// The Level Zero API version, and `sycl` for a hardware GPU (what a SYCL runtime uses).
+    fn capabilities(&self, report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        let mut caps = vec![capabilities::runtime("level-zero", report)];
+        if capabilities::any_gpu(proven) {
+            caps.push(Capability::flag("sycl"));
+        }
+        caps
+    }
+
+    fn variables(&self) -> Variables {
+        Variables {
+            loaders: &["ZE_"],
+            selectors: &["ZE_AFFINITY_MASK", "ZE_ENABLE_PCI_ID_DEVICE_ORDER"],
+            ..Variables::default()
+        }
     }
 }
 

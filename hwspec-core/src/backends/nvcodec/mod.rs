@@ -10,13 +10,12 @@ mod nv;
 #[cfg(test)]
 mod tests;
 
-use crate::backends::common::CallError;
-
 use self::nv::{DecodeCaps, Guid, Nvdec, Nvenc};
-use crate::backends::Backend;
+use crate::backends::common::{capabilities, CallError};
+use crate::backends::{cuda, Backend, Variables};
 use crate::model::{
-    BackendName, BackendReport, CodecQuery, Device, DeviceKind, Level, Reason, ReasonCode,
-    Validation, ValidationKind,
+    BackendName, BackendReport, Capability, CodecQuery, Device, DeviceKind, Level, Reason,
+    ReasonCode, Validation, ValidationKind,
 };
 use crate::protocol::{Progress, Stage};
 
@@ -59,12 +58,22 @@ const ENCODE_CODECS: &[(Guid, &str)] = &[
 pub struct NvcodecBackend;
 
 impl Backend for NvcodecBackend {
-    fn name(&self) -> BackendName {
-        BackendName::Nvcodec
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with((nv::NVCUVID_SONAME, nv::NVENCODE_SONAME), level, progress)
+    }
+
+    /// Each proven device's codecs, named after the interface: `nvdec-av1`, `nvenc-h264`.
+    fn capabilities(&self, _report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        capabilities::renamed_features(proven, |f| {
+            f.strip_prefix("decode-")
+                .map(|c| format!("nvdec-{c}"))
+                .or_else(|| f.strip_prefix("encode-").map(|c| format!("nvenc-{c}")))
+        })
+    }
+
+    /// CUDA's variables: NVDEC and NVENC work in a CUDA context.
+    fn variables(&self) -> Variables {
+        cuda::CudaBackend.variables()
     }
 }
 

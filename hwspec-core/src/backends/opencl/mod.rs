@@ -31,11 +31,11 @@ use opencl3::platform::platform::{CL_PLATFORM_NAME, CL_PLATFORM_VERSION};
 
 use self::cl::{ClError, DeviceId};
 use self::validate::{Session, SetupError};
-use crate::backends::common::skeleton;
 use crate::backends::common::validation::Problems;
-use crate::backends::Backend;
-use crate::cache::KernelCache;
+use crate::backends::common::{capabilities, skeleton, KernelCache};
+use crate::backends::{Backend, Drivers, Variables};
 use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
+use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
@@ -58,12 +58,42 @@ const DEFAULT_VENDORS_DIR: &str = "/etc/OpenCL/vendors";
 pub struct OpenclBackend;
 
 impl Backend for OpenclBackend {
-    fn name(&self) -> BackendName {
-        BackendName::Opencl
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with(loader::OPENCL_LIBRARY, level, progress)
+    }
+
+    /// The best device's OpenCL version, whether a hardware GPU or an fp64 device is among
+    /// them, and `sycl` for a device that accepts SPIR-V (what a SYCL runtime needs).
+    fn capabilities(&self, _report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        let mut caps: Vec<Capability> = capabilities::highest_api("opencl", proven)
+            .into_iter()
+            .collect();
+        for (feature, cap) in [("fp64", "opencl-fp64"), ("spirv", "sycl")] {
+            if capabilities::any_with(proven, feature) {
+                caps.push(Capability::flag(cap));
+            }
+        }
+        if capabilities::any_gpu(proven) {
+            caps.push(Capability::flag("opencl-gpu"));
+        }
+        caps
+    }
+
+    fn variables(&self) -> Variables {
+        Variables {
+            loaders: &["OCL_ICD_", "OPENCL_", "POCL_"],
+            ..Variables::default()
+        }
+    }
+
+    fn drivers(&self, var: &dyn Fn(&str) -> Option<String>) -> Option<Drivers> {
+        let vendors = var("OCL_ICD_VENDORS");
+        Some(Drivers {
+            label: "OpenCL ICD",
+            files: icd_files(vendors.as_deref().map(std::ffi::OsStr::new)),
+            only: "OCL_ICD_VENDORS",
+            cleared: &["OCL_ICD_FILENAMES"],
+        })
     }
 }
 

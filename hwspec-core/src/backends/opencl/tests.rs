@@ -326,7 +326,10 @@ fn an_icd_whose_library_is_missing_is_absent_and_counted() {
 #[test]
 fn a_validated_build_is_cached_and_a_bad_cache_entry_falls_back_to_source() {
     let cache_dir = TempDir::new("opencl-binary-cache");
-    let env = [(crate::cache::DRIVER_CACHE_ENV, cache_dir.path().as_os_str())];
+    let env = [(
+        crate::driver_dirs::DRIVER_CACHE_ENV,
+        cache_dir.path().as_os_str(),
+    )];
     let program = |report: &BackendReport| {
         let device = pocl_device(report);
         assert_eq!(device.status, Status::Validated, "{device:#?}");

@@ -15,8 +15,10 @@ use std::path::Path;
 use std::time::Instant;
 
 use self::va::{Display, Entrypoint, Profile, Va, VaError};
-use crate::backends::Backend;
+use crate::backends::common::capabilities;
+use crate::backends::{Backend, Variables};
 use crate::host::{cannot_open, node_group, render_nodes};
+use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, VaContext,
     Validation, ValidationKind,
@@ -60,10 +62,6 @@ const VALIDATION_SIZE: (u32, u32) = (64, 64);
 pub struct VaapiBackend;
 
 impl Backend for VaapiBackend {
-    fn name(&self) -> BackendName {
-        BackendName::Vaapi
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with(
             (va::LIBVA_SONAME, va::LIBVA_DRM_SONAME),
@@ -71,6 +69,20 @@ impl Backend for VaapiBackend {
             level,
             progress,
         )
+    }
+
+    /// Each proven device's decode and encode profiles (`vaapi-decode-h264`).
+    fn capabilities(&self, _report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        capabilities::renamed_features(proven, |f| {
+            (f.starts_with("decode-") || f.starts_with("encode-")).then(|| format!("vaapi-{f}"))
+        })
+    }
+
+    fn variables(&self) -> Variables {
+        Variables {
+            loaders: &["LIBVA_"],
+            ..Variables::default()
+        }
     }
 }
 

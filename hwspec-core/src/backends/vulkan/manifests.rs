@@ -4,7 +4,7 @@
 //! is not valid JSON makes `vkCreateInstance` fail for every driver (loader 1.3.239 returns
 //! `VK_ERROR_OUT_OF_HOST_MEMORY`; fixed in later loaders). Listing the manifests lets the
 //! report name the bad ones, and lets the parent probe each driver alone (see
-//! [`crate::isolate`]).
+//! [`crate::supervise`]).
 
 use std::ffi::CStr;
 use std::fs;

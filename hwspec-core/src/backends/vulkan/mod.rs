@@ -12,9 +12,11 @@ use std::time::{Duration, Instant};
 
 use ash::vk;
 
+use crate::backends::common::capabilities;
 use crate::backends::common::validation::{Pending, Problems};
-use crate::backends::Backend;
+use crate::backends::{Backend, Drivers, Variables};
 use crate::kernels::Sgemm;
+use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
 };
@@ -32,12 +34,47 @@ const FENCE_TIMEOUT: Duration = Duration::from_secs(20);
 pub struct VulkanBackend;
 
 impl Backend for VulkanBackend {
-    fn name(&self) -> BackendName {
-        BackendName::Vulkan
-    }
-
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe(level, progress)
+    }
+
+    /// The best device's Vulkan version, whether a hardware GPU is among them, and the video
+    /// operations their queues offer (`vulkan-video-decode-h264`).
+    fn capabilities(&self, _report: &BackendReport, proven: &[&Device]) -> Vec<Capability> {
+        let mut caps: Vec<Capability> = capabilities::highest_api("vulkan", proven)
+            .into_iter()
+            .collect();
+        if capabilities::any_gpu(proven) {
+            caps.push(Capability::flag("vulkan-gpu"));
+        }
+        caps.extend(capabilities::renamed_features(proven, |f| {
+            f.starts_with("video-").then(|| format!("vulkan-{f}"))
+        }));
+        caps
+    }
+
+    /// The loader's variables, and Mesa's for its drivers (lavapipe is `LP_`).
+    fn variables(&self) -> Variables {
+        Variables {
+            loaders: &["VK_", "MESA_", "LP_", "GALLIUM_"],
+            ..Variables::default()
+        }
+    }
+
+    fn drivers(&self, var: &dyn Fn(&str) -> Option<String>) -> Option<Drivers> {
+        let home = var("HOME").map(std::path::PathBuf::from);
+        Some(Drivers {
+            label: "Vulkan driver manifest",
+            files: manifests::listed(
+                var("VK_DRIVER_FILES")
+                    .or_else(|| var("VK_ICD_FILENAMES"))
+                    .as_deref(),
+                var("VK_ADD_DRIVER_FILES").as_deref(),
+                home.as_deref(),
+            ),
+            only: "VK_DRIVER_FILES",
+            cleared: &["VK_ICD_FILENAMES", "VK_ADD_DRIVER_FILES"],
+        })
     }
 }
 

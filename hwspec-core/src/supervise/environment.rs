@@ -17,58 +17,71 @@ use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::Path;
 
-use crate::cache::DRIVER_CACHE_ENV;
+use crate::backends::{self, Variables};
+use crate::driver_dirs::DRIVER_CACHE_ENV;
 
 /// `PATH` for workers whose caller has none (`env -i`) and for every worker as root without
 /// `--trust-env`: the system directories, as `login.defs` gives root.
-pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-/// Name prefixes of the runtime variables passed to workers.
-pub const PASSED_PREFIXES: &[&str] = &[
-    "OCL_ICD_",
-    "OPENCL_",
-    "POCL_",
-    "VK_",
-    "MESA_",
-    "LP_",
-    "GALLIUM_",
-    "LIBGL_",
-    "GBM_",
-    "CUDA_",
-    "HIP_",
-    "ROCR_",
-    "ROCM_",
-    "HSA_",
-    "ZE_",
-    "LD_",
-    "__EGL_VENDOR_LIBRARY_",
-    "LIBVA_",
-];
+pub(crate) const DEFAULT_PATH: &str =
+    "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// The process basics passed to workers (as root without trust, replaced or withheld).
 pub const PASSED_PLAIN: &[&str] = &["PATH", "HOME", "TMPDIR", "XDG_RUNTIME_DIR"];
 
-/// Prefixes of variables that make loaders and drivers load code or read manifests (the
-/// dynamic linker's `LD_PRELOAD`, `LD_AUDIT`, `LD_LIBRARY_PATH`; Vulkan's driver and layer
-/// files; OpenCL ICDs and layers; Mesa's and libglvnd's driver and vendor directories; GBM
-/// backends; ROCm's install root; Level Zero's alternate drivers and layers; libva's drivers).
-/// Withheld as root unless trusted.
-pub const LOADER_PREFIXES: &[&str] = &[
-    "LD_",
-    "VK_",
-    "OCL_ICD_",
-    "OPENCL_",
-    "POCL_",
-    "MESA_",
-    "LIBGL_",
-    "GALLIUM_",
-    "GBM_",
-    "ZE_",
-    "LP_",
-    "ROCM_",
-    "__EGL_VENDOR_LIBRARY_",
-    "LIBVA_",
-];
+/// The dynamic linker's prefix (`LD_PRELOAD`, `LD_AUDIT`, `LD_LIBRARY_PATH`): it loads every
+/// runtime, so its variables pass to every worker, and as root are withheld like every other
+/// loader's.
+const LINKER_PREFIX: &str = "LD_";
+
+/// Name prefixes of the variables passed to workers: every runtime's (see
+/// [`loader_prefixes`] and [`runtime_prefixes`]).
+pub fn passed_prefixes() -> Vec<&'static str> {
+    let mut names = loader_prefixes();
+    names.extend(runtime_prefixes());
+    names
+}
+
+/// Prefixes of variables that make loaders and drivers load code or read manifests, as each
+/// backend names them: the dynamic linker's `LD_PRELOAD`, `LD_AUDIT`, `LD_LIBRARY_PATH`;
+/// Vulkan's driver and layer files; OpenCL ICDs and layers; Mesa's and libglvnd's driver and
+/// vendor directories; GBM backends; ROCm's install root; Level Zero's alternate drivers and
+/// layers; libva's drivers. Withheld as root unless trusted.
+pub fn loader_prefixes() -> Vec<&'static str> {
+    every_backends(&[LINKER_PREFIX], |v| v.loaders)
+}
+
+/// Prefixes of the runtimes' other variables (CUDA's, HIP's, ROCr's, HSA's), as each backend
+/// names them: withheld as root only when a word of the name is one of [`CODE_WORDS`].
+pub fn runtime_prefixes() -> Vec<&'static str> {
+    let loaders = loader_prefixes();
+    every_backends(&[], |v| v.runtime)
+        .into_iter()
+        .filter(|name| !loaders.contains(name))
+        .collect()
+}
+
+/// Device selectors, as each backend names them: they choose among the devices a runtime finds
+/// and load nothing, so they pass even as root (and the report shows them).
+pub fn selectors() -> Vec<&'static str> {
+    every_backends(&[], |v| v.selectors)
+}
+
+/// `first`, then the names `pick` takes from each backend's variables, in registry order and
+/// each once.
+fn every_backends(
+    first: &[&'static str],
+    pick: fn(&Variables) -> &'static [&'static str],
+) -> Vec<&'static str> {
+    let mut names = first.to_vec();
+    for backend in backends::all() {
+        for &name in pick(&backend.variables()) {
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
 
 /// Words that, in a CUDA, HIP, ROCr or HSA variable's name, mean its value names code, a tool or
 /// a place to load from (`CUDA_INJECTION64_PATH`, `HSA_TOOLS_LIB`, `HIP_PATH`,
@@ -98,26 +111,32 @@ pub const CODE_WORDS: &[&str] = &[
     "PREFIX",
 ];
 
-/// Device selectors: they choose among the devices a runtime finds and load nothing, so they
-/// pass even as root (and the report shows them).
-pub const SELECTORS: &[&str] = &[
-    "CUDA_VISIBLE_DEVICES",
-    "CUDA_DEVICE_ORDER",
-    "HIP_VISIBLE_DEVICES",
-    "ROCR_VISIBLE_DEVICES",
-    "ZE_AFFINITY_MASK",
-    "ZE_ENABLE_PCI_ID_DEVICE_ORDER",
-];
+/// The names that decide which variables pass, and which root withholds.
+struct Lists {
+    passed: Vec<&'static str>,
+    loaders: Vec<&'static str>,
+    selectors: Vec<&'static str>,
+}
 
-/// Whether root without `--trust-env` withholds the passed variable `name`.
-fn withheld_from_root(name: &str) -> bool {
-    if SELECTORS.contains(&name) {
-        return false;
+impl Lists {
+    fn new() -> Lists {
+        Lists {
+            passed: passed_prefixes(),
+            loaders: loader_prefixes(),
+            selectors: selectors(),
+        }
     }
-    if LOADER_PREFIXES.iter().any(|p| name.starts_with(p)) {
-        return true;
+
+    /// Whether root without `--trust-env` withholds the passed variable `name`.
+    fn withheld_from_root(&self, name: &str) -> bool {
+        if self.selectors.contains(&name) {
+            return false;
+        }
+        if self.loaders.iter().any(|p| name.starts_with(p)) {
+            return true;
+        }
+        name.split('_').any(|word| CODE_WORDS.contains(&word))
     }
-    name.split('_').any(|word| CODE_WORDS.contains(&word))
 }
 
 /// Judges paths as [`RootJudge::controls`] says, looking at each directory above them (`/`,
@@ -225,10 +244,11 @@ impl WorkerEnvironment {
         let mut vars = BTreeMap::new();
         let mut dropped = Vec::new();
         let mut judge = RootJudge::default();
+        let lists = Lists::new();
         for (key, value) in current {
             let Some(name) = key.to_str() else { continue };
             let plain = PASSED_PLAIN.contains(&name);
-            let passed = plain || PASSED_PREFIXES.iter().any(|p| name.starts_with(p));
+            let passed = plain || lists.passed.iter().any(|p| name.starts_with(p));
             let untrusted = trust == Trust::RootOnly;
             if !untrusted {
                 if passed {
@@ -263,7 +283,7 @@ impl WorkerEnvironment {
                 }
             } else if !passed {
                 continue;
-            } else if withheld_from_root(name) {
+            } else if lists.withheld_from_root(name) {
                 dropped.push(name.to_owned());
             } else {
                 vars.insert(name.to_owned(), value);
@@ -280,7 +300,7 @@ impl WorkerEnvironment {
             set("PATH", DEFAULT_PATH.into());
         }
         if let (Trust::RootOnly, true, Some(home)) = (trust, no_home, places.root_home) {
-            if crate::cache::ensure_private_dir(home).is_ok() {
+            if crate::files::ensure_private_dir(home).is_ok() {
                 set("HOME", home.as_os_str().to_owned());
             }
         }
@@ -544,6 +564,32 @@ mod tests {
             Trust::Caller,
         );
         assert_eq!(get(&env, "POCL_CACHE_DIR"), Some("/c/pocl"));
+    }
+
+    #[test]
+    fn the_policy_lists_are_every_backends_variables_once() {
+        let (passed, loaders, runtime) = (passed_prefixes(), loader_prefixes(), runtime_prefixes());
+        assert_eq!(passed.len(), loaders.len() + runtime.len());
+        for list in [&passed, &selectors()] {
+            let mut unique = list.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), list.len(), "{list:?}");
+        }
+        assert!(loaders.contains(&LINKER_PREFIX));
+        for &backend in crate::model::BackendName::ALL {
+            let v = backends::get(backend).variables();
+            for name in v.loaders.iter().chain(v.runtime) {
+                assert!(passed.contains(name), "{name} of {backend}");
+            }
+            for name in v.loaders {
+                assert!(loaders.contains(name), "{name}");
+            }
+        }
+        // A selector passes as root only because it is one: each is a runtime's variable.
+        for selector in selectors() {
+            assert!(passed.iter().any(|p| selector.starts_with(p)), "{selector}");
+        }
     }
 
     #[test]

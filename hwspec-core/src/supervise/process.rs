@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::sys;
 
 /// The id of this process's parent.
-pub fn parent_pid() -> u32 {
+pub(crate) fn parent_pid() -> u32 {
     // SAFETY: getppid has no preconditions and cannot fail.
     let pid = unsafe { libc::getppid() };
     u32::try_from(pid).unwrap_or(0)
@@ -22,7 +22,7 @@ pub fn parent_pid() -> u32 {
 
 /// Asks the kernel to send `signal` to this process when its parent ends. The request races
 /// with the parent's end: check [`parent_pid`] afterwards.
-pub fn set_parent_death_signal(signal: i32) -> io::Result<()> {
+pub(crate) fn set_parent_death_signal(signal: i32) -> io::Result<()> {
     let signal = libc::c_ulong::try_from(signal).map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: PR_SET_PDEATHSIG takes a signal number by value; no memory is involved.
     check(unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, signal, 0, 0, 0) })
@@ -37,7 +37,7 @@ pub fn become_child_subreaper() -> io::Result<()> {
 
 /// Closes every descriptor from `first` on: what a caller left open without close-on-exec
 /// must not reach a driver or the programs it starts.
-pub fn close_descriptors_from(first: RawFd) {
+pub(crate) fn close_descriptors_from(first: RawFd) {
     let Ok(first) = libc::c_uint::try_from(first) else {
         return;
     };
@@ -63,7 +63,7 @@ pub fn close_descriptors_from(first: RawFd) {
 }
 
 /// Whether `fd` is a pipe (or FIFO).
-pub fn is_pipe(fd: RawFd) -> bool {
+pub(crate) fn is_pipe(fd: RawFd) -> bool {
     // SAFETY: an all-zero stat is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `st` is a valid, writable stat; an invalid fd only makes fstat fail.
@@ -72,7 +72,7 @@ pub fn is_pipe(fd: RawFd) -> bool {
 }
 
 /// A close-on-exec copy of `fd`, numbered 3 or above.
-pub fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
+pub(crate) fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: F_DUPFD_CLOEXEC only adds a descriptor; failure is -1.
     let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
     if copy < 0 {
@@ -83,7 +83,7 @@ pub fn duplicate(fd: RawFd) -> io::Result<OwnedFd> {
 }
 
 /// Points descriptor `fd` at `/dev/null`.
-pub fn redirect_to_dev_null(fd: RawFd) -> io::Result<()> {
+pub(crate) fn redirect_to_dev_null(fd: RawFd) -> io::Result<()> {
     let null = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -113,7 +113,7 @@ fn signal_set(signals: &[i32]) -> libc::sigset_t {
 
 /// Sets the calling thread's signal mask to exactly `signals`. Threads started afterwards
 /// inherit it, so signals blocked before any other thread exists are blocked process-wide.
-pub fn set_blocked_signals(signals: &[i32]) -> io::Result<()> {
+pub(crate) fn set_blocked_signals(signals: &[i32]) -> io::Result<()> {
     let set = signal_set(signals);
     // SAFETY: `set` is an initialised signal set; the old mask is not asked for.
     let rc = unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &set, std::ptr::null_mut()) };
@@ -125,7 +125,7 @@ pub fn set_blocked_signals(signals: &[i32]) -> io::Result<()> {
 
 /// Gives each of `signals` its default disposition. `exec` keeps a signal the caller ignored
 /// ignored (`nohup`, `trap '' CHLD`), and the processes a driver starts would inherit that.
-pub fn reset_signal_dispositions(signals: &[i32]) {
+pub(crate) fn reset_signal_dispositions(signals: &[i32]) {
     for &signal in signals {
         // SAFETY: installing SIG_DFL runs no code of ours and involves no memory.
         unsafe {
@@ -136,7 +136,7 @@ pub fn reset_signal_dispositions(signals: &[i32]) {
 
 /// A descriptor that becomes readable when one of its signals arrives (they must be blocked).
 #[derive(Debug)]
-pub struct SignalFd(OwnedFd);
+pub(crate) struct SignalFd(OwnedFd);
 
 impl SignalFd {
     /// A close-on-exec signalfd for `signals`.
@@ -179,7 +179,10 @@ impl SignalFd {
 
 /// Waits until one of `fds` is readable or hung up, or `timeout` passes (`None`: no limit).
 /// Returns, per descriptor, whether it is ready.
-pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::Result<Vec<bool>> {
+pub(crate) fn wait_readable(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<bool>> {
     let mut polled: Vec<libc::pollfd> = fds
         .iter()
         .map(|fd| libc::pollfd {
@@ -202,7 +205,7 @@ pub fn wait_readable(fds: &[BorrowedFd<'_>], timeout: Option<Duration>) -> io::R
 
 /// Whether this process has any child, running or ended and not yet reaped. A subreaper has
 /// none exactly when no descendant of it is left.
-pub fn has_children() -> bool {
+pub(crate) fn has_children() -> bool {
     // SAFETY: siginfo_t is plain old data, so all-zero is a valid value.
     let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
     // SAFETY: `info` is valid and writable; WNOHANG|WNOWAIT neither blocks nor reaps.
@@ -383,7 +386,7 @@ const PROCESS_CREATION: &[libc::c_long] = &[libc::SYS_clone, libc::SYS_clone3];
 /// applied to every thread at once; also denies system calls of any other ABI (x32, 32-bit),
 /// which could fork around it.
 #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
-pub fn forbid_new_processes() -> io::Result<()> {
+pub(crate) fn forbid_new_processes() -> io::Result<()> {
     let stmt = |code: u32, k: u32| libc::sock_filter {
         code: code as u16,
         jt: 0,
@@ -446,7 +449,7 @@ pub fn forbid_new_processes() -> io::Result<()> {
 
 /// On other architectures there is no filter: a sweep is as good as it gets.
 #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
-pub fn forbid_new_processes() -> io::Result<()> {
+pub(crate) fn forbid_new_processes() -> io::Result<()> {
     Err(io::ErrorKind::Unsupported.into())
 }
 
@@ -485,7 +488,7 @@ fn may_be_starting_a_process(tid: &str) -> bool {
 /// With [`forbid_new_processes`] first, the process tree below this process then stops
 /// changing. A thread that blocks the signal counts once it sleeps in another system call; one
 /// that spins is waited for until `limit`. Returns whether the wait ended before it.
-pub fn stop_other_threads(limit: Duration) -> bool {
+pub(crate) fn stop_other_threads(limit: Duration) -> bool {
     let signal = libc::SIGRTMAX();
     // SAFETY: sigaction is plain old data, so all-zero is a valid value.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
@@ -534,7 +537,7 @@ pub fn stop_other_threads(limit: Duration) -> bool {
 /// thread either completes before (and its child dies too) or fails. Only a process that leads
 /// its group (as hwspec starts its workers) does so; any other just exits, since the group is
 /// then its caller's.
-pub fn kill_own_group() -> ! {
+pub(crate) fn kill_own_group() -> ! {
     // SAFETY: getpgrp and getpid have no preconditions and cannot fail.
     let leader = unsafe { libc::getpgrp() == libc::getpid() };
     if leader {
@@ -548,7 +551,7 @@ pub fn kill_own_group() -> ! {
 
 /// Anonymous memory (heap, private mappings) this process has resident, in bytes: what a
 /// leaking driver grows, unlike its mapped libraries or the device memory it maps.
-pub fn resident_anonymous_bytes() -> Option<u64> {
+pub(crate) fn resident_anonymous_bytes() -> Option<u64> {
     let text = sys::read_regular_text(Path::new("/proc/self/statm"), sys::SMALL_FILE_BYTES).ok()?;
     let mut pages = text
         .split_whitespace()
@@ -562,7 +565,7 @@ pub fn resident_anonymous_bytes() -> Option<u64> {
 
 /// The soft resource limits a worker inherits that decide whether a driver can get the
 /// descriptors, processes, threads and memory it needs: `(name, limit)`, `None` for unlimited.
-pub fn inherited_limits() -> Vec<(&'static str, Option<u64>)> {
+pub(crate) fn inherited_limits() -> Vec<(&'static str, Option<u64>)> {
     let resources = [
         ("nofile", libc::RLIMIT_NOFILE),
         ("nproc", libc::RLIMIT_NPROC),
@@ -584,28 +587,6 @@ pub fn inherited_limits() -> Vec<(&'static str, Option<u64>)> {
             (name, soft)
         })
         .collect()
-}
-
-/// Creates a new directory `PARENT/PREFIXxxxxxx` with a random, unpredictable suffix, mode
-/// 0700, owned by this user (`mkdtemp`).
-pub fn make_private_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {
-    use std::os::unix::ffi::OsStringExt;
-    let mut template = parent
-        .join(format!("{prefix}XXXXXX"))
-        .into_os_string()
-        .into_vec();
-    if template.contains(&0) {
-        return Err(io::ErrorKind::InvalidInput.into());
-    }
-    template.push(0);
-    // SAFETY: `template` is a writable, NUL-terminated buffer ending in six X's, which
-    // mkdtemp replaces in place.
-    let made = unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) };
-    if made.is_null() {
-        return Err(io::Error::last_os_error());
-    }
-    template.pop();
-    Ok(PathBuf::from(std::ffi::OsString::from_vec(template)))
 }
 
 fn check(rc: libc::c_int) -> io::Result<()> {
@@ -705,17 +686,5 @@ mod tests {
             (true, true, Some(libc::EPERM), Some(libc::EPERM), true),
             "before, filter installed, process error, thread error, other threads parked"
         );
-    }
-
-    #[test]
-    fn private_dirs_are_new_unpredictable_and_0700() {
-        use std::os::unix::fs::PermissionsExt;
-        let tmp = crate::testing::TempDir::new("process-private-dir");
-        let a = make_private_dir(tmp.path(), "x-").unwrap();
-        let b = make_private_dir(tmp.path(), "x-").unwrap();
-        assert_ne!(a, b);
-        assert!(a.file_name().unwrap().to_str().unwrap().starts_with("x-"));
-        let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o700);
     }
 }

@@ -1,100 +1,18 @@
-//! The parent side of a probe: one worker process per backend, in parallel, under deadlines.
-//!
-//! Design §3. The calling process never loads a vendor library. Each worker is started by exec
-//! (`std::process::Command`, no `pre_exec`) in its own process group with a cleaned environment,
-//! and speaks the line protocol of [`crate::worker`] on its stdout. Whatever a worker does —
-//! hang, crash, print garbage, stop halfway, leave a grandchild holding the pipe — becomes a
-//! status and a reason in its backend's report, and the probe returns in bounded time.
+//! Starting workers and supervising them to completion or deadline: their protocol lines,
+//! stderr tails, exits, timers and signals, turned into one backend report each.
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::cache;
-use crate::caps;
-use crate::environment::{Places, Trust, WorkerEnvironment};
-use crate::guard;
-use crate::model::{
-    BackendName, BackendReport, HostInfo, Level, Reason, ReasonCode, Report, Status, SCHEMA_VERSION,
-};
-use crate::protocol::Stage;
+use crate::model::{BackendName, BackendReport, Level, Reason, ReasonCode, Status};
+use crate::options::{Deadlines, WorkerCommand};
+use crate::protocol::{Stage, WorkerMessage};
 use crate::sys;
-use crate::worker::WorkerMessage;
-
-/// How long a worker may take, stage by stage and in all. Generous by default: `cuInit` alone
-/// can take seconds on a large machine with persistence mode off, and a first PoCL kernel build
-/// takes a second or more; the stage limits leave room, inside the total, for the OpenCL ICDs to
-/// be probed one at a time after a loader-wide failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Deadlines {
-    /// From the worker's start to its final report; also bounds any re-probe it leads to.
-    pub total: Duration,
-    /// Loading the runtime library (counted from the worker's start).
-    pub load: Duration,
-    /// Initialising the runtime.
-    pub init: Duration,
-    /// Listing devices.
-    pub enumerate: Duration,
-    /// Building and running validation kernels.
-    pub kernel: Duration,
-}
-
-impl Deadlines {
-    /// The defaults: 60 s in all; load 10 s, init 20 s, enumerate 10 s, kernel 20 s.
-    pub const DEFAULT: Deadlines = Deadlines {
-        total: Duration::from_secs(60),
-        load: Duration::from_secs(10),
-        init: Duration::from_secs(20),
-        enumerate: Duration::from_secs(10),
-        kernel: Duration::from_secs(20),
-    };
-
-    /// The defaults with `total` as the total, each stage's default capped at half of it, so
-    /// that a stage that fails still leaves time to re-probe in smaller pieces.
-    pub fn with_total(total: Duration) -> Deadlines {
-        let cap = |d: Duration| d.min(total / 2);
-        let d = Deadlines::DEFAULT;
-        Deadlines {
-            total,
-            load: cap(d.load),
-            init: cap(d.init),
-            enumerate: cap(d.enumerate),
-            kernel: cap(d.kernel),
-        }
-    }
-
-    /// The limit of `stage`.
-    pub fn stage(&self, stage: Stage) -> Duration {
-        match stage {
-            Stage::Load => self.load,
-            Stage::Init => self.init,
-            Stage::Enumerate => self.enumerate,
-            Stage::Kernel => self.kernel,
-        }
-    }
-
-    /// Sets the limit of `stage`.
-    pub fn set_stage(&mut self, stage: Stage, limit: Duration) {
-        match stage {
-            Stage::Load => self.load = limit,
-            Stage::Init => self.init = limit,
-            Stage::Enumerate => self.enumerate = limit,
-            Stage::Kernel => self.kernel = limit,
-        }
-    }
-}
-
-impl Default for Deadlines {
-    fn default() -> Deadlines {
-        Deadlines::DEFAULT
-    }
-}
 
 /// Time between SIGTERM and SIGKILL for a worker past its deadline.
 const TERM_GRACE: Duration = Duration::from_millis(250);
@@ -116,169 +34,6 @@ const STDERR_TAIL_BYTES: usize = 4096;
 /// wait for a free slot, inside the same deadlines.
 const MAX_WORKERS: usize = 16;
 
-/// The default memory limit of a worker: anonymous resident memory (what a leaking driver
-/// grows). Far above what any runtime needs to list its devices and run a small kernel, yet it
-/// stops a runaway driver long before it takes the machine. Virtual size is not limited: CUDA
-/// reserves address space far beyond physical memory and fails under `RLIMIT_AS`.
-pub const DEFAULT_MEMORY_LIMIT: u64 = 4 << 30;
-
-/// The program (and leading arguments) that runs a worker; the backend name and level are
-/// appended. The CLI passes its own executable and its hidden worker subcommand.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WorkerCommand {
-    /// Absolute path of the executable.
-    pub program: PathBuf,
-    /// Arguments before the backend name.
-    pub args: Vec<OsString>,
-}
-
-/// What to probe and how.
-#[derive(Debug, Clone)]
-pub struct ProbeOptions {
-    /// Backends to probe, in report order.
-    pub backends: Vec<BackendName>,
-    /// How much to prove about each device.
-    pub level: Level,
-    /// How long each worker may take.
-    pub deadlines: Deadlines,
-    /// How to start a worker.
-    pub worker: WorkerCommand,
-    /// Driver cache directory to use instead of the default one.
-    pub driver_cache: Option<PathBuf>,
-    /// Pass loader variables (`LD_*`, `VK_*`, `OCL_ICD_*`, ...) to workers even as root.
-    pub trust_env: bool,
-    /// Each worker's limit on anonymous resident memory, in bytes; `None` for no limit.
-    pub memory_limit: Option<u64>,
-}
-
-impl ProbeOptions {
-    /// Every backend at level `standard` with the default deadlines.
-    pub fn new(worker: WorkerCommand) -> ProbeOptions {
-        ProbeOptions {
-            backends: BackendName::ALL.to_vec(),
-            level: Level::Standard,
-            deadlines: Deadlines::DEFAULT,
-            worker,
-            driver_cache: None,
-            trust_env: false,
-            memory_limit: Some(DEFAULT_MEMORY_LIMIT),
-        }
-    }
-}
-
-/// What a probe decided before starting any worker: where driver caches go, and the
-/// environment every worker gets. The report cache fingerprints the same environment.
-#[derive(Debug, Clone)]
-pub(crate) struct Prepared {
-    pub(crate) driver_cache: Option<PathBuf>,
-    pub(crate) environment: WorkerEnvironment,
-}
-
-impl Prepared {
-    /// The driver cache and worker environment for `options` in this process; the driver
-    /// cache is proven to take a write of real size only when `for_probe`.
-    pub(crate) fn new(options: &ProbeOptions, for_probe: bool) -> Prepared {
-        let preferred = options
-            .driver_cache
-            .clone()
-            .or_else(cache::default_driver_cache_dir);
-        let driver_cache = cache::chosen_driver_cache(preferred.as_deref(), for_probe);
-        let trust = Trust::for_this_process(options.trust_env);
-        // As root without trust, workers whose caller's home another user controls get a home
-        // of hwspec's own instead: no per-user manifest, layer or configuration directory.
-        let root_home = driver_cache.as_ref().map(|dir| dir.join("home"));
-        let environment = WorkerEnvironment::from_vars(
-            std::env::vars_os(),
-            Places {
-                driver_cache: driver_cache.as_deref(),
-                root_home: root_home.as_deref(),
-            },
-            trust,
-        );
-        Prepared {
-            driver_cache,
-            environment,
-        }
-    }
-}
-
-/// A probe's report, and what in it may not hold next time (see [`Probed::transient`]).
-#[derive(Debug)]
-pub(crate) struct Probed {
-    pub(crate) report: Report,
-    /// Why the report must not be cached: each failure that says more about this moment than
-    /// about the machine (a timeout, a worker that could not be started, a memory limit, a
-    /// worker killed from outside). Empty when every backend's answer is its own.
-    pub(crate) transient: Vec<String>,
-}
-
-/// Probes every backend of `options` in its own worker process and reduces the results to a
-/// capability set. Never fails: a backend that could not be probed says why in its report.
-pub fn probe(options: &ProbeOptions) -> Report {
-    probe_prepared(options, &Prepared::new(options, true)).report
-}
-
-/// [`probe`] with the driver cache and environment already decided.
-pub(crate) fn probe_prepared(options: &ProbeOptions, prepared: &Prepared) -> Probed {
-    let started = Instant::now();
-    let parent = std::process::id().to_string();
-    let memory_limit = options.memory_limit.map(|l| l.to_string());
-    let mut guard_env = vec![(OsString::from(guard::PARENT_ENV), OsString::from(parent))];
-    if let Some(limit) = memory_limit {
-        guard_env.push((guard::MEMORY_LIMIT_ENV.into(), limit.into()));
-    }
-    let spawn = Spawn {
-        worker: &options.worker,
-        level: options.level,
-        deadlines: options.deadlines,
-        hard_deadline: started + options.deadlines.total,
-        env: &prepared.environment.vars,
-        guard_env: &guard_env,
-    };
-    let jobs: Vec<Job> = options
-        .backends
-        .iter()
-        .map(|&name| (name, Vec::new()))
-        .collect();
-    let runs = run_all(&spawn, &jobs);
-
-    let mut transient = Vec::new();
-    let backends: Vec<BackendReport> = runs
-        .into_iter()
-        .map(|run| match drivers_of(run.name, spawn.env) {
-            Some(drivers) if run.failed_as_a_whole() => {
-                isolate_drivers(run, &spawn, drivers, &mut transient)
-            }
-            _ => {
-                transient.extend(run.transient());
-                run.into_report()
-            }
-        })
-        .collect();
-    let report = Report {
-        schema: SCHEMA_VERSION,
-        hwspec_version: env!("CARGO_PKG_VERSION").to_owned(),
-        level: options.level,
-        capabilities: caps::reduce(options.level, &backends),
-        backends,
-        host: HostInfo {
-            kernel: sys::kernel(),
-            architecture: std::env::consts::ARCH.to_owned(),
-            root: sys::is_root(),
-            driver_cache: prepared
-                .driver_cache
-                .as_ref()
-                .map(|p| p.display().to_string()),
-            environment: prepared.environment.reported.clone(),
-            dropped_environment: prepared.environment.dropped.clone(),
-        },
-        elapsed_ms: started.elapsed().as_secs_f64() * 1e3,
-        cache: None,
-        overrides: BTreeMap::new(),
-    };
-    Probed { report, transient }
-}
-
 enum Event {
     Line(usize, Vec<u8>),
     Overlong(usize),
@@ -288,15 +43,15 @@ enum Event {
 }
 
 /// Everything needed to start workers, shared by every run of one probe.
-struct Spawn<'a> {
-    worker: &'a WorkerCommand,
-    level: Level,
-    deadlines: Deadlines,
+pub(super) struct Spawn<'a> {
+    pub(super) worker: &'a WorkerCommand,
+    pub(super) level: Level,
+    pub(super) deadlines: Deadlines,
     /// No run of this probe may go past this, re-probes included.
-    hard_deadline: Instant,
-    env: &'a [(OsString, OsString)],
+    pub(super) hard_deadline: Instant,
+    pub(super) env: &'a [(OsString, OsString)],
     /// The worker guard's settings (parent pid, memory limit): not shown in the report.
-    guard_env: &'a [(OsString, OsString)],
+    pub(super) guard_env: &'a [(OsString, OsString)],
 }
 
 /// Why a run was stopped before its final report.
@@ -309,8 +64,8 @@ enum Overrun {
 }
 
 /// One worker being supervised.
-struct Run {
-    name: BackendName,
+pub(super) struct Run {
+    pub(super) name: BackendName,
     /// Variables that override the shared environment for this worker.
     overrides: Vec<(OsString, Option<OsString>)>,
     launched: bool,
@@ -318,7 +73,7 @@ struct Run {
     not_started: bool,
     deadlines: Deadlines,
     hard_deadline: Instant,
-    started: Instant,
+    pub(super) started: Instant,
     stage_entered: Instant,
     pid: Option<u32>,
     /// The write end of the worker's stdin: the worker's guard ends it, and what it started,
@@ -344,11 +99,11 @@ struct Run {
 
 /// A worker to start: its backend, and variables that override the shared environment
 /// (`None` removes one).
-type Job = (BackendName, Vec<(OsString, Option<OsString>)>);
+pub(super) type Job = (BackendName, Vec<(OsString, Option<OsString>)>);
 
 /// Starts one worker per job, at most [`MAX_WORKERS`] at a time, and supervises them all to
 /// completion or deadline.
-fn run_all(spawn: &Spawn<'_>, jobs: &[Job]) -> Vec<Run> {
+pub(super) fn run_all(spawn: &Spawn<'_>, jobs: &[Job]) -> Vec<Run> {
     let (tx, rx) = mpsc::channel();
     let mut runs: Vec<Run> = jobs
         .iter()
@@ -512,7 +267,7 @@ impl Run {
     }
 
     /// Why this run's outcome may not hold next time, if it may not.
-    fn transient(&self) -> Option<String> {
+    pub(super) fn transient(&self) -> Option<String> {
         let what = if let Some(error) = &self.spawn_error {
             error.clone()
         } else if self.not_started {
@@ -554,7 +309,7 @@ impl Run {
     /// ended without a final report (crash, timeout, garbage, half a report), or the runtime
     /// refused to start at all (`driver-error` with no device listed). Re-probing each driver
     /// alone can then still find the healthy ones.
-    fn failed_as_a_whole(&self) -> bool {
+    pub(super) fn failed_as_a_whole(&self) -> bool {
         if self.spawn_error.is_some() {
             return false;
         }
@@ -678,7 +433,7 @@ impl Run {
         Some(deadline)
     }
 
-    fn into_report(self) -> BackendReport {
+    pub(super) fn into_report(self) -> BackendReport {
         let elapsed = self.finished.unwrap_or_else(Instant::now) - self.started;
         let mut report = self.outcome();
         report.elapsed_ms = elapsed.as_secs_f64() * 1e3;
@@ -821,155 +576,6 @@ fn describe_exit(status: Option<ExitStatus>) -> String {
     }
 }
 
-/// The separately loadable drivers of a backend whose runtime loads several, any one of which
-/// can take the whole probe down: OpenCL's ICDs and Vulkan's driver manifests.
-pub(crate) struct Drivers {
-    /// How a report names one (`OpenCL ICD`, `Vulkan driver manifest`).
-    label: &'static str,
-    /// The files that name the drivers, one worker each when isolating.
-    pub(crate) files: Vec<PathBuf>,
-    /// The variable that makes a worker's runtime load only the driver named by one file.
-    variable: &'static str,
-    /// Variables that would add drivers back, removed when isolating.
-    cleared: &'static [&'static str],
-}
-
-/// The drivers of `backend` as a worker with environment `env` would load them.
-pub(crate) fn drivers_of(backend: BackendName, env: &[(OsString, OsString)]) -> Option<Drivers> {
-    let var = |name: &str| {
-        env.iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.to_string_lossy().into_owned())
-    };
-    match backend {
-        BackendName::Opencl => Some(Drivers {
-            label: "OpenCL ICD",
-            files: crate::backends::opencl::icd_files(
-                var("OCL_ICD_VENDORS").as_deref().map(std::ffi::OsStr::new),
-            ),
-            variable: "OCL_ICD_VENDORS",
-            cleared: &["OCL_ICD_FILENAMES"],
-        }),
-        BackendName::Vulkan => Some(Drivers {
-            label: "Vulkan driver manifest",
-            files: crate::backends::vulkan::manifests::listed(
-                var("VK_DRIVER_FILES")
-                    .or_else(|| var("VK_ICD_FILENAMES"))
-                    .as_deref(),
-                var("VK_ADD_DRIVER_FILES").as_deref(),
-                var("HOME").as_deref().map(Path::new),
-            ),
-            variable: "VK_DRIVER_FILES",
-            cleared: &["VK_ICD_FILENAMES", "VK_ADD_DRIVER_FILES"],
-        }),
-        _ => None,
-    }
-}
-
-/// Re-probes a backend one driver at a time after the whole-runtime worker failed, so the
-/// culprit is named and the healthy drivers' devices are still reported (design §7). Each
-/// driver gets its own worker, all in parallel and all within the probe's hard deadline.
-fn isolate_drivers(
-    failed: Run,
-    spawn: &Spawn<'_>,
-    drivers: Drivers,
-    transient: &mut Vec<String>,
-) -> BackendReport {
-    let name = failed.name;
-    let started = failed.started;
-    transient.extend(failed.transient());
-    let mut original = failed.into_report();
-    let failure = original.reason.clone();
-    let describe = |reason: &Option<Reason>| {
-        reason
-            .as_ref()
-            .map_or_else(String::new, |r| format!("{}: {}", r.code, r.message))
-    };
-    if drivers.files.len() < 2 {
-        if let Some(file) = drivers.files.first() {
-            let blame = format!(
-                "{} {}: {}",
-                drivers.label,
-                file.display(),
-                describe(&failure)
-            );
-            original.warnings.push(blame);
-        }
-        return original;
-    }
-    if Instant::now() >= spawn.hard_deadline {
-        original.warnings.push(format!(
-            "no time was left to probe the {} {}s one at a time",
-            drivers.files.len(),
-            drivers.label
-        ));
-        return original;
-    }
-
-    let jobs: Vec<Job> = drivers
-        .files
-        .iter()
-        .map(|file| {
-            let only = (drivers.variable.into(), Some(file.as_os_str().to_owned()));
-            let cleared = drivers.cleared.iter().map(|k| (OsString::from(k), None));
-            (name, std::iter::once(only).chain(cleared).collect())
-        })
-        .collect();
-    let alone: Vec<BackendReport> = run_all(spawn, &jobs)
-        .into_iter()
-        .map(|run| {
-            transient.extend(run.transient());
-            run.into_report()
-        })
-        .collect();
-
-    let mut merged = BackendReport::new(name, Status::Unusable, failure.clone());
-    merged.properties.insert(
-        "isolation".into(),
-        format!(
-            "the probe of all drivers together failed ({}); each of the {} {}s was probed alone",
-            describe(&failure),
-            drivers.files.len(),
-            drivers.label
-        ),
-    );
-    for (file, report) in drivers.files.iter().zip(alone) {
-        let culprit = report.devices.is_empty()
-            && report.reason.as_ref().is_some_and(|r| {
-                matches!(
-                    r.code,
-                    ReasonCode::Timeout
-                        | ReasonCode::Crashed
-                        | ReasonCode::BadOutput
-                        | ReasonCode::PartialOutput
-                        | ReasonCode::WorkerFailed
-                        | ReasonCode::MemoryLimit
-                        | ReasonCode::DriverError
-                )
-            });
-        if culprit {
-            let blame = format!(
-                "{} {}: {}",
-                drivers.label,
-                file.display(),
-                describe(&report.reason)
-            );
-            merged.warnings.push(blame);
-        }
-        merged.library = merged.library.or(report.library);
-        merged.runtime_version = merged.runtime_version.or(report.runtime_version);
-        merged.devices.extend(report.devices);
-        for warning in report.warnings {
-            if !merged.warnings.contains(&warning) {
-                merged.warnings.push(warning);
-            }
-        }
-    }
-    merged.settle_status();
-    merged.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-    merged
-}
-
 /// Runs every worker to completion or deadline, starting queued ones as slots free up. Events
 /// already received are handled before any timer fires, so that a report that arrived just
 /// before its deadline (a loaded machine, a host under valgrind) is not taken for a timeout.
@@ -1085,7 +691,12 @@ fn reap(index: usize, mut child: Child, tx: &Sender<Event>) {
 
 #[cfg(test)]
 mod tests {
+    use std::path::PathBuf;
+
     use super::*;
+    use crate::model::Report;
+    use crate::options::ProbeOptions;
+    use crate::supervise::probe;
 
     fn options(program: &str, args: &[&str], total: Duration) -> ProbeOptions {
         ProbeOptions {
@@ -1100,8 +711,10 @@ mod tests {
                 program: PathBuf::from(program),
                 args: args.iter().map(OsString::from).collect(),
             },
-            driver_cache: Some(std::env::temp_dir().join("hwspec-isolate-test-cache")),
+            driver_cache: Some(std::env::temp_dir().join("hwspec-supervise-test-cache")),
             memory_limit: None,
+            cache: None,
+            overrides: false,
         }
     }
 
@@ -1135,16 +748,6 @@ mod tests {
         assert_eq!(reason.code, ReasonCode::Timeout);
         assert!(reason.message.contains("stage init"), "{}", reason.message);
         assert!(reason.message.contains("in all"), "{}", reason.message);
-    }
-
-    #[test]
-    fn a_short_total_caps_the_default_stage_limits_at_half() {
-        let d = Deadlines::with_total(Duration::from_secs(5));
-        assert_eq!(d.total, Duration::from_secs(5));
-        assert_eq!(d.init, Duration::from_millis(2500));
-        assert_eq!(d.load, Duration::from_millis(2500));
-        let long = Deadlines::with_total(Duration::from_secs(600));
-        assert_eq!(long.init, Deadlines::DEFAULT.init);
     }
 
     #[test]
