@@ -1,6 +1,6 @@
 //! A hostile host (issue 10, design §6, §7): the caller's environment, process state, resources
 //! and file system are the attacker's or simply broken, and hwspec runs as root in apt hooks.
-//! Each case checks, besides its own promise, what every fault case checks (`tests/faults.rs`):
+//! Each case checks, besides its own promise, what every fault case checks (`tests/faults/`):
 //! bounded time, exit 0, one JSON document on stdout, no fixture output leaked, nothing left
 //! running.
 //!

@@ -1,4 +1,4 @@
-//! The fault-injection harness shared by `tests/faults.rs` and `tests/hostile.rs`: the C
+//! The fault-injection harness shared by `tests/faults/` and `tests/hostile.rs`: the C
 //! fixtures, one run of `hwspec probe --json` under a fault with the checks every case makes
 //! (bounded time, exit 0, one JSON document on stdout, no fixture output leaked, nothing left
 //! running), and the assertions on backends.

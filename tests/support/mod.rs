@@ -106,12 +106,29 @@ pub fn compile_shared_object(sources: &[&str], defines: &[&str], out: &Path) -> 
     cc::compile_shared(&sources, defines, out)
 }
 
-/// Fails unless every `#[test]` in `test_file` (relative to the workspace root) is named, in
+/// Fails unless every `#[test]` in `test_file` (relative to the workspace root; a folder means
+/// every `.rs` file in it) is named, in
 /// backquotes, in `doc`: each promise's test is listed where the promise is written. `at_least`
 /// guards against a parse that silently finds nothing.
 pub fn assert_every_test_is_documented(test_file: &str, doc: &str, at_least: usize) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let source = std::fs::read_to_string(root.join(test_file)).unwrap();
+    // A test suite is one file or a folder of them (tests/faults/).
+    let path = root.join(test_file);
+    let source = if path.is_dir() {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .filter(|file| file.extension().is_some_and(|ext| ext == "rs"))
+            .collect();
+        files.sort();
+        files
+            .iter()
+            .map(|file| std::fs::read_to_string(file).unwrap())
+            .collect::<Vec<_>>()
+            .join("\n")
+    } else {
+        std::fs::read_to_string(&path).unwrap()
+    };
     let doc_text = std::fs::read_to_string(root.join(doc)).unwrap();
     let mut tests = Vec::new();
     let mut lines = source.lines();
