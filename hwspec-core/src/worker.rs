@@ -14,6 +14,8 @@ use crate::sys;
 
 struct LineSink {
     out: Channel,
+    #[cfg(feature = "fault-injection")]
+    fault: Option<fault::Fault>,
 }
 
 impl LineSink {
@@ -25,6 +27,10 @@ impl LineSink {
 impl Progress for LineSink {
     fn stage(&mut self, stage: Stage) {
         self.send(&WorkerMessage::Stage(stage));
+        #[cfg(feature = "fault-injection")]
+        if let Some(fault) = &self.fault {
+            fault.at(stage);
+        }
     }
 
     fn partial(&mut self, report: &BackendReport) {
@@ -34,7 +40,11 @@ impl Progress for LineSink {
 
 /// Runs `name` at `level`, writing the protocol to `out`. Returns the process exit code.
 fn run(name: BackendName, level: Level, out: Channel) -> i32 {
-    let mut sink = LineSink { out };
+    let mut sink = LineSink {
+        out,
+        #[cfg(feature = "fault-injection")]
+        fault: fault::Fault::asked(name),
+    };
     let backend = backends::get(name);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| backend.probe(level, &mut sink)));
     match outcome {
@@ -87,6 +97,61 @@ fn worker_main(name: BackendName, level: Level) -> ! {
     let code = run(name, level, channel);
     guard::finish();
     sys::exit_immediately(code)
+}
+
+/// The variable that makes a worker of a test build misbehave (see [`fault`]).
+#[cfg(feature = "fault-injection")]
+pub(crate) const FAULT_VAR: &str = "HWSPEC_TEST_FAULT";
+
+/// Faults on demand, for the conformance suite (`tests/conformance.rs`): with
+/// `HWSPEC_TEST_FAULT=BACKEND:STAGE:crash|hang`, the worker of BACKEND aborts, or blocks for
+/// good, as it enters STAGE, whichever backend it is, so that every backend is held to the
+/// same promises (a crash keeps the partial report, a hang ends at the stage's deadline)
+/// without a faulty fake of each runtime. Compiled only with the `fault-injection` feature,
+/// which only the test suites enable: a release build has no such variable.
+#[cfg(feature = "fault-injection")]
+mod fault {
+    use crate::model::BackendName;
+    use crate::protocol::Stage;
+
+    pub(super) struct Fault {
+        stage: Stage,
+        hang: bool,
+    }
+
+    impl Fault {
+        /// The fault asked of `backend`'s worker, if any.
+        pub(super) fn asked(backend: BackendName) -> Option<Fault> {
+            let text = std::env::var(super::FAULT_VAR).ok()?;
+            let mut parts = text.split(':');
+            let (name, stage, action) = (parts.next()?, parts.next()?, parts.next()?);
+            if name != backend.as_str() {
+                return None;
+            }
+            let stage = [Stage::Load, Stage::Init, Stage::Enumerate, Stage::Kernel]
+                .into_iter()
+                .find(|s| s.as_str() == stage)?;
+            let hang = match action {
+                "crash" => false,
+                "hang" => true,
+                _ => return None,
+            };
+            Some(Fault { stage, hang })
+        }
+
+        /// Misbehaves when `entered` is the fault's stage.
+        pub(super) fn at(&self, entered: Stage) {
+            if entered != self.stage {
+                return;
+            }
+            if self.hang {
+                loop {
+                    std::thread::park();
+                }
+            }
+            std::process::abort();
+        }
+    }
 }
 
 #[cfg(test)]

@@ -86,20 +86,26 @@ pub(super) fn one_driver_at_a_time(
             drivers.label
         ),
     );
-    for (file, report) in drivers.files.iter().zip(alone) {
-        let culprit = report.devices.is_empty()
-            && report.reason.as_ref().is_some_and(|r| {
-                matches!(
-                    r.code,
-                    ReasonCode::Timeout
-                        | ReasonCode::Crashed
-                        | ReasonCode::BadOutput
-                        | ReasonCode::PartialOutput
-                        | ReasonCode::WorkerFailed
-                        | ReasonCode::MemoryLimit
-                        | ReasonCode::DriverError
-                )
-            });
+    for (file, mut report) in drivers.files.iter().zip(alone) {
+        // A worker that failed is the driver's fault whatever it listed first; any other
+        // failure is only when the driver gave no device (its devices carry their reasons).
+        let worker_failed = report.reason.as_ref().is_some_and(|r| {
+            matches!(
+                r.code,
+                ReasonCode::Timeout
+                    | ReasonCode::Crashed
+                    | ReasonCode::BadOutput
+                    | ReasonCode::PartialOutput
+                    | ReasonCode::WorkerFailed
+                    | ReasonCode::MemoryLimit
+            )
+        });
+        let culprit = worker_failed
+            || report.devices.is_empty()
+                && report
+                    .reason
+                    .as_ref()
+                    .is_some_and(|r| r.code == ReasonCode::DriverError);
         if culprit {
             let blame = format!(
                 "{} {}: {}",
@@ -108,6 +114,15 @@ pub(super) fn one_driver_at_a_time(
                 describe(&report.reason)
             );
             merged.warnings.push(blame);
+        }
+        if worker_failed {
+            // Devices the driver listed before its worker failed were never validated: each
+            // says why, since the merged backend's state comes from its best device.
+            for device in &mut report.devices {
+                if device.status == Status::Enumerated && device.reason.is_none() {
+                    device.reason.clone_from(&report.reason);
+                }
+            }
         }
         merged.library = merged.library.or(report.library);
         merged.runtime_version = merged.runtime_version.or(report.runtime_version);

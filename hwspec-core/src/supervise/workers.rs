@@ -231,7 +231,8 @@ impl Run {
         let set = overrides
             .iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (k, v)));
-        let spawned = Command::new(&spawn.worker.program)
+        let mut command = Command::new(&spawn.worker.program);
+        command
             .args(&spawn.worker.args)
             .arg(self.name.as_str())
             .arg(spawn.level.as_str())
@@ -242,8 +243,12 @@ impl Run {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .process_group(0)
-            .spawn();
+            .process_group(0);
+        #[cfg(feature = "fault-injection")]
+        if let Some(fault) = std::env::var_os(crate::worker::FAULT_VAR) {
+            command.env(crate::worker::FAULT_VAR, fault);
+        }
+        let spawned = command.spawn();
         match spawned {
             Ok(mut child) => {
                 self.pid = Some(child.id());

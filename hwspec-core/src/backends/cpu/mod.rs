@@ -6,8 +6,9 @@
 use std::path::Path;
 use std::time::Instant;
 
+use crate::backends::common::skeleton;
+use crate::backends::common::validation::Problems;
 use crate::backends::Backend;
-use crate::kernels::Saxpy;
 use crate::model::Capability;
 use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, ReasonCode, Status};
 use crate::protocol::{Progress, Stage};
@@ -251,9 +252,14 @@ pub fn probe_with(
     report
         .properties
         .insert("source".into(), "/proc/cpuinfo, /proc/meminfo".into());
-    if level >= Level::Standard {
-        progress.stage(Stage::Kernel);
-        let problem = Saxpy::standard();
+    report.devices.push(device);
+    // The processor is listed before its kernel runs, so a crash in the kernel still names it.
+    if !skeleton::enter_kernel_stage(&mut report, level, progress) {
+        return report;
+    }
+    let problems = Problems::new(level);
+    skeleton::validate_each(&mut report, [()], |(), device| {
+        let problem = &problems.saxpy;
         let start = Instant::now();
         let got: Vec<f32> = problem
             .x
@@ -263,11 +269,9 @@ pub fn probe_with(
             .collect();
         device
             .validations
-            .push(problem.check(&got, start.elapsed()));
+            .push(problems.check_saxpy(&got, start.elapsed()));
         device.judge_validations();
-    }
-    report.devices.push(device);
-    report.settle_status();
+    });
     report
 }
 
