@@ -4,6 +4,9 @@
 //! `check`: satisfied), 1 when hwspec itself failed (for `check`: not satisfied, or the
 //! `--skip-code`), 2 for invalid input or usage (clap's own code for usage errors).
 
+// Everything unsafe (vendor runtimes, system calls) lives in hwspec-core's few designated files.
+#![forbid(unsafe_code)]
+
 mod cargo_env;
 mod check;
 mod cli;

@@ -3,6 +3,10 @@
 //! The few `libc` calls hwspec needs live here behind safe functions, so the rest of the crate
 //! is safe code.
 
+// The crate denies unsafe code outside a few files; this one holds the operating-system
+// calls that the rest of the crate reaches through safe functions.
+#![allow(unsafe_code)]
+
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};

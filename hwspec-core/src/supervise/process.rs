@@ -6,6 +6,10 @@
 //! process by pid is made safe against pid reuse by re-reading its start time through a pidfd
 //! before signalling (see [`kill_descendants`]).
 
+// The crate denies unsafe code outside a few files; this one holds the process-control
+// system calls, behind safe functions.
+#![allow(unsafe_code)]
+
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};

@@ -7,6 +7,10 @@
 //! looked up before the first call, so a library that lacks one is reported by name instead of
 //! crashing the worker, and an optional entry point is data (a lower capability), as in ash.
 
+// The crate denies unsafe code outside a few files; this one holds dlopen and dlsym, behind
+// Library and symbol_table!.
+#![allow(unsafe_code)]
+
 use std::ffi::CStr;
 use std::fmt;
 use std::path::Path;
