@@ -1,123 +1,16 @@
-//! EGL and the OpenGL ES / OpenGL entry points the probe uses: the library and its symbols,
-//! thin wrappers returning an [`EglError`] or [`GlError`] naming the call, and a context that
-//! releases itself on drop. All of the backend's unsafe code is here.
-//!
-//! The declarations are written out from Khronos' `egl.h`, `eglext.h` and `gl2.h` (Debian's
-//! `libegl-dev`, `libgles-dev`) rather than generated, so building hwspec needs neither. Only
-//! `libEGL.so.1` is opened: GL functions come from `eglGetProcAddress`, which libglvnd answers
-//! for every core function (EGL_KHR_get_all_proc_addresses), so the same code drives OpenGL ES
-//! and desktop OpenGL without also opening `libGLESv2.so.2` or `libGL.so.1`. The library is
-//! never closed (design §3: no dlclose).
+//! Safe wrappers over EGL and GL: the opened library, devices, displays, contexts that release
+//! themselves on drop, and the GL calls of the validation, each failure an [`EglError`] or a
+//! [`GlError`] naming the call.
 
-use crate::backends::common::{symbol_table, CallError, Library, LoadError, Spelling};
+// The wrappers are where the raw entry points of sys.rs are called.
+#![allow(unsafe_code)]
+
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::fmt;
 use std::ptr;
 
-/// libglvnd's EGL dispatcher as Debian's `libegl1` installs it. The unversioned name belongs to
-/// `libegl-dev` and is never opened.
-pub(super) const EGL_SONAME: &str = "libEGL.so.1";
-
-pub(super) type EglInt = i32;
-type EglBoolean = u32;
-type EglEnum = u32;
-type Handle = *mut c_void;
-
-const EGL_SUCCESS: EglInt = 0x3000;
-const EGL_FALSE: EglBoolean = 0;
-const EGL_NONE: EglInt = 0x3038;
-const EGL_VENDOR: EglInt = 0x3053;
-const EGL_VERSION: EglInt = 0x3054;
-const EGL_EXTENSIONS: EglInt = 0x3055;
-const EGL_CLIENT_APIS: EglInt = 0x308D;
-const EGL_SURFACE_TYPE: EglInt = 0x3033;
-const EGL_PBUFFER_BIT: EglInt = 0x0001;
-const EGL_RENDERABLE_TYPE: EglInt = 0x3040;
-const EGL_OPENGL_ES2_BIT: EglInt = 0x0004;
-const EGL_OPENGL_BIT: EglInt = 0x0008;
-const EGL_OPENGL_ES3_BIT: EglInt = 0x0040;
-const EGL_WIDTH: EglInt = 0x3057;
-const EGL_HEIGHT: EglInt = 0x3056;
-const EGL_CONTEXT_MAJOR_VERSION: EglInt = 0x3098;
-const EGL_OPENGL_ES_API: EglEnum = 0x30A0;
-const EGL_OPENGL_API: EglEnum = 0x30A2;
-const EGL_PLATFORM_DEVICE_EXT: EglEnum = 0x313F;
-const EGL_PLATFORM_SURFACELESS_MESA: EglEnum = 0x31DD;
-const EGL_DRM_DEVICE_FILE_EXT: EglInt = 0x3233;
-const EGL_DRM_RENDER_NODE_FILE_EXT: EglInt = 0x3377;
-/// Most EGL devices a probe lists; a machine has a handful at most.
-const MAX_DEVICES: EglInt = 32;
-
-/// Every EGL error code with its header name.
-const ERROR_NAMES: &[(EglInt, &str)] = &[
-    (0x3000, "EGL_SUCCESS"),
-    (0x3001, "EGL_NOT_INITIALIZED"),
-    (0x3002, "EGL_BAD_ACCESS"),
-    (0x3003, "EGL_BAD_ALLOC"),
-    (0x3004, "EGL_BAD_ATTRIBUTE"),
-    (0x3005, "EGL_BAD_CONFIG"),
-    (0x3006, "EGL_BAD_CONTEXT"),
-    (0x3007, "EGL_BAD_CURRENT_SURFACE"),
-    (0x3008, "EGL_BAD_DISPLAY"),
-    (0x3009, "EGL_BAD_MATCH"),
-    (0x300A, "EGL_BAD_NATIVE_PIXMAP"),
-    (0x300B, "EGL_BAD_NATIVE_WINDOW"),
-    (0x300C, "EGL_BAD_PARAMETER"),
-    (0x300D, "EGL_BAD_SURFACE"),
-    (0x300E, "EGL_CONTEXT_LOST"),
-    (0x322B, "EGL_BAD_DEVICE_EXT"),
-];
-
-/// The header's name for an EGL error code, or `None` for one it does not define.
-pub(super) fn error_name(code: EglInt) -> Option<&'static str> {
-    ERROR_NAMES
-        .iter()
-        .find(|(value, _)| *value == code)
-        .map(|(_, name)| *name)
-}
-
-/// An EGL call that failed, with what `eglGetError` said afterwards.
-pub(super) type EglError = CallError;
-
-/// The error of `call`, with `code` from `eglGetError` afterwards, named as egl.h names it.
-pub(super) fn egl_error(call: &'static str, code: EglInt) -> EglError {
-    CallError::new(call, code)
-        .named_by(|code| EglInt::try_from(code).ok().and_then(error_name))
-        .spelled(Spelling::LastError)
-}
-
-symbol_table! {
-    /// The EGL 1.4 entry points, resolved when the library is opened, each declared as egl.h
-    /// declares it.
-    struct Api {
-        required {
-            get_error = c"eglGetError": unsafe extern "C" fn() -> EglInt;
-            get_proc_address = c"eglGetProcAddress": unsafe extern "C" fn(*const c_char) -> *mut c_void;
-            initialize = c"eglInitialize":
-                unsafe extern "C" fn(Handle, *mut EglInt, *mut EglInt) -> EglBoolean;
-            query_string = c"eglQueryString": unsafe extern "C" fn(Handle, EglInt) -> *const c_char;
-            bind_api = c"eglBindAPI": unsafe extern "C" fn(EglEnum) -> EglBoolean;
-            choose_config = c"eglChooseConfig": unsafe extern "C" fn(
-                Handle, *const EglInt, *mut Handle, EglInt, *mut EglInt) -> EglBoolean;
-            create_context = c"eglCreateContext":
-                unsafe extern "C" fn(Handle, Handle, Handle, *const EglInt) -> Handle;
-            destroy_context = c"eglDestroyContext": unsafe extern "C" fn(Handle, Handle) -> EglBoolean;
-            make_current = c"eglMakeCurrent":
-                unsafe extern "C" fn(Handle, Handle, Handle, Handle) -> EglBoolean;
-            create_pbuffer_surface = c"eglCreatePbufferSurface":
-                unsafe extern "C" fn(Handle, Handle, *const EglInt) -> Handle;
-            destroy_surface = c"eglDestroySurface": unsafe extern "C" fn(Handle, Handle) -> EglBoolean;
-        }
-    }
-}
-
-/// The extension entry points of device enumeration, found through `eglGetProcAddress`.
-#[derive(Clone, Copy)]
-struct PlatformApi {
-    get_platform_display: unsafe extern "C" fn(EglEnum, *mut c_void, *const EglInt) -> Handle,
-    query_devices: Option<unsafe extern "C" fn(EglInt, *mut Handle, *mut EglInt) -> EglBoolean>,
-    query_device_string: Option<unsafe extern "C" fn(Handle, EglInt) -> *const c_char>,
-}
+use super::sys::*;
+use crate::backends::common::{Library, LoadError};
 
 /// The opened library; copies share one leaked [`Api`].
 #[derive(Clone, Copy)]
@@ -127,22 +20,6 @@ impl fmt::Debug for Egl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Egl")
     }
-}
-
-/// A string EGL or GL returned, copied; NULL becomes `None`.
-///
-/// # Safety
-/// `raw` is NULL or points at a NUL-terminated string that stays valid during the call.
-unsafe fn owned(raw: *const c_char) -> Option<String> {
-    if raw.is_null() {
-        return None;
-    }
-    // SAFETY: non-NULL, and NUL-terminated as the caller promises.
-    Some(
-        unsafe { CStr::from_ptr(raw) }
-            .to_string_lossy()
-            .into_owned(),
-    )
 }
 
 impl Egl {
@@ -341,6 +218,15 @@ pub(super) enum ClientApi {
     OpenGl,
 }
 
+impl ClientApi {
+    fn egl_enum(self) -> EglEnum {
+        match self {
+            ClientApi::Gles => EGL_OPENGL_ES_API,
+            ClientApi::OpenGl => EGL_OPENGL_API,
+        }
+    }
+}
+
 impl Display {
     /// `eglInitialize`: the EGL version as (major, minor).
     pub(super) fn initialize(self) -> Result<(EglInt, EglInt), EglError> {
@@ -384,18 +270,15 @@ impl Display {
         self.string(EGL_EXTENSIONS)
     }
 
-    /// Creates a context for `api` and makes it current on this thread: without a surface
-    /// when `surfaceless` (EGL_KHR_surfaceless_context), else on a 1×1 pbuffer.
+    /// Creates a context for `api`, to be made current without a surface when `surfaceless`
+    /// (EGL_KHR_surfaceless_context), else on a 1×1 pbuffer of its own.
     pub(super) fn context(self, api: ClientApi, surfaceless: bool) -> Result<Context, EglError> {
         let egl = self.egl;
-        let (api_enum, renderable) = match api {
-            ClientApi::Gles => (EGL_OPENGL_ES_API, EGL_OPENGL_ES2_BIT),
-            ClientApi::OpenGl => (EGL_OPENGL_API, EGL_OPENGL_BIT),
+        let renderable = match api {
+            ClientApi::Gles => EGL_OPENGL_ES2_BIT,
+            ClientApi::OpenGl => EGL_OPENGL_BIT,
         };
-        // SAFETY: eglBindAPI takes an enum and sets this thread's current API.
-        if unsafe { (egl.0.bind_api)(api_enum) } == EGL_FALSE {
-            return Err(egl.error("eglBindAPI"));
-        }
+        bind_api(egl, api)?;
         // A surfaceless context needs no surface type; mask 0 matches every config.
         let surface_type = if surfaceless { 0 } else { EGL_PBUFFER_BIT };
         let attempts: &[(EglInt, &[EglInt])] = match api {
@@ -454,11 +337,13 @@ impl Display {
                 last = Some(egl.error("eglCreateContext"));
                 continue;
             }
+            #[cfg(test)]
+            CONTEXTS_CREATED.with(|count| count.set(count.get() + 1));
             let mut context = Context {
                 display: self,
+                api,
                 raw,
                 surface: ptr::null_mut(),
-                current: false,
             };
             if !surfaceless {
                 let pbuffer = [EGL_WIDTH, 1, EGL_HEIGHT, 1, EGL_NONE];
@@ -469,27 +354,32 @@ impl Display {
                     return Err(egl.error("eglCreatePbufferSurface"));
                 }
             }
-            // SAFETY: context and surface (or EGL_NO_SURFACE for a surfaceless context) belong
-            // to this display.
-            let ok = unsafe {
-                (egl.0.make_current)(self.raw, context.surface, context.surface, context.raw)
-            };
-            if ok == EGL_FALSE {
-                return Err(egl.error("eglMakeCurrent"));
-            }
-            context.current = true;
             return Ok(context);
         }
         Err(last.unwrap_or(egl_error("eglCreateContext", EGL_SUCCESS)))
     }
 }
 
-/// A context current on this thread; released, and destroyed with its surface, on drop.
+#[cfg(test)]
+thread_local! {
+    /// How many contexts this thread created: the probe runs on its caller's thread, so a test
+    /// counts a probe's contexts without seeing other tests'.
+    static CONTEXTS_CREATED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many EGL contexts this thread has created so far.
+#[cfg(test)]
+pub(super) fn contexts_created() -> usize {
+    CONTEXTS_CREATED.with(std::cell::Cell::get)
+}
+
+/// A context for one client API on a display, with its pbuffer when it needs one; made current
+/// for as long as a [`Current`] lives, destroyed with its surface on drop.
 pub(super) struct Context {
     display: Display,
+    api: ClientApi,
     raw: Handle,
     surface: Handle,
-    current: bool,
 }
 
 impl fmt::Debug for Context {
@@ -502,12 +392,9 @@ impl Drop for Context {
     fn drop(&mut self) {
         let api = self.display.egl.0;
         let display = self.display.raw;
-        // SAFETY: releasing the current context, then destroying objects this struct created
-        // on `display`; failures leave nothing the probe uses again.
+        // SAFETY: destroying objects this struct created on `display` and no longer current
+        // (a `Current` borrows the context); failures leave nothing the probe uses again.
         unsafe {
-            if self.current {
-                (api.make_current)(display, ptr::null_mut(), ptr::null_mut(), ptr::null_mut());
-            }
             if !self.surface.is_null() {
                 (api.destroy_surface)(display, self.surface);
             }
@@ -517,37 +404,66 @@ impl Drop for Context {
 }
 
 impl Context {
+    /// Makes the context current on this thread until the returned guard is dropped.
+    pub(super) fn make_current(&self) -> Result<Current<'_>, EglError> {
+        let egl = self.display.egl;
+        bind_api(egl, self.api)?;
+        // SAFETY: context and surface (or EGL_NO_SURFACE for a surfaceless context) belong
+        // to this display.
+        let ok =
+            unsafe { (egl.0.make_current)(self.display.raw, self.surface, self.surface, self.raw) };
+        if ok == EGL_FALSE {
+            return Err(egl.error("eglMakeCurrent"));
+        }
+        Ok(Current { context: self })
+    }
+}
+
+/// `eglBindAPI` for `api`: the API whose context EGL creates, makes current or releases next.
+fn bind_api(egl: Egl, api: ClientApi) -> Result<(), EglError> {
+    // SAFETY: eglBindAPI takes an enum and sets this thread's current API.
+    if unsafe { (egl.0.bind_api)(api.egl_enum()) } == EGL_FALSE {
+        return Err(egl.error("eglBindAPI"));
+    }
+    Ok(())
+}
+
+/// A context current on this thread; released on drop.
+pub(super) struct Current<'a> {
+    context: &'a Context,
+}
+
+impl fmt::Debug for Current<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Current({:?})", self.context)
+    }
+}
+
+impl Drop for Current<'_> {
+    fn drop(&mut self) {
+        let display = self.context.display;
+        // Releasing applies to the current API's context, so the context's API is bound
+        // first; a failure leaves a context current that the next make_current replaces.
+        if bind_api(display.egl, self.context.api).is_ok() {
+            // SAFETY: releasing this thread's context of the bound API on its display.
+            unsafe {
+                (display.egl.0.make_current)(
+                    display.raw,
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                    ptr::null_mut(),
+                );
+            }
+        }
+    }
+}
+
+impl Current<'_> {
     /// The GL entry points, found while this context is current.
     pub(super) fn gl(&self) -> Result<Gl<'_>, GlError> {
         Gl::load(self)
     }
 }
-
-type GlEnum = u32;
-type GlUint = u32;
-type GlInt = i32;
-type GlSizei = i32;
-
-pub(super) const GL_VENDOR: GlEnum = 0x1F00;
-pub(super) const GL_RENDERER: GlEnum = 0x1F01;
-pub(super) const GL_VERSION: GlEnum = 0x1F02;
-pub(super) const GL_SHADING_LANGUAGE_VERSION: GlEnum = 0x8B8C;
-const GL_NO_ERROR: GlEnum = 0;
-const GL_FRAMEBUFFER: GlEnum = 0x8D40;
-const GL_RENDERBUFFER: GlEnum = 0x8D41;
-const GL_RGBA8: GlEnum = 0x8058;
-const GL_COLOR_ATTACHMENT0: GlEnum = 0x8CE0;
-const GL_FRAMEBUFFER_COMPLETE: GlEnum = 0x8CD5;
-const GL_COLOR_BUFFER_BIT: GlUint = 0x4000;
-const GL_VERTEX_SHADER: GlEnum = 0x8B31;
-const GL_FRAGMENT_SHADER: GlEnum = 0x8B30;
-const GL_COMPILE_STATUS: GlEnum = 0x8B81;
-const GL_LINK_STATUS: GlEnum = 0x8B82;
-const GL_INFO_LOG_LENGTH: GlEnum = 0x8B84;
-const GL_FLOAT: GlEnum = 0x1406;
-const GL_TRIANGLE_STRIP: GlEnum = 0x0005;
-const GL_RGBA: GlEnum = 0x1908;
-const GL_UNSIGNED_BYTE: GlEnum = 0x1401;
 
 /// A GL step that failed: the call and `glGetError`, or a shader's log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -570,56 +486,6 @@ impl fmt::Display for GlError {
     }
 }
 
-/// The header's name for a GL error or framebuffer status, else the number in hex.
-pub(super) fn gl_error_name(code: u32) -> String {
-    let name = match code {
-        0x0500 => "GL_INVALID_ENUM",
-        0x0501 => "GL_INVALID_VALUE",
-        0x0502 => "GL_INVALID_OPERATION",
-        0x0505 => "GL_OUT_OF_MEMORY",
-        0x0506 => "GL_INVALID_FRAMEBUFFER_OPERATION",
-        0x8CD6 => "GL_FRAMEBUFFER_INCOMPLETE_ATTACHMENT",
-        0x8CD7 => "GL_FRAMEBUFFER_INCOMPLETE_MISSING_ATTACHMENT",
-        0x8CDD => "GL_FRAMEBUFFER_UNSUPPORTED",
-        _ => return format!("{code:#06x}"),
-    };
-    name.to_owned()
-}
-
-/// The GL entry points the probe calls, declared as gl2.h declares them (identical in
-/// desktop OpenGL 2.0 and later).
-struct GlApi {
-    get_string: unsafe extern "C" fn(GlEnum) -> *const u8,
-    get_error: unsafe extern "C" fn() -> GlEnum,
-    gen_framebuffers: unsafe extern "C" fn(GlSizei, *mut GlUint),
-    bind_framebuffer: unsafe extern "C" fn(GlEnum, GlUint),
-    gen_renderbuffers: unsafe extern "C" fn(GlSizei, *mut GlUint),
-    bind_renderbuffer: unsafe extern "C" fn(GlEnum, GlUint),
-    renderbuffer_storage: unsafe extern "C" fn(GlEnum, GlEnum, GlSizei, GlSizei),
-    framebuffer_renderbuffer: unsafe extern "C" fn(GlEnum, GlEnum, GlEnum, GlUint),
-    check_framebuffer_status: unsafe extern "C" fn(GlEnum) -> GlEnum,
-    viewport: unsafe extern "C" fn(GlInt, GlInt, GlSizei, GlSizei),
-    clear_color: unsafe extern "C" fn(f32, f32, f32, f32),
-    clear: unsafe extern "C" fn(GlUint),
-    create_shader: unsafe extern "C" fn(GlEnum) -> GlUint,
-    shader_source: unsafe extern "C" fn(GlUint, GlSizei, *const *const c_char, *const GlInt),
-    compile_shader: unsafe extern "C" fn(GlUint),
-    get_shader_iv: unsafe extern "C" fn(GlUint, GlEnum, *mut GlInt),
-    get_shader_info_log: unsafe extern "C" fn(GlUint, GlSizei, *mut GlSizei, *mut c_char),
-    create_program: unsafe extern "C" fn() -> GlUint,
-    attach_shader: unsafe extern "C" fn(GlUint, GlUint),
-    bind_attrib_location: unsafe extern "C" fn(GlUint, GlUint, *const c_char),
-    link_program: unsafe extern "C" fn(GlUint),
-    get_program_iv: unsafe extern "C" fn(GlUint, GlEnum, *mut GlInt),
-    get_program_info_log: unsafe extern "C" fn(GlUint, GlSizei, *mut GlSizei, *mut c_char),
-    use_program: unsafe extern "C" fn(GlUint),
-    enable_vertex_attrib_array: unsafe extern "C" fn(GlUint),
-    vertex_attrib_pointer: unsafe extern "C" fn(GlUint, GlInt, GlEnum, u8, GlSizei, *const c_void),
-    draw_arrays: unsafe extern "C" fn(GlEnum, GlInt, GlSizei),
-    read_pixels: unsafe extern "C" fn(GlInt, GlInt, GlSizei, GlSizei, GlEnum, GlEnum, *mut c_void),
-    finish: unsafe extern "C" fn(),
-}
-
 /// Looks `$name` up with eglGetProcAddress, as the type of the field it is assigned to.
 macro_rules! gl_proc {
     ($egl:expr, $name:literal) => {{
@@ -635,20 +501,10 @@ macro_rules! gl_proc {
     }};
 }
 
-/// `address` as the function pointer type `F`.
-///
-/// # Safety
-/// `address` is non-NULL and the entry point there has the signature `F` declares.
-unsafe fn function_pointer<F: Copy>(address: *mut c_void) -> F {
-    const { assert!(std::mem::size_of::<F>() == std::mem::size_of::<*mut c_void>()) };
-    // SAFETY: same size (asserted above); the caller vouches for the signature.
-    unsafe { std::mem::transmute_copy::<*mut c_void, F>(&address) }
-}
-
 /// The GL functions of the current context; borrowing the context keeps it current.
 pub(super) struct Gl<'a> {
     api: GlApi,
-    _context: &'a Context,
+    _current: &'a Current<'a>,
 }
 
 impl fmt::Debug for Gl<'_> {
@@ -661,8 +517,8 @@ impl fmt::Debug for Gl<'_> {
 pub(super) const TARGET_SIDE: i32 = 64;
 
 impl<'a> Gl<'a> {
-    fn load(context: &'a Context) -> Result<Gl<'a>, GlError> {
-        let egl = context.display.egl;
+    fn load(current: &'a Current<'a>) -> Result<Gl<'a>, GlError> {
+        let egl = current.context.display.egl;
         let api = GlApi {
             get_string: gl_proc!(egl, "glGetString"),
             get_error: gl_proc!(egl, "glGetError"),
@@ -696,7 +552,7 @@ impl<'a> Gl<'a> {
         };
         Ok(Gl {
             api,
-            _context: context,
+            _current: current,
         })
     }
 

@@ -18,29 +18,31 @@
 //! - `validations`: a `render` through OpenGL ES; at level `full` also one through desktop
 //!   OpenGL, the same image.
 //!
-//! [`api`] holds all unsafe code; [`render`] draws and checks the image.
+//! Each display gets one context per client API, made while reading its strings and reused
+//! for that API's render (a context costs 1.5–2 ms to make).
+//!
+//! [`sys`] declares EGL and GL, [`api`] wraps them safely, [`validate`] draws and checks the
+//! image, [`facts`] reads libglvnd's vendor files.
 
 mod api;
-mod render;
-mod vendors;
+mod facts;
+mod sys;
+mod validate;
 
 #[cfg(test)]
 mod tests;
 
 use std::sync::Mutex;
 
-use self::api::{
-    ClientApi, Display, Egl, EglDevice, EglError, EglInt, GlError, GL_RENDERER,
-    GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
+use self::api::{ClientApi, Context, Display, Egl, EglDevice};
+use self::sys::{
+    EglError, EglInt, GL_RENDERER, GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
 };
 use crate::backends::common::{capabilities, skeleton};
 use crate::backends::vulkan::manifests;
 use crate::backends::{Backend, Variables};
-use crate::kernels::build_log_excerpt;
 use crate::model::Capability;
-use crate::model::{
-    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
-};
+use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, ReasonCode, Status};
 use crate::protocol::{Progress, Stage};
 
 /// `eglGetError` after an `eglInitialize` that found nothing it can drive (Mesa on a device
@@ -70,7 +72,7 @@ pub struct EglBackend;
 
 impl Backend for EglBackend {
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
-        probe_with(api::EGL_SONAME, level, progress)
+        probe_with(sys::EGL_SONAME, level, progress)
     }
 
     /// The EGL version, and the best OpenGL ES and desktop OpenGL versions rendered with.
@@ -113,7 +115,7 @@ fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -
         Err(error) => return error.report(BackendName::Egl, soname, "libEGL.so"),
     };
     let library = crate::sys::loaded_library("libEGL.so");
-    let (vendors, unusable) = manifests::inspect(&vendors::EGL_VENDORS, &vendors::listed_here());
+    let (vendors, unusable) = manifests::inspect(&facts::EGL_VENDORS, &facts::listed_here());
 
     // libglvnd loads its vendor libraries (Mesa's libEGL_mesa.so.0, NVIDIA's) on the first
     // query, so a vendor that hangs or crashes does so in this stage.
@@ -123,7 +125,7 @@ fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -
     if opened.opened.is_empty() {
         let mut warnings = unusable;
         warnings.extend(manifests::dropped(
-            &vendors::EGL_VENDORS,
+            &facts::EGL_VENDORS,
             &vendors,
             &[],
             Some(&[]),
@@ -151,7 +153,7 @@ fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -
     report.library = library;
     report.warnings = unusable;
     report.warnings.extend(manifests::dropped(
-        &vendors::EGL_VENDORS,
+        &facts::EGL_VENDORS,
         &vendors,
         &[],
         (!traced.is_empty()).then_some(traced.as_slice()),
@@ -167,22 +169,20 @@ fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -
     report
         .properties
         .insert("displays".into(), opened.len().to_string());
-    let client_apis: Vec<Vec<ClientApi>> = opened
+    let contexts: Vec<Vec<(ClientApi, Context)>> = opened
         .iter()
         .map(|display| {
-            let (device, apis) = describe(display);
+            let (device, contexts) = describe(display);
             report.devices.push(device);
-            apis
+            contexts
         })
         .collect();
     if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
-    skeleton::validate_each(
-        &mut report,
-        opened.iter().zip(&client_apis),
-        |(display, apis), device| validate_device(display, apis, level, device),
-    );
+    skeleton::validate_each(&mut report, &contexts, |contexts, device| {
+        validate::device(contexts, level, device)
+    });
     report
 }
 
@@ -336,22 +336,30 @@ struct ContextStrings {
     shading_language: Option<String>,
 }
 
-/// Makes a context for `api` current on `display` and reads its strings.
+/// Makes a context for `api` on `display`, reads its strings while it is current, and keeps
+/// it for the render.
 fn context_strings(
     display: Display,
     api: ClientApi,
     surfaceless: bool,
-) -> Result<ContextStrings, String> {
-    let context = display
-        .context(api, surfaceless)
-        .map_err(|e| e.to_string())?;
-    let gl = context.gl().map_err(|e| e.to_string())?;
-    Ok(ContextStrings {
-        vendor: gl.string(GL_VENDOR),
-        renderer: gl.string(GL_RENDERER),
-        version: gl.string(GL_VERSION),
-        shading_language: gl.string(GL_SHADING_LANGUAGE_VERSION),
-    })
+) -> (Option<Context>, Result<ContextStrings, String>) {
+    let context = match display.context(api, surfaceless) {
+        Ok(context) => context,
+        Err(error) => return (None, Err(error.to_string())),
+    };
+    let strings = context
+        .make_current()
+        .map_err(|e| e.to_string())
+        .and_then(|current| {
+            let gl = current.gl().map_err(|e| e.to_string())?;
+            Ok(ContextStrings {
+                vendor: gl.string(GL_VENDOR),
+                renderer: gl.string(GL_RENDERER),
+                version: gl.string(GL_VERSION),
+                shading_language: gl.string(GL_SHADING_LANGUAGE_VERSION),
+            })
+        });
+    (Some(context), strings)
 }
 
 /// `X.Y` of a `GL_VERSION` string: `OpenGL ES 3.2 Mesa 22.3.6` gives `3.2`,
@@ -388,17 +396,22 @@ fn device_kind(renderer: &str, device_extensions: Option<&str>) -> DeviceKind {
     }
 }
 
-/// The device a display is, and the client APIs that made a context on it.
-fn describe(opened: &Opened) -> (Device, Vec<ClientApi>) {
+/// The device a display is, and the context of each client API that reported a version on it.
+fn describe(opened: &Opened) -> (Device, Vec<(ClientApi, Context)>) {
     let display = opened.display;
     let extensions = display.extensions().unwrap_or_default();
     let client_apis = display.client_apis().unwrap_or_default().trim().to_owned();
     let surfaceless = has_extension(&extensions, "EGL_KHR_surfaceless_context");
-    let gles = context_strings(display, ClientApi::Gles, surfaceless);
-    let opengl = client_apis
+    let (mut gles_context, gles) = context_strings(display, ClientApi::Gles, surfaceless);
+    let (mut opengl_context, opengl) = if client_apis
         .split_ascii_whitespace()
         .any(|api| api == "OpenGL")
-        .then(|| context_strings(display, ClientApi::OpenGl, surfaceless));
+    {
+        let (context, strings) = context_strings(display, ClientApi::OpenGl, surfaceless);
+        (context, Some(strings))
+    } else {
+        (None, None)
+    };
     let facts = DisplayFacts {
         origin: &opened.origin,
         version: opened.version,
@@ -408,7 +421,18 @@ fn describe(opened: &Opened) -> (Device, Vec<ClientApi>) {
         extensions,
         surfaceless,
     };
-    device_from(&facts, &gles, opengl.as_ref())
+    let (device, apis) = device_from(&facts, &gles, opengl.as_ref());
+    let contexts = apis
+        .into_iter()
+        .filter_map(|api| {
+            let context = match api {
+                ClientApi::Gles => gles_context.take(),
+                ClientApi::OpenGl => opengl_context.take(),
+            };
+            context.map(|context| (api, context))
+        })
+        .collect();
+    (device, contexts)
 }
 
 /// What EGL said about a display.
@@ -549,53 +573,4 @@ fn device_from(
         None => {}
     }
     (device, apis)
-}
-
-/// Renders on one device: OpenGL ES always, desktop OpenGL too at level `full`.
-fn validate_device(opened: &Opened, apis: &[ClientApi], level: Level, device: &mut Device) {
-    let surfaceless =
-        device.properties.get("context_surface").map(String::as_str) == Some("surfaceless");
-    for &api in apis {
-        let kernel = match api {
-            ClientApi::Gles => "render gles",
-            ClientApi::OpenGl if level >= Level::Full => "render opengl",
-            ClientApi::OpenGl => continue,
-        };
-        let outcome = opened
-            .display
-            .context(api, surfaceless)
-            .map_err(|error| {
-                Reason::new(
-                    ReasonCode::LaunchFailed,
-                    format!("{kernel}: no context: {error}"),
-                )
-            })
-            .and_then(|context| {
-                let gl = context.gl().map_err(|e| gl_failure(kernel, e))?;
-                render::render(&gl, api).map_err(|e| gl_failure(kernel, e))
-            });
-        match outcome {
-            Ok(validation) => device.validations.push(validation),
-            Err(reason) => {
-                device.status = Status::Failed;
-                device.reason = Some(reason);
-                return;
-            }
-        }
-    }
-    device.judge_validations();
-}
-
-/// Why a render gave no image: a shader that did not build, or a GL call that failed.
-fn gl_failure(kernel: &str, error: GlError) -> Reason {
-    match error {
-        GlError::Build(what, log) => Reason::new(
-            ReasonCode::BuildFailed,
-            format!(
-                "{kernel}: {what}; log: {}",
-                build_log_excerpt(&log, "(empty)")
-            ),
-        ),
-        other => Reason::new(ReasonCode::LaunchFailed, format!("{kernel}: {other}")),
-    }
 }

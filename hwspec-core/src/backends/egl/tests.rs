@@ -1,8 +1,10 @@
-use super::api::egl_error;
-use super::render::{compare, expected_image, shaders, TOLERANCE};
+use super::facts::listed;
+use super::sys::egl_error;
+use super::validate::{compare, expected_image, shaders, TOLERANCE};
 use super::*;
 use crate::model::{Render, RenderApi, ValidationKind};
 use crate::protocol::{NoProgress, Recorder};
+use std::path::Path;
 
 #[test]
 fn gl_versions_parse_from_es_and_desktop_strings() {
@@ -225,7 +227,7 @@ fn pixels_within_one_unit_pass_and_others_fail() {
 
 #[test]
 fn egl_is_opened_by_its_versioned_soname() {
-    assert_eq!(api::EGL_SONAME, "libEGL.so.1");
+    assert_eq!(sys::EGL_SONAME, "libEGL.so.1");
 }
 
 #[test]
@@ -250,7 +252,7 @@ fn a_missing_egl_library_is_absent_and_named() {
 #[test]
 fn llvmpipe_is_validated_as_software() {
     let mut progress = Recorder::default();
-    let report = probe_with(api::EGL_SONAME, Level::Full, &mut progress);
+    let report = probe_with(sys::EGL_SONAME, Level::Full, &mut progress);
     if report
         .reason
         .as_ref()
@@ -300,8 +302,55 @@ fn llvmpipe_is_validated_as_software() {
 /// already initialised) finds the same device.
 #[test]
 fn quick_enumerates_without_rendering() {
-    let report = probe_with(api::EGL_SONAME, Level::Quick, &mut NoProgress);
+    let report = probe_with(sys::EGL_SONAME, Level::Quick, &mut NoProgress);
     assert_eq!(report.status, Status::Enumerated, "{report:#?}");
     assert!(report.devices.iter().all(|d| d.validations.is_empty()));
     assert!(report.devices.iter().any(|d| d.has_feature("gles")));
+}
+
+#[test]
+fn filenames_win_and_directories_are_merged_by_file_name() {
+    let tmp = crate::testing::TempDir::new("egl-vendors");
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(a.join("50_mesa.json"), "{}").unwrap();
+    std::fs::write(b.join("10_nvidia.json"), "{}").unwrap();
+    std::fs::write(b.join("readme"), "").unwrap();
+    let dirs = format!("{}:{}", a.display(), b.display());
+    assert_eq!(
+        listed(None, Some(&dirs)),
+        [b.join("10_nvidia.json"), a.join("50_mesa.json")]
+    );
+    assert_eq!(
+        listed(Some("/x/1.json:/y/2.json"), Some(&dirs)),
+        [Path::new("/x/1.json"), Path::new("/y/2.json")]
+    );
+}
+
+/// One context per client API and display serves every level: the contexts that read a
+/// display's strings are the ones that render (before, quick made 2, standard 3, full 4 on
+/// llvmpipe).
+#[test]
+fn each_level_makes_one_context_per_client_api_and_display() {
+    let created: Vec<(usize, usize)> = [Level::Quick, Level::Standard, Level::Full]
+        .into_iter()
+        .map(|level| {
+            let before = api::contexts_created();
+            let report = probe_with(sys::EGL_SONAME, level, &mut NoProgress);
+            let apis = report
+                .devices
+                .iter()
+                .map(|d| usize::from(d.has_feature("gles")) + usize::from(d.has_feature("opengl")))
+                .sum::<usize>();
+            assert!(apis > 0, "{report:#?}");
+            (api::contexts_created() - before, apis)
+        })
+        .collect();
+    for (contexts, apis) in &created {
+        assert_eq!(
+            contexts, apis,
+            "contexts made and client APIs at quick, standard, full: {created:?}"
+        );
+    }
 }

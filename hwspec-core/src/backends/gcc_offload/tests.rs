@@ -3,9 +3,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::{Duration, Instant};
 
-use super::detect::{detect, Layout, TARGETS};
-use super::run::{run_bounded, End, Finished};
+use super::facts::{detect, Layout, TARGETS};
+use super::validate::{judge_compile, judge_run, parse_result, run_bounded, End, Finished};
 use super::*;
+use crate::kernels::Saxpy;
 use crate::protocol::{NoProgress, Recorder};
 use crate::testing::TempDir;
 

@@ -1,10 +1,12 @@
 //! VA-API through `libva.so.2` and `libva-drm.so.2`: one device per DRM render node, with the
 //! codecs its driver decodes and encodes, validated by creating a decode context.
 //!
-//! [`va`] holds the loading layer and the unsafe calls; this module is safe code that turns
-//! what they return into a report.
+//! [`sys`] declares libva, [`api`] wraps it safely, [`validate`] creates the decode context;
+//! this module turns what they return into a report.
 
-mod va;
+mod api;
+mod sys;
+mod validate;
 
 #[cfg(test)]
 mod tests;
@@ -12,16 +14,15 @@ mod tests;
 use std::fs::OpenOptions;
 use std::io;
 use std::path::Path;
-use std::time::Instant;
 
-use self::va::{Display, Entrypoint, Profile, Va, VaError};
+use self::api::{Display, Va};
+use self::sys::{Entrypoint, Profile};
 use crate::backends::common::capabilities;
 use crate::backends::{Backend, Variables};
 use crate::host::{cannot_open, node_group, render_nodes};
 use crate::model::Capability;
 use crate::model::{
-    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, VaContext,
-    Validation, ValidationKind,
+    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
 use crate::protocol::{Progress, Stage};
 
@@ -29,7 +30,7 @@ use crate::protocol::{Progress, Stage};
 const DRI_DIR: &str = "/dev/dri";
 
 /// `VAEntrypointVLD`: full decode in the driver.
-const ENTRYPOINT_VLD: Entrypoint = 1;
+pub(super) const ENTRYPOINT_VLD: Entrypoint = 1;
 /// `VAEntrypointEncSlice` and `VAEntrypointEncSliceLP` (the low-power fixed-function path).
 const ENCODE_ENTRYPOINTS: &[Entrypoint] = &[6, 8];
 
@@ -50,13 +51,6 @@ const CODEC_FEATURES: &[(&str, &[Profile], &[Entrypoint])] = &[
     ("encode-av1", AV1, ENCODE_ENTRYPOINTS),
 ];
 
-/// Profiles that decode to 8-bit 4:2:0, in the order one is chosen for validation: H.264
-/// Constrained Baseline / Main / High, HEVC Main, VP9 Profile 0, AV1 Main, MPEG-2 Main.
-const VALIDATION_PROFILES: &[Profile] = &[13, 6, 7, 17, 19, 32, 1];
-/// Size of the surfaces and context made for validation: one macroblock row of a small
-/// picture, which every driver accepts.
-const VALIDATION_SIZE: (u32, u32) = (64, 64);
-
 /// Probes VA-API.
 #[derive(Debug)]
 pub struct VaapiBackend;
@@ -64,7 +58,7 @@ pub struct VaapiBackend;
 impl Backend for VaapiBackend {
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
         probe_with(
-            (va::LIBVA_SONAME, va::LIBVA_DRM_SONAME),
+            (sys::LIBVA_SONAME, sys::LIBVA_DRM_SONAME),
             Path::new(DRI_DIR),
             level,
             progress,
@@ -138,7 +132,7 @@ fn probe_with(
     progress.stage(Stage::Kernel);
     for (device, display) in report.devices.iter_mut().zip(&displays) {
         if let (Some(display), Status::Enumerated) = (display, device.status) {
-            validate(display, device);
+            validate::device(display, device);
         }
     }
     report.settle_status();
@@ -268,16 +262,6 @@ fn codec_features(
         .map(|(feature, _, _)| *feature)
 }
 
-/// The profile chosen for the validation context: the first of [`VALIDATION_PROFILES`] the
-/// driver decodes.
-fn validation_profile(supported: &[(Profile, Vec<Entrypoint>)]) -> Option<Profile> {
-    VALIDATION_PROFILES.iter().copied().find(|wanted| {
-        supported
-            .iter()
-            .any(|(profile, e)| profile == wanted && e.contains(&ENTRYPOINT_VLD))
-    })
-}
-
 /// Software drivers are named in the vendor string; none ships for VA-API today, but a Mesa
 /// VA driver on llvmpipe or softpipe would say so.
 fn device_kind(vendor_string: &str) -> DeviceKind {
@@ -292,61 +276,8 @@ fn device_kind(vendor_string: &str) -> DeviceKind {
     }
 }
 
-/// Creates and destroys a decode config, surfaces and context for one supported profile.
-fn validate(display: &Display, device: &mut Device) {
-    let supported: Vec<(Profile, Vec<Entrypoint>)> = display
-        .profiles()
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(|p| display.entrypoints(p).ok().map(|e| (p, e)))
-        .collect();
-    let Some(profile) = validation_profile(&supported) else {
-        device.reason = Some(Reason::new(
-            ReasonCode::Unsupported,
-            "the driver decodes no 8-bit 4:2:0 profile (H.264, HEVC Main, VP9, AV1, MPEG-2), \
-             so no decode context was created",
-        ));
-        return;
-    };
-    let (width, height) = VALIDATION_SIZE;
-    let started = Instant::now();
-    let result = display.create_decode_context(profile, ENTRYPOINT_VLD, width, height);
-    record_validation(
-        device,
-        profile,
-        result,
-        started.elapsed().as_secs_f64() * 1e3,
-    );
-}
-
-/// Records the outcome of the validation context in `device`.
-fn record_validation(
-    device: &mut Device,
-    profile: Profile,
-    result: Result<(), VaError>,
-    elapsed_ms: f64,
-) {
-    device.validations.push(Validation {
-        kind: ValidationKind::VaContext(VaContext {
-            profile: profile_name(profile),
-        }),
-        passed: result.is_ok(),
-        elapsed_ms,
-    });
-    match result {
-        Ok(()) => device.judge_validations(),
-        Err(error) => device.fail(
-            ReasonCode::LaunchFailed,
-            format!(
-                "creating a {} decode context failed: {error}",
-                profile_name(profile)
-            ),
-        ),
-    }
-}
-
 /// va.h's name for a profile, without the `VAProfile` prefix, or its number.
-fn profile_name(profile: Profile) -> String {
+pub(super) fn profile_name(profile: Profile) -> String {
     const NAMES: &[(Profile, &str)] = &[
         (0, "MPEG2Simple"),
         (1, "MPEG2Main"),

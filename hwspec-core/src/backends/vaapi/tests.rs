@@ -1,18 +1,21 @@
 use std::io;
 use std::path::Path;
 
+use super::api::va_error;
+use super::validate::{record_validation, validation_profile};
 use super::*;
+use crate::model::{Validation, ValidationKind};
 use crate::protocol::Recorder;
 use crate::testing::TempDir;
 
-const REAL: (&str, &str) = (va::LIBVA_SONAME, va::LIBVA_DRM_SONAME);
+const REAL: (&str, &str) = (sys::LIBVA_SONAME, sys::LIBVA_DRM_SONAME);
 
 #[test]
 fn a_missing_libva_is_absent_and_named() {
     let mut progress = Recorder::default();
     let dir = TempDir::new("vaapi-nolib");
     let report = probe_with(
-        ("libva-hwspec-missing.so.2", va::LIBVA_DRM_SONAME),
+        ("libva-hwspec-missing.so.2", sys::LIBVA_DRM_SONAME),
         dir.path(),
         Level::Standard,
         &mut progress,
@@ -172,11 +175,7 @@ fn a_context_failure_is_a_failed_device() {
     };
     assert_eq!(context(&device), ("H264Main".to_owned(), true));
 
-    let error = VaError {
-        call: "vaCreateContext",
-        status: 0x11,
-        text: "resolution not supported".into(),
-    };
+    let error = va_error("vaCreateContext", 0x11, "resolution not supported".into());
     let mut device = Device::new("Intel iHD driver", "Intel", DeviceKind::Gpu);
     record_validation(&mut device, 6, Err(error), 1.5);
     assert_eq!(device.status, Status::Failed);

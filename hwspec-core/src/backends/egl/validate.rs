@@ -7,8 +7,11 @@
 
 use std::time::Instant;
 
-use super::api::{ClientApi, Gl, GlError, TARGET_SIDE};
-use crate::model::{Render, RenderApi, Validation, ValidationKind};
+use super::api::{ClientApi, Context, Gl, GlError, TARGET_SIDE};
+use crate::kernels::build_log_excerpt;
+use crate::model::{
+    Device, Level, Reason, ReasonCode, Render, RenderApi, Status, Validation, ValidationKind,
+};
 
 /// Colour the framebuffer is cleared to, exactly representable in RGBA8.
 const CLEAR_RGBA: [f32; 4] = [1.0, 0.0, 1.0, 1.0];
@@ -102,4 +105,51 @@ pub(super) fn render(gl: &Gl<'_>, api: ClientApi) -> Result<Validation, GlError>
         ClientApi::OpenGl => RenderApi::OpenGl,
     };
     Ok(compare(api, &expected_image(), &pixels, elapsed_ms))
+}
+
+/// Renders on one device with the contexts the probe made on it: OpenGL ES always, desktop
+/// OpenGL too at level `full`.
+pub(super) fn device(contexts: &[(ClientApi, Context)], level: Level, device: &mut Device) {
+    for (api, context) in contexts {
+        let kernel = match api {
+            ClientApi::Gles => "render gles",
+            ClientApi::OpenGl if level >= Level::Full => "render opengl",
+            ClientApi::OpenGl => continue,
+        };
+        let outcome = context
+            .make_current()
+            .map_err(|error| {
+                Reason::new(
+                    ReasonCode::LaunchFailed,
+                    format!("{kernel}: no context: {error}"),
+                )
+            })
+            .and_then(|current| {
+                let gl = current.gl().map_err(|e| gl_failure(kernel, e))?;
+                render(&gl, *api).map_err(|e| gl_failure(kernel, e))
+            });
+        match outcome {
+            Ok(validation) => device.validations.push(validation),
+            Err(reason) => {
+                device.status = Status::Failed;
+                device.reason = Some(reason);
+                return;
+            }
+        }
+    }
+    device.judge_validations();
+}
+
+/// Why a render gave no image: a shader that did not build, or a GL call that failed.
+fn gl_failure(kernel: &str, error: GlError) -> Reason {
+    match error {
+        GlError::Build(what, log) => Reason::new(
+            ReasonCode::BuildFailed,
+            format!(
+                "{kernel}: {what}; log: {}",
+                build_log_excerpt(&log, "(empty)")
+            ),
+        ),
+        other => Reason::new(ReasonCode::LaunchFailed, format!("{kernel}: {other}")),
+    }
 }

@@ -53,29 +53,3 @@ pub(super) fn listed_here() -> Vec<PathBuf> {
         var("__EGL_VENDOR_LIBRARY_DIRS").as_deref(),
     )
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::path::Path;
-
-    #[test]
-    fn filenames_win_and_directories_are_merged_by_file_name() {
-        let tmp = crate::testing::TempDir::new("egl-vendors");
-        let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-        std::fs::create_dir_all(&a).unwrap();
-        std::fs::create_dir_all(&b).unwrap();
-        std::fs::write(a.join("50_mesa.json"), "{}").unwrap();
-        std::fs::write(b.join("10_nvidia.json"), "{}").unwrap();
-        std::fs::write(b.join("readme"), "").unwrap();
-        let dirs = format!("{}:{}", a.display(), b.display());
-        assert_eq!(
-            listed(None, Some(&dirs)),
-            [b.join("10_nvidia.json"), a.join("50_mesa.json")]
-        );
-        assert_eq!(
-            listed(Some("/x/1.json:/y/2.json"), Some(&dirs)),
-            [Path::new("/x/1.json"), Path::new("/y/2.json")]
-        );
-    }
-}

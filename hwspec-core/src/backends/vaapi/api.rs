@@ -1,92 +1,28 @@
-//! The VA-API C interface as far as the probe uses it: `libva.so.2` and `libva-drm.so.2`
-//! opened by soname and never closed (design §3), every entry point resolved before any is
-//! called, and thin wrappers that return a [`VaError`] naming the call and `vaErrorStr`'s text.
-//!
-//! The declarations are transcribed from libva 2.x's `va.h` and `va_drm.h` (API 1.x), so
-//! building hwspec needs no libva package. Profiles and entry points stay plain `i32`s: a
-//! driver newer than these notes may list values they do not name.
+//! Safe wrappers over libva: both libraries opened by soname and never closed (design §3),
+//! every entry point resolved before any is called, and an initialised display whose calls
+//! return a [`VaError`] naming the call and `vaErrorStr`'s text.
 
-use crate::backends::common::{symbol_table, Library, LoadError};
-use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
-use std::fmt;
+// The wrappers are where the raw entry points of sys.rs are called.
+#![allow(unsafe_code)]
+
+use std::ffi::{c_int, c_uint};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::ptr;
 
-/// The sonames of Debian's `libva2` and `libva-drm2`.
-pub(super) const LIBVA_SONAME: &str = "libva.so.2";
-pub(super) const LIBVA_DRM_SONAME: &str = "libva-drm.so.2";
+use super::sys::*;
+use crate::backends::common::{CallError, Library, LoadError, Spelling};
 
-type VaDisplay = *mut c_void;
-type VaStatus = c_int;
-/// A `VAProfile`.
-pub(super) type Profile = i32;
-/// A `VAEntrypoint`.
-pub(super) type Entrypoint = i32;
+/// A VA-API call that did not return `VA_STATUS_SUCCESS`, named by `vaErrorStr`.
+pub(super) type VaError = CallError;
 
-const VA_STATUS_SUCCESS: VaStatus = 0;
-/// `VA_RT_FORMAT_YUV420`: 8-bit 4:2:0, what every profile chosen for validation decodes to.
-const VA_RT_FORMAT_YUV420: c_uint = 0x1;
-/// `VA_PROGRESSIVE`.
-const VA_PROGRESSIVE: c_int = 0x1;
-
-/// A VA-API call that did not return `VA_STATUS_SUCCESS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct VaError {
-    /// The C entry point.
-    pub call: &'static str,
-    /// The `VAStatus` it returned.
-    pub status: i32,
-    /// `vaErrorStr` of the status.
-    pub text: String,
-}
-
-impl fmt::Display for VaError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} returned {} ({:#x})",
-            self.call, self.text, self.status
-        )
-    }
-}
-
-symbol_table! {
-    /// libva's entry points, each declared as va.h declares it: VADisplay is `void *`, VAStatus
-    /// and the enums `int`, the ids `unsigned int`, and the attribute lists (only ever passed
-    /// as NULL) pointers.
-    struct Core {
-        required {
-            initialize = c"vaInitialize": unsafe extern "C" fn(VaDisplay, *mut c_int, *mut c_int) -> VaStatus;
-            error_str = c"vaErrorStr": unsafe extern "C" fn(VaStatus) -> *const c_char;
-            query_vendor_string = c"vaQueryVendorString": unsafe extern "C" fn(VaDisplay) -> *const c_char;
-            max_num_profiles = c"vaMaxNumProfiles": unsafe extern "C" fn(VaDisplay) -> c_int;
-            max_num_entrypoints = c"vaMaxNumEntrypoints": unsafe extern "C" fn(VaDisplay) -> c_int;
-            query_config_profiles = c"vaQueryConfigProfiles":
-                unsafe extern "C" fn(VaDisplay, *mut Profile, *mut c_int) -> VaStatus;
-            query_config_entrypoints = c"vaQueryConfigEntrypoints":
-                unsafe extern "C" fn(VaDisplay, Profile, *mut Entrypoint, *mut c_int) -> VaStatus;
-            create_config = c"vaCreateConfig": unsafe extern "C" fn(
-                VaDisplay, Profile, Entrypoint, *mut c_void, c_int, *mut c_uint) -> VaStatus;
-            destroy_config = c"vaDestroyConfig": unsafe extern "C" fn(VaDisplay, c_uint) -> VaStatus;
-            create_surfaces = c"vaCreateSurfaces": unsafe extern "C" fn(
-                VaDisplay, c_uint, c_uint, c_uint, *mut c_uint, c_uint, *mut c_void, c_uint)
-                -> VaStatus;
-            destroy_surfaces = c"vaDestroySurfaces":
-                unsafe extern "C" fn(VaDisplay, *mut c_uint, c_int) -> VaStatus;
-            create_context = c"vaCreateContext": unsafe extern "C" fn(
-                VaDisplay, c_uint, c_int, c_int, c_int, *mut c_uint, c_int, *mut c_uint)
-                -> VaStatus;
-            destroy_context = c"vaDestroyContext": unsafe extern "C" fn(VaDisplay, c_uint) -> VaStatus;
-        }
-    }
-}
-
-symbol_table! {
-    /// libva-drm's one entry point, as va_drm.h declares it.
-    struct Drm {
-        required {
-            get_display_drm = c"vaGetDisplayDRM": unsafe extern "C" fn(c_int) -> VaDisplay;
-        }
+/// The error of `call`, which returned `status`, named `text` (`vaErrorStr`'s answer), the
+/// number in hex as va.h defines it. A negative status reads as its 32 bits, as C prints it.
+pub(super) fn va_error(call: &'static str, status: VaStatus, text: String) -> VaError {
+    let error = CallError::new(call, status as u32).spelled(Spelling::Hex { digits: 1 });
+    if text.is_empty() {
+        error
+    } else {
+        error.named(text)
     }
 }
 
@@ -111,7 +47,7 @@ impl Va {
         }
         // SAFETY: vaErrorStr takes any status and returns a static string (or NULL).
         let text = unsafe { c_string((self.core.error_str)(status)) };
-        Err(VaError { call, status, text })
+        Err(va_error(call, status, text))
     }
 
     /// A display on the DRM node `fd` refers to, initialised: its API version
@@ -123,11 +59,11 @@ impl Va {
         // SAFETY: `raw_fd` is an open file descriptor that stays open for good.
         let raw = unsafe { (self.drm.get_display_drm)(raw_fd) };
         if raw.is_null() {
-            return Err(VaError {
-                call: "vaGetDisplayDRM",
-                status: -1,
-                text: "no display (not a DRM device?)".into(),
-            });
+            return Err(va_error(
+                "vaGetDisplayDRM",
+                -1,
+                "no display (not a DRM device?)".into(),
+            ));
         }
         let (mut major, mut minor) = (0, 0);
         // SAFETY: `raw` is a display vaGetDisplayDRM returned; the out pointers are live.
@@ -135,19 +71,6 @@ impl Va {
         self.check("vaInitialize", status)?;
         Ok((Display { raw, va: *self }, (major, minor)))
     }
-}
-
-/// The string at `p`, or empty for NULL.
-///
-/// # Safety
-///
-/// `p` is NULL or points to a NUL-terminated string that lives through the call.
-unsafe fn c_string(p: *const c_char) -> String {
-    if p.is_null() {
-        return String::new();
-    }
-    // SAFETY: promised by the caller.
-    unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned()
 }
 
 /// An initialised VA display.

@@ -1,0 +1,26 @@
+//! The validation: the SAXPY every kernel backend runs, computed by the host processor and
+//! judged against the shared reference.
+
+use std::time::Instant;
+
+use crate::backends::common::validation::Problems;
+use crate::model::{Device, Level};
+
+/// Runs the SAXPY on the host and records its validation in `device`. The CPU runs no SGEMM,
+/// so the problems are those of level `standard` at every level that validates: the SGEMM
+/// reference of level `full` would be computed for nothing.
+pub(super) fn saxpy(device: &mut Device) {
+    let problems = Problems::new(Level::Standard);
+    let problem = &problems.saxpy;
+    let start = Instant::now();
+    let got: Vec<f32> = problem
+        .x
+        .iter()
+        .zip(&problem.y)
+        .map(|(x, y)| problem.a.mul_add(*x, *y))
+        .collect();
+    device
+        .validations
+        .push(problems.check_saxpy(&got, start.elapsed()));
+    device.judge_validations();
+}
