@@ -232,12 +232,13 @@ fn probe_with(
     level: Level,
     progress: &mut dyn Progress,
 ) -> BackendReport {
-    // The references are made while cuInit runs.
-    let pending = Pending::start(level);
     let cuda = match initialise(BackendName::Cuda, candidates, progress) {
         Ok(cuda) => cuda,
         Err(report) => return *report,
     };
+    // The references are made while the devices are enumerated; not before libcuda is known
+    // to work, so that a machine without it pays nothing for them.
+    let pending = Pending::start(level);
     let driver = cuda.driver;
     let library = &cuda.library;
     let evidence = &cuda.evidence;

@@ -28,7 +28,7 @@ use cudarc::driver::sys::{
 use crate::backends::common::symbol_table;
 
 /// A `CUresult` as the driver returned it.
-pub(crate) type RawResult = c_uint;
+pub(super) type RawResult = c_uint;
 
 /// `CUDA_SUCCESS`.
 pub(super) const SUCCESS: RawResult = CUresult::CUDA_SUCCESS as RawResult;
@@ -54,7 +54,7 @@ pub(crate) fn libcuda_candidates() -> Vec<&'static str> {
 symbol_table! {
     /// The driver API entry points the probe calls, as cuda.h declares them (cudarc's
     /// transcription, with the result kept raw).
-    pub(crate) struct Api {
+    pub(super) struct Api {
         required {
             init = c"cuInit": unsafe extern "C" fn(c_uint) -> RawResult;
             driver_get_version = c"cuDriverGetVersion": unsafe extern "C" fn(*mut c_int) -> RawResult;
