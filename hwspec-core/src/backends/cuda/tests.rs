@@ -112,7 +112,11 @@ const STAGES_MARKER: &str = "hwspec-cuda-child-stages:";
 /// candidates and prints the report, then the stages and number of partial reports.
 #[test]
 fn child_probe_entry() {
-    if CHILD.mode().is_none() {
+    let Some(mode) = CHILD.mode() else {
+        return;
+    };
+    if mode == LAUNCH_MODE {
+        println!("{LAUNCH_MARKER}{}", refused_launches());
         return;
     }
     let mut progress = Recorder::default();
@@ -123,6 +127,35 @@ fn child_probe_entry() {
         stages.join(","),
         progress.partials.len()
     );
+}
+
+/// The child mode that launches SAXPY with wrong arguments instead of probing.
+const LAUNCH_MODE: &str = "launch";
+const LAUNCH_MARKER: &str = "hwspec-cuda-child-launches:";
+
+/// Launches SAXPY through the api layer with too few arguments, then with a buffer of
+/// another context, and returns both refusals joined by ` | `.
+fn refused_launches() -> String {
+    use super::api::{Arg, Driver};
+    let library = crate::backends::common::Library::open("libcuda.so.1").unwrap();
+    let driver = Driver::new(sys::Api::resolve(&library).unwrap());
+    driver.init().unwrap();
+    let device = driver.devices().unwrap()[0];
+    let first = driver.context(device).unwrap();
+    let second = driver.context(device).unwrap();
+    let module = first.load_ptx(validate::SAXPY_PTX).unwrap();
+    let saxpy = module.function(&validate::SAXPY).unwrap();
+    let mine = first.alloc(4).unwrap();
+    let theirs = second.alloc(4).unwrap();
+    let launch = |args: &[Arg<'_>]| saxpy.launch((1, 1), (4, 1), args).unwrap_err().to_string();
+    let too_few = launch(&[Arg::F32(2.0), Arg::Buffer(&mine), Arg::U32(4)]);
+    let foreign = launch(&[
+        Arg::F32(2.0),
+        Arg::Buffer(&mine),
+        Arg::Buffer(&theirs),
+        Arg::U32(4),
+    ]);
+    format!("{too_few} | {foreign}")
 }
 
 /// What a child probe reported: the report, and its stages and number of partial reports.
@@ -314,6 +347,24 @@ fn standard_and_full_run_the_kernels_through_the_driver_api() {
     assert_eq!(
         gemm.kind.compared().unwrap().elements,
         (SGEMM_N * SGEMM_N) as u64
+    );
+}
+
+/// The only code that turns arguments into pointers refuses a list that does not match the
+/// kernel's parameters, and a buffer another context owns, before calling the driver.
+#[test]
+fn a_launch_with_the_wrong_arguments_never_reaches_the_driver() {
+    let fake = fake_libcuda("launch", &[]);
+    let output = CHILD.run(
+        LAUNCH_MODE,
+        None,
+        &[("LD_LIBRARY_PATH", fake.path().as_os_str())],
+    );
+    assert_eq!(
+        output.after(LAUNCH_MARKER),
+        "cuLaunchKernel not called: saxpy declares (f32, buffer, buffer, u32) but was given \
+         (f32, buffer, u32) | cuLaunchKernel not called: saxpy was given a buffer of another \
+         context"
     );
 }
 
