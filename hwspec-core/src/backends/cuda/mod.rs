@@ -1,18 +1,20 @@
 //! NVIDIA CUDA through the driver API (`libcuda.so.1`): every device, with SAXPY (and SGEMM at
 //! level `full`) run from committed PTX on each.
 //!
-//! Three layers (design §8): [`loader`] finds libcuda and resolves every entry point before
-//! one is called, [`driver`] turns each call into a `Result` and owns contexts, modules and
-//! memory, [`validate`] launches the kernels. [`evidence`] reads the kernel driver's facts
-//! before `cuInit`, and [`diagnose`] turns a failure and those facts into a reason. This module
-//! is safe code that assembles the report.
+//! cudarc's three layers (design §8): [`sys`] finds libcuda and resolves every entry point
+//! before one is called, [`api`] turns each call into a `Result` and owns contexts, modules and
+//! memory, [`validate`] launches the kernels. [`facts`] reads the kernel driver's facts before
+//! `cuInit` and turns a failure and those facts into a reason. This module is safe code that
+//! assembles the report.
+//!
+//! NVDEC/NVENC (the `nvcodec` backend) start from the same libcuda: [`initialise`],
+//! [`Initialised`], [`CudaContext`] and [`libcuda_candidates`] are what it uses.
 //!
 //! The JIT cache follows `CUDA_CACHE_PATH`, which the parent sets in the worker's environment.
 
-mod diagnose;
-mod driver;
-mod evidence;
-pub(crate) mod loader;
+mod api;
+mod facts;
+mod sys;
 mod validate;
 
 #[cfg(test)]
@@ -20,11 +22,12 @@ mod tests;
 
 use cudarc::driver::sys::{CUdevice, CUdevice_attribute};
 
-use self::diagnose::{Library, VISIBLE_DEVICES_ENV};
-use self::driver::{CuError, Driver};
-use self::evidence::Evidence;
-use crate::backends::common::validation::Problems;
-use crate::backends::common::{capabilities, skeleton};
+pub(crate) use self::api::Context as CudaContext;
+use self::api::Driver;
+use self::facts::{Evidence, Libcuda, VISIBLE_DEVICES_ENV};
+pub(crate) use self::sys::libcuda_candidates;
+use crate::backends::common::validation::Pending;
+use crate::backends::common::{capabilities, skeleton, CallError, Library};
 use crate::backends::{Backend, Variables};
 use crate::model::Capability;
 use crate::model::{
@@ -38,7 +41,7 @@ pub struct CudaBackend;
 
 impl Backend for CudaBackend {
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
-        probe_with(&loader::default_candidates(), level, progress)
+        probe_with(&libcuda_candidates(), level, progress)
     }
 
     /// The highest CUDA version the driver supports, and each proven device's compute
@@ -59,7 +62,7 @@ impl Backend for CudaBackend {
     }
 
     fn libraries_outside_linker_cache(&self) -> &'static [&'static str] {
-        loader::KNOWN_LOCATIONS
+        sys::KNOWN_LOCATIONS
     }
 }
 
@@ -67,9 +70,8 @@ impl Backend for CudaBackend {
 /// the way. Backends that need a CUDA context (NVDEC/NVENC) start from here too, so the same
 /// fact (no libcuda, no device, a stub, a mismatch) reads the same in every one of them.
 pub(crate) struct Initialised {
-    pub(crate) api: loader::Api,
     driver: Driver,
-    library: Library,
+    library: Libcuda,
     evidence: Evidence,
     visible_devices: Option<String>,
     /// `/dev/nvidia*` nodes that appeared during `cuInit`: run as root, libcuda creates them.
@@ -91,6 +93,11 @@ impl Initialised {
         with_library(report, &self.evidence, &self.library, &self.created_nodes)
     }
 
+    /// A new context on `device`, current on this thread until dropped.
+    pub(crate) fn context(&self, device: CUdevice) -> Result<CudaContext<'_>, CallError> {
+        self.driver.context(device)
+    }
+
     /// The devices, or the report of `backend` when there is none to use: the CUDA
     /// backend's reading of an empty or failed `cuDeviceGetCount`.
     pub(crate) fn devices(
@@ -99,7 +106,7 @@ impl Initialised {
     ) -> Result<Vec<CUdevice>, Box<BackendReport>> {
         match self.driver.devices() {
             Ok(ids) if ids.is_empty() => {
-                let (status, reason) = diagnose::no_devices(
+                let (status, reason) = facts::no_devices(
                     &self.evidence,
                     self.visible_devices.as_deref(),
                     "cuDeviceGetCount gave 0",
@@ -138,7 +145,7 @@ fn with_evidence(
 fn with_library(
     report: BackendReport,
     evidence: &Evidence,
-    library: &Library,
+    library: &Libcuda,
     created: &[String],
 ) -> BackendReport {
     let mut report = with_evidence(report, evidence, created);
@@ -154,16 +161,16 @@ fn with_library(
 /// Opens libcuda from `candidates` and runs `cuInit`, for `backend`; the report when that fails.
 pub(crate) fn initialise(
     backend: BackendName,
-    candidates: &[&str],
+    candidates: &[&'static str],
     progress: &mut dyn Progress,
 ) -> Result<Initialised, Box<BackendReport>> {
     let evidence = Evidence::gather();
     let visible_devices = std::env::var(VISIBLE_DEVICES_ENV).ok();
 
     progress.stage(Stage::Load);
-    let (handle, opened) = match loader::open(candidates) {
+    let opened = match Library::open_first(candidates) {
         Ok(opened) => opened,
-        Err(refusals) => {
+        Err(error) => {
             let driver_hint = match evidence.module_version() {
                 Some(version) => format!(" although the nvidia kernel module {version} is loaded"),
                 None => String::new(),
@@ -172,26 +179,21 @@ pub(crate) fn initialise(
                 BackendReport::absent(
                     backend,
                     ReasonCode::LibraryNotFound,
-                    format!(
-                        "libcuda is not installed{driver_hint}: {}",
-                        refusals.join("; ")
-                    ),
+                    format!("libcuda is not installed{driver_hint}: {error}"),
                 ),
                 &evidence,
                 &[],
             )));
         }
     };
-    let library = Library::new(crate::sys::loaded_library("libcuda.so").unwrap_or(opened));
-    let api = match loader::Api::resolve(handle) {
+    let library = Libcuda::new(
+        crate::sys::loaded_library("libcuda.so").unwrap_or_else(|| opened.name().to_owned()),
+    );
+    let api = match sys::Api::resolve(&opened) {
         Ok(api) => api,
-        Err(missing) => {
+        Err(error) => {
             return Err(Box::new(with_library(
-                BackendReport::unusable(
-                    backend,
-                    ReasonCode::LoadFailed,
-                    format!("{} lacks {}", library.path, missing.join(", ")),
-                ),
+                BackendReport::unusable(backend, ReasonCode::LoadFailed, error.to_string()),
                 &evidence,
                 &library,
                 &[],
@@ -204,7 +206,6 @@ pub(crate) fn initialise(
     let init = driver.init();
     let created_nodes = evidence.created_since();
     let initialised = Initialised {
-        api,
         driver,
         library,
         evidence,
@@ -214,7 +215,7 @@ pub(crate) fn initialise(
     match init {
         Ok(()) => Ok(initialised),
         Err(error) => {
-            let (status, reason) = diagnose::init_failure(
+            let (status, reason) = facts::init_failure(
                 &error,
                 &initialised.library,
                 &initialised.evidence,
@@ -226,17 +227,24 @@ pub(crate) fn initialise(
 }
 
 /// Probes with `candidates` as the libcuda names to try; tests name missing ones.
-fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) -> BackendReport {
+fn probe_with(
+    candidates: &[&'static str],
+    level: Level,
+    progress: &mut dyn Progress,
+) -> BackendReport {
     let cuda = match initialise(BackendName::Cuda, candidates, progress) {
         Ok(cuda) => cuda,
         Err(report) => return *report,
     };
+    // The references are made while the devices are enumerated; not before libcuda is known
+    // to work, so that a machine without it pays nothing for them.
+    let pending = Pending::start(level);
     let driver = cuda.driver;
     let library = &cuda.library;
     let evidence = &cuda.evidence;
     let with_library = |report: BackendReport| cuda.report_from(report);
     let cuda_version = match driver.version() {
-        Ok(encoded) => diagnose::cuda_version(encoded),
+        Ok(encoded) => facts::cuda_version(encoded),
         Err(error) => {
             return with_library(BackendReport::unusable(
                 BackendName::Cuda,
@@ -273,9 +281,10 @@ fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) ->
     if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
-    let problems = Problems::new(level);
+    let problems = pending.wait();
+    let mut readback = Vec::new();
     skeleton::validate_each(&mut report, &ids, |&id, device| {
-        match validate::run(&driver, id, &problems.saxpy, problems.sgemm()) {
+        match validate::run(&driver, id, &problems, &mut readback) {
             Ok((saxpy, sgemm)) => {
                 device.validations.push(saxpy);
                 device.validations.extend(sgemm);
@@ -291,7 +300,7 @@ fn probe_with(candidates: &[&str], level: Level, progress: &mut dyn Progress) ->
 /// capability) makes the device `unusable`; the other facts are left out when theirs fail.
 fn describe(driver: &Driver, id: CUdevice) -> Device {
     let attribute = |attribute| driver.attribute(id, attribute);
-    let identity = || -> Result<(String, i32, i32), CuError> {
+    let identity = || -> Result<(String, i32, i32), CallError> {
         Ok((
             driver.name(id)?,
             attribute(CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?,
@@ -316,13 +325,13 @@ fn describe(driver: &Driver, id: CUdevice) -> Device {
     let props = &mut device.properties;
     props.insert("ordinal".into(), id.to_string());
     if let Some(uuid) = &gpu_uuid {
-        props.insert("uuid".into(), diagnose::format_uuid("GPU", uuid));
+        props.insert("uuid".into(), facts::format_uuid("GPU", uuid));
     }
     // A MIG instance shows as a CUDA device named after its profile ("... MIG 1g.10gb") whose
     // cuDeviceGetUuid_v2 differs from its GPU's cuDeviceGetUuid.
     let distinct_instance = instance_uuid.filter(|uuid| Some(uuid) != gpu_uuid.as_ref());
     if let Some(uuid) = &distinct_instance {
-        props.insert("mig_uuid".into(), diagnose::format_uuid("MIG", uuid));
+        props.insert("mig_uuid".into(), facts::format_uuid("MIG", uuid));
     }
     if distinct_instance.is_some() || device.name.split_whitespace().any(|w| w == "MIG") {
         props.insert("mig".into(), "instance".into());

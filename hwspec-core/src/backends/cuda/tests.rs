@@ -11,7 +11,7 @@ const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backends/cuda
 
 #[test]
 fn libcuda_is_looked_up_by_soname_or_absolute_path_only() {
-    let candidates = loader::default_candidates();
+    let candidates = libcuda_candidates();
     assert_eq!(candidates[0], "libcuda.so.1");
     assert!(candidates.contains(&"/usr/lib/wsl/lib/libcuda.so.1"));
     for candidate in &candidates[1..] {
@@ -49,10 +49,11 @@ fn a_missing_library_is_absent_and_every_candidate_named() {
 
 #[test]
 fn the_ptx_declares_sm_50_and_the_entries_launched() {
-    for (ptx, entry) in [
-        (validate::SAXPY_PTX, validate::SAXPY_ENTRY),
-        (validate::SGEMM_PTX, validate::SGEMM_ENTRY),
+    for (ptx, kernel) in [
+        (validate::SAXPY_PTX, &validate::SAXPY),
+        (validate::SGEMM_PTX, &validate::SGEMM),
     ] {
+        let entry = kernel.entry;
         let text = ptx.to_str().unwrap();
         assert!(text.lines().any(|l| l.trim() == ".target sm_50"), "{text}");
         let entry = format!(".visible .entry {}(", entry.to_str().unwrap());
@@ -103,7 +104,7 @@ const CHILD: ChildRunner = ChildRunner {
     switch: "HWSPEC_TEST_CUDA_CHILD_PROBE",
     level_var: "HWSPEC_TEST_CUDA_CHILD_LEVEL",
     marker: "hwspec-cuda-child-report:",
-    cleared: &[&[diagnose::VISIBLE_DEVICES_ENV]],
+    cleared: &[&[facts::VISIBLE_DEVICES_ENV]],
 };
 const STAGES_MARKER: &str = "hwspec-cuda-child-stages:";
 
@@ -111,7 +112,11 @@ const STAGES_MARKER: &str = "hwspec-cuda-child-stages:";
 /// candidates and prints the report, then the stages and number of partial reports.
 #[test]
 fn child_probe_entry() {
-    if CHILD.mode().is_none() {
+    let Some(mode) = CHILD.mode() else {
+        return;
+    };
+    if mode == LAUNCH_MODE {
+        println!("{LAUNCH_MARKER}{}", refused_launches());
         return;
     }
     let mut progress = Recorder::default();
@@ -122,6 +127,35 @@ fn child_probe_entry() {
         stages.join(","),
         progress.partials.len()
     );
+}
+
+/// The child mode that launches SAXPY with wrong arguments instead of probing.
+const LAUNCH_MODE: &str = "launch";
+const LAUNCH_MARKER: &str = "hwspec-cuda-child-launches:";
+
+/// Launches SAXPY through the api layer with too few arguments, then with a buffer of
+/// another context, and returns both refusals joined by ` | `.
+fn refused_launches() -> String {
+    use super::api::{Arg, Driver};
+    let library = crate::backends::common::Library::open("libcuda.so.1").unwrap();
+    let driver = Driver::new(sys::Api::resolve(&library).unwrap());
+    driver.init().unwrap();
+    let device = driver.devices().unwrap()[0];
+    let first = driver.context(device).unwrap();
+    let second = driver.context(device).unwrap();
+    let module = first.load_ptx(validate::SAXPY_PTX).unwrap();
+    let saxpy = module.function(&validate::SAXPY).unwrap();
+    let mine = first.alloc(4).unwrap();
+    let theirs = second.alloc(4).unwrap();
+    let launch = |args: &[Arg<'_>]| saxpy.launch((1, 1), (4, 1), args).unwrap_err().to_string();
+    let too_few = launch(&[Arg::F32(2.0), Arg::Buffer(&mine), Arg::U32(4)]);
+    let foreign = launch(&[
+        Arg::F32(2.0),
+        Arg::Buffer(&mine),
+        Arg::Buffer(&theirs),
+        Arg::U32(4),
+    ]);
+    format!("{too_few} | {foreign}")
 }
 
 /// What a child probe reported: the report, and its stages and number of partial reports.
@@ -235,7 +269,7 @@ fn error_999_names_a_missing_device_node() {
     let report = init_result("999");
     assert_eq!(report.status, Status::Unusable, "{report:#?}");
     let reason = report.reason.unwrap();
-    let missing = [evidence::CONTROL_NODE, evidence::UVM_NODE]
+    let missing = [facts::CONTROL_NODE, facts::UVM_NODE]
         .into_iter()
         .find(|node| !Path::new(node).exists());
     match missing {
@@ -257,7 +291,7 @@ fn a_library_without_cuinit_is_load_failed_not_a_panic() {
     let reason = report.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::LoadFailed);
     assert!(
-        reason.message.ends_with("lacks cuInit"),
+        reason.message.ends_with("lacks the entry point cuInit"),
         "{}",
         reason.message
     );
@@ -316,6 +350,24 @@ fn standard_and_full_run_the_kernels_through_the_driver_api() {
     );
 }
 
+/// The only code that turns arguments into pointers refuses a list that does not match the
+/// kernel's parameters, and a buffer another context owns, before calling the driver.
+#[test]
+fn a_launch_with_the_wrong_arguments_never_reaches_the_driver() {
+    let fake = fake_libcuda("launch", &[]);
+    let output = CHILD.run(
+        LAUNCH_MODE,
+        None,
+        &[("LD_LIBRARY_PATH", fake.path().as_os_str())],
+    );
+    assert_eq!(
+        output.after(LAUNCH_MARKER),
+        "cuLaunchKernel not called: saxpy declares (f32, buffer, buffer, u32) but was given \
+         (f32, buffer, u32) | cuLaunchKernel not called: saxpy was given a buffer of another \
+         context"
+    );
+}
+
 #[test]
 fn a_wrong_result_fails_the_device() {
     let fake = fake_libcuda("wrong", &[]);
@@ -353,4 +405,360 @@ fn a_jit_failure_is_build_failed_with_the_log() {
         "{}",
         reason.message
     );
+}
+
+#[test]
+fn launches_are_checked_against_the_declared_parameters() {
+    use super::api::ArgKind::{Buffer, F32, U32};
+    assert!(validate::SAXPY.check(&[F32, Buffer, Buffer, U32]).is_ok());
+    let error = validate::SAXPY.check(&[F32, Buffer, U32]).unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        "cuLaunchKernel not called: saxpy declares (f32, buffer, buffer, u32) but was \
+         given (f32, buffer, u32)"
+    );
+    assert!(validate::SGEMM
+        .check(&[Buffer, Buffer, Buffer, F32])
+        .is_err());
+}
+
+/// The parameters declared next to each kernel are those its PTX entry declares: a
+/// buffer is a 64-bit address (`.u64`), and so on.
+#[test]
+fn the_declared_parameters_are_the_ptx_entrys() {
+    use super::api::ArgKind;
+    for (ptx, kernel) in [
+        (validate::SAXPY_PTX, &validate::SAXPY),
+        (validate::SGEMM_PTX, &validate::SGEMM),
+    ] {
+        let text = ptx.to_str().unwrap();
+        let prefix = format!("{}_param_", kernel.entry.to_str().unwrap());
+        let declared: Vec<ArgKind> = text
+            .lines()
+            .filter_map(|line| line.trim().strip_prefix(".param ."))
+            .filter(|rest| rest.contains(&prefix))
+            .map(|rest| match rest.split_whitespace().next() {
+                Some("u64") => ArgKind::Buffer,
+                Some("f32") => ArgKind::F32,
+                Some("u32") => ArgKind::U32,
+                other => panic!("unexpected PTX parameter type {other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            declared,
+            kernel.params,
+            "{}",
+            kernel.entry.to_str().unwrap()
+        );
+    }
+}
+
+/// The facts and their diagnosis, from made-up facts.
+mod facts_and_diagnosis {
+    use super::super::facts::*;
+    use crate::backends::common::CallError;
+    use crate::model::{Reason, ReasonCode, Status};
+
+    #[test]
+    fn proc_version_of_the_proprietary_and_open_modules() {
+        let proprietary = "NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.15  Tue Mar  5 22:23:56 UTC 2024\nGCC version:  gcc version 12.2.0 (Debian 12.2.0-14)\n";
+        assert_eq!(
+            parse_proc_version(proprietary).as_deref(),
+            Some("550.54.15")
+        );
+        let open = "NVRM version: NVIDIA UNIX Open Kernel Module for x86_64  560.35.03  Release Build  (dvs-builder@U16-I3-B03-4-3)  Fri Aug 16 21:42:42 UTC 2024\n";
+        assert_eq!(parse_proc_version(open).as_deref(), Some("560.35.03"));
+        assert_eq!(parse_proc_version("GCC version: 12.2.0\n"), None);
+        assert_eq!(
+            parse_proc_version("NVRM version: NVIDIA UNIX Kernel Module\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn gpu_nodes_are_numbered_nvidia_nodes_in_numeric_order() {
+        let names = [
+            "nvidia10",
+            "nvidiactl",
+            "nvidia-uvm",
+            "nvidia2",
+            "nvidia",
+            "null",
+        ];
+        assert_eq!(
+            gpu_nodes(names.iter().map(|n| n.to_string())),
+            ["/dev/nvidia2", "/dev/nvidia10"]
+        );
+    }
+
+    #[test]
+    fn groups_are_named_from_etc_group() {
+        let groups = "root:x:0:\nvideo:x:44:alice\nrender:x:105:\n";
+        assert_eq!(crate::sys::group_name(groups, 44), "video");
+        assert_eq!(crate::sys::group_name(groups, 105), "render");
+        assert_eq!(crate::sys::group_name(groups, 7), "gid 7");
+        assert_eq!(crate::sys::group_name("garbage\n", 0), "gid 0");
+    }
+
+    #[test]
+    fn evidence_names_its_facts() {
+        let evidence = Evidence {
+            proc_driver_version: Some("550.54.15".into()),
+            kernel_module_version: Some("550.54.15".into()),
+            nodes: vec![Node {
+                path: CONTROL_NODE.into(),
+                accessible: true,
+                group: "root".into(),
+            }],
+            wsl: false,
+            pci_gpus: vec!["0000:17:00.0".into()],
+        };
+        let props = evidence.properties();
+        assert!(props.contains(&("pci_gpus", "0000:17:00.0".into())));
+        assert!(props.contains(&("kernel_module_version", "550.54.15".into())));
+        assert!(props.contains(&("device_nodes", CONTROL_NODE.into())));
+        assert!(Evidence::default()
+            .properties()
+            .contains(&("device_nodes", "none".into())));
+    }
+
+    fn error(code: u32, name: &'static str) -> CallError {
+        CallError::new("cuInit", code).named(name)
+    }
+
+    fn node(path: &str) -> Node {
+        Node {
+            path: path.to_owned(),
+            accessible: true,
+            group: "root".to_owned(),
+        }
+    }
+
+    /// A healthy machine with one GPU and driver 550.54.15.
+    fn healthy() -> Evidence {
+        Evidence {
+            proc_driver_version: Some("550.54.15".into()),
+            kernel_module_version: Some("550.54.15".into()),
+            nodes: vec![node(CONTROL_NODE), node(UVM_NODE), node("/dev/nvidia0")],
+            wsl: false,
+            pci_gpus: vec!["0000:17:00.0".into()],
+        }
+    }
+
+    fn driver_library() -> Libcuda {
+        Libcuda::new("/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15".into())
+    }
+
+    fn classify(code: u32, name: &'static str, evidence: &Evidence) -> (Status, Reason) {
+        init_failure(&error(code, name), &driver_library(), evidence, None)
+    }
+
+    #[test]
+    fn versions_are_formatted_as_nvidia_does() {
+        assert_eq!(cuda_version(12080), "12.8");
+        assert_eq!(cuda_version(11040), "11.4");
+        assert_eq!(cuda_version(13000), "13.0");
+        assert_eq!(cuda_version(12020), "12.2");
+        let uuid = [
+            0x5f, 0x1c, 0x2a, 0x93, 0x0b, 0x44, 0x7e, 0x01, 0x9a, 0xbc, 0xde, 0xf0, 0x12, 0x34,
+            0x56, 0x78,
+        ];
+        assert_eq!(
+            format_uuid("GPU", &uuid),
+            "GPU-5f1c2a93-0b44-7e01-9abc-def012345678"
+        );
+    }
+
+    #[test]
+    fn library_versions_come_from_the_file_name() {
+        assert_eq!(
+            library_version("/usr/lib/x86_64-linux-gnu/libcuda.so.550.54.15").as_deref(),
+            Some("550.54.15")
+        );
+        assert_eq!(library_version("/usr/lib/wsl/lib/libcuda.so.1"), None);
+        assert_eq!(library_version("/usr/lib/libcuda.so"), None);
+        assert_eq!(library_version("/tmp/libnvcuda.so.1.2"), None);
+    }
+
+    #[test]
+    fn a_mismatch_needs_both_versions_to_differ_and_no_compat_library() {
+        let library = driver_library();
+        assert_eq!(driver_mismatch(&healthy(), &library), None);
+        let mut old_module = healthy();
+        old_module.kernel_module_version = Some("535.161.07".into());
+        assert_eq!(
+            driver_mismatch(&old_module, &library),
+            Some(("535.161.07", "550.54.15"))
+        );
+        let compat = Libcuda::new("/usr/local/cuda-12.4/compat/libcuda.so.550.54.15".into());
+        assert_eq!(driver_mismatch(&old_module, &compat), None);
+        assert_eq!(driver_mismatch(&Evidence::default(), &library), None);
+        let wsl = Libcuda::new("/usr/lib/wsl/lib/libcuda.so.1".into());
+        assert_eq!(driver_mismatch(&old_module, &wsl), None);
+        let proc_only = Evidence {
+            proc_driver_version: Some("535.161.07".into()),
+            ..Evidence::default()
+        };
+        assert!(driver_mismatch(&proc_only, &library).is_some());
+    }
+
+    #[test]
+    fn error_34_is_the_stub_library() {
+        let stub = Libcuda::new("/usr/local/cuda/lib64/stubs/libcuda.so.1".into());
+        let (status, reason) = init_failure(
+            &error(34, "CUDA_ERROR_STUB_LIBRARY"),
+            &stub,
+            &healthy(),
+            None,
+        );
+        assert_eq!(status, Status::Unusable);
+        assert_eq!(reason.code, ReasonCode::StubLibrary);
+        assert!(reason
+            .message
+            .contains("/usr/local/cuda/lib64/stubs/libcuda.so.1"));
+        assert!(reason.message.contains("34"), "{}", reason.message);
+    }
+
+    #[test]
+    fn differing_versions_with_a_failed_init_need_a_reboot() {
+        let mut evidence = healthy();
+        evidence.kernel_module_version = Some("535.161.07".into());
+        let (status, reason) = classify(803, "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH", &evidence);
+        assert_eq!(status, Status::Unusable);
+        assert_eq!(reason.code, ReasonCode::DriverMismatch);
+        assert!(
+            reason.message.contains("reboot needed"),
+            "{}",
+            reason.message
+        );
+        assert!(reason.message.contains("535.161.07"));
+        assert!(reason.message.contains("550.54.15"));
+    }
+
+    #[test]
+    fn errors_803_and_804_with_matching_versions_are_a_refused_compat_library() {
+        for (code, name) in [
+            (803, "CUDA_ERROR_SYSTEM_DRIVER_MISMATCH"),
+            (804, "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE"),
+        ] {
+            let (status, reason) = classify(code, name, &healthy());
+            assert_eq!(status, Status::Unusable);
+            assert_eq!(reason.code, ReasonCode::CompatRefused, "{code}");
+            assert!(reason.message.contains(name), "{}", reason.message);
+        }
+        let compat = Libcuda::new("/usr/local/cuda-12.4/compat/libcuda.so.560.28.03".into());
+        let mut old_module = healthy();
+        old_module.kernel_module_version = Some("535.161.07".into());
+        let (_, reason) = init_failure(
+            &error(804, "CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE"),
+            &compat,
+            &old_module,
+            None,
+        );
+        assert_eq!(reason.code, ReasonCode::CompatRefused);
+    }
+
+    #[test]
+    fn error_999_names_the_missing_node() {
+        let mut evidence = healthy();
+        evidence.nodes.retain(|n| n.path != UVM_NODE);
+        let (status, reason) = classify(999, "CUDA_ERROR_UNKNOWN", &evidence);
+        assert_eq!(status, Status::Unusable);
+        assert_eq!(reason.code, ReasonCode::MissingDeviceNode);
+        assert!(reason.message.starts_with(UVM_NODE), "{}", reason.message);
+
+        let (_, reason) = classify(999, "CUDA_ERROR_UNKNOWN", &healthy());
+        assert_eq!(reason.code, ReasonCode::DriverError);
+
+        let mut wsl = Evidence {
+            wsl: true,
+            ..Evidence::default()
+        };
+        let (_, reason) = classify(999, "CUDA_ERROR_UNKNOWN", &wsl);
+        assert_eq!(reason.code, ReasonCode::DriverError, "WSL has no nodes");
+        wsl.wsl = false;
+        let (_, reason) = classify(999, "CUDA_ERROR_UNKNOWN", &wsl);
+        assert!(
+            reason.message.starts_with(CONTROL_NODE),
+            "{}",
+            reason.message
+        );
+    }
+
+    #[test]
+    fn an_inaccessible_node_is_permission_denied_with_its_group() {
+        let mut evidence = healthy();
+        evidence.nodes[2].accessible = false;
+        evidence.nodes[2].group = "video".into();
+        let (status, reason) = classify(100, "CUDA_ERROR_NO_DEVICE", &evidence);
+        assert_eq!(status, Status::Unusable);
+        assert_eq!(reason.code, ReasonCode::PermissionDenied);
+        assert!(
+            reason.message.contains("/dev/nvidia0"),
+            "{}",
+            reason.message
+        );
+        assert!(reason.message.contains("video"), "{}", reason.message);
+    }
+
+    #[test]
+    fn no_device_is_absent_unless_the_environment_hides_present_gpus() {
+        let (status, reason) = classify(100, "CUDA_ERROR_NO_DEVICE", &Evidence::default());
+        assert_eq!(status, Status::Absent);
+        assert_eq!(reason.code, ReasonCode::NoDevice);
+        assert!(reason.message.contains("CUDA_ERROR_NO_DEVICE"));
+
+        let (status, reason) = init_failure(
+            &error(100, "CUDA_ERROR_NO_DEVICE"),
+            &driver_library(),
+            &healthy(),
+            Some(""),
+        );
+        assert_eq!(status, Status::Unusable);
+        assert_eq!(reason.code, ReasonCode::HiddenByEnv);
+        assert!(
+            reason.message.contains("CUDA_VISIBLE_DEVICES=\"\""),
+            "{}",
+            reason.message
+        );
+        assert!(
+            reason.message.contains("0000:17:00.0"),
+            "{}",
+            reason.message
+        );
+
+        let (_, reason) = no_devices(&healthy(), Some("GPU-bogus"), "0 devices");
+        assert!(
+            reason.message.contains("\"GPU-bogus\""),
+            "{}",
+            reason.message
+        );
+        let (status, reason) = no_devices(&Evidence::default(), Some("0"), "0 devices");
+        assert_eq!(status, Status::Absent, "set, but no GPU to hide");
+        assert_eq!(reason.code, ReasonCode::NoDevice);
+        // What libcuda leaves behind as root on a machine without a GPU: nodes, no hardware.
+        let nodes_only = Evidence {
+            pci_gpus: Vec::new(),
+            ..healthy()
+        };
+        let (status, reason) = no_devices(&nodes_only, Some(""), "0 devices");
+        assert_eq!(status, Status::Absent, "a device node is not a device");
+        assert_eq!(reason.code, ReasonCode::NoDevice);
+        let (status, _) = no_devices(&healthy(), None, "0 devices");
+        assert_eq!(status, Status::Absent);
+    }
+
+    #[test]
+    fn other_errors_are_driver_errors_with_name_and_number() {
+        let (status, reason) = classify(3, "CUDA_ERROR_NOT_INITIALIZED", &healthy());
+        assert_eq!(status, Status::Unusable);
+        assert_eq!(reason.code, ReasonCode::DriverError);
+        assert_eq!(
+            reason.message,
+            "cuInit returned 3 (CUDA_ERROR_NOT_INITIALIZED)"
+        );
+        let unnamed = CallError::new("cuInit", 4242u32);
+        let (_, reason) = init_failure(&unnamed, &driver_library(), &healthy(), None);
+        assert_eq!(reason.message, "cuInit returned 4242");
+    }
 }

@@ -1,12 +1,15 @@
-//! Runs the committed PTX kernels on one device and compares them with the CPU reference.
+//! Runs the committed PTX kernels on one device, reads each result back into the probe's one
+//! read-back buffer and compares it in place with the probe's references.
 
 use std::ffi::CStr;
 use std::time::Instant;
 
 use cudarc::driver::sys::CUdevice;
 
-use super::driver::{Arg, Context, CuError, Driver, JitFailure};
-use crate::kernels::{Saxpy, Sgemm};
+use super::api::{Arg, ArgKind, Context, Driver, JitFailure, Kernel, LaunchError};
+use crate::backends::common::validation::Problems;
+use crate::backends::common::CallError;
+use crate::kernels::Sgemm;
 use crate::model::{ReasonCode, Validation};
 
 /// `saxpy.cu` compiled for `sm_50`; the driver JIT-compiles it for the GPU at hand.
@@ -14,9 +17,21 @@ pub(super) const SAXPY_PTX: &CStr = with_nul(concat!(include_str!("saxpy.ptx"), 
 /// `sgemm.cu` compiled for `sm_50`.
 pub(super) const SGEMM_PTX: &CStr = with_nul(concat!(include_str!("sgemm.ptx"), "\0"));
 
-/// The kernel names the PTX files declare as `.entry`.
-pub(super) const SAXPY_ENTRY: &CStr = c"saxpy";
-pub(super) const SGEMM_ENTRY: &CStr = c"sgemm";
+/// `saxpy(float a, const float *x, float *y, unsigned n)` in saxpy.cu.
+pub(super) const SAXPY: Kernel = Kernel {
+    entry: c"saxpy",
+    params: &[ArgKind::F32, ArgKind::Buffer, ArgKind::Buffer, ArgKind::U32],
+};
+/// `sgemm(const float *a, const float *b, float *c, unsigned n)` in sgemm.cu.
+pub(super) const SGEMM: Kernel = Kernel {
+    entry: c"sgemm",
+    params: &[
+        ArgKind::Buffer,
+        ArgKind::Buffer,
+        ArgKind::Buffer,
+        ArgKind::U32,
+    ],
+};
 
 /// Threads per block of the SAXPY launch.
 const SAXPY_BLOCK: u32 = 256;
@@ -36,7 +51,7 @@ const fn with_nul(text: &str) -> &CStr {
 /// Why a validation did not produce a result: the reason code and its message.
 pub(super) type Failure = (ReasonCode, String);
 
-fn launch_failed(kernel: &str) -> impl Fn(CuError) -> Failure + '_ {
+fn launch_failed<E: std::fmt::Display>(kernel: &str) -> impl Fn(E) -> Failure + '_ {
     move |error| (ReasonCode::LaunchFailed, format!("{kernel}: {error}"))
 }
 
@@ -56,23 +71,34 @@ fn build_failed(kernel: &str) -> impl Fn(JitFailure) -> Failure + '_ {
     }
 }
 
-/// Runs SAXPY, and SGEMM when given, on `device` in a context of its own.
+/// Runs SAXPY, and SGEMM at level `full`, on `device` in a context of its own, reading each
+/// result back into `readback`.
 pub(super) fn run(
     driver: &Driver,
     device: CUdevice,
-    saxpy: &Saxpy,
-    sgemm: Option<&Sgemm>,
+    problems: &Problems,
+    readback: &mut Vec<f32>,
 ) -> Result<(Validation, Option<Validation>), Failure> {
-    let context = driver.context(device).map_err(launch_failed("context"))?;
-    let saxpy = run_saxpy(&context, saxpy)?;
-    let sgemm = sgemm.map(|p| run_sgemm(&context, p)).transpose()?;
+    let context = driver
+        .context(device)
+        .map_err(launch_failed::<CallError>("context"))?;
+    let saxpy = run_saxpy(&context, problems, readback)?;
+    let sgemm = problems
+        .sgemm()
+        .map(|problem| run_sgemm(&context, problem, problems, readback))
+        .transpose()?;
     Ok((saxpy, sgemm))
 }
 
-fn run_saxpy(context: &Context<'_>, problem: &Saxpy) -> Result<Validation, Failure> {
+fn run_saxpy(
+    context: &Context<'_>,
+    problems: &Problems,
+    readback: &mut Vec<f32>,
+) -> Result<Validation, Failure> {
+    let problem = &problems.saxpy;
     let module = context.load_ptx(SAXPY_PTX).map_err(build_failed("saxpy"))?;
-    let launch = launch_failed("saxpy");
-    let function = module.function(SAXPY_ENTRY).map_err(&launch)?;
+    let call = launch_failed::<CallError>("saxpy");
+    let function = module.function(&SAXPY).map_err(&call)?;
     let n = u32::try_from(problem.len()).map_err(|_| {
         (
             ReasonCode::LaunchFailed,
@@ -80,10 +106,10 @@ fn run_saxpy(context: &Context<'_>, problem: &Saxpy) -> Result<Validation, Failu
         )
     })?;
     let start = Instant::now();
-    let x = context.alloc(problem.len()).map_err(&launch)?;
-    let y = context.alloc(problem.len()).map_err(&launch)?;
-    x.write(&problem.x).map_err(&launch)?;
-    y.write(&problem.y).map_err(&launch)?;
+    let x = context.alloc(problem.len()).map_err(&call)?;
+    let y = context.alloc(problem.len()).map_err(&call)?;
+    x.write(&problem.x).map_err(&call)?;
+    y.write(&problem.y).map_err(&call)?;
     function
         .launch(
             (n.div_ceil(SAXPY_BLOCK), 1),
@@ -95,17 +121,22 @@ fn run_saxpy(context: &Context<'_>, problem: &Saxpy) -> Result<Validation, Failu
                 Arg::U32(n),
             ],
         )
-        .map_err(&launch)?;
-    context.synchronize().map_err(&launch)?;
-    let mut out = vec![0.0f32; problem.len()];
-    y.read(&mut out).map_err(&launch)?;
-    Ok(problem.check(&out, start.elapsed()))
+        .map_err(launch_failed::<LaunchError>("saxpy"))?;
+    context.synchronize().map_err(&call)?;
+    readback.resize(problem.len(), 0.0);
+    y.read(readback).map_err(&call)?;
+    Ok(problems.check_saxpy(readback, start.elapsed()))
 }
 
-fn run_sgemm(context: &Context<'_>, problem: &Sgemm) -> Result<Validation, Failure> {
+fn run_sgemm(
+    context: &Context<'_>,
+    problem: &Sgemm,
+    problems: &Problems,
+    readback: &mut Vec<f32>,
+) -> Result<Validation, Failure> {
     let module = context.load_ptx(SGEMM_PTX).map_err(build_failed("sgemm"))?;
-    let launch = launch_failed("sgemm");
-    let function = module.function(SGEMM_ENTRY).map_err(&launch)?;
+    let call = launch_failed::<CallError>("sgemm");
+    let function = module.function(&SGEMM).map_err(&call)?;
     let n = u32::try_from(problem.n).map_err(|_| {
         (
             ReasonCode::LaunchFailed,
@@ -114,11 +145,11 @@ fn run_sgemm(context: &Context<'_>, problem: &Sgemm) -> Result<Validation, Failu
     })?;
     let elements = problem.n * problem.n;
     let start = Instant::now();
-    let a = context.alloc(elements).map_err(&launch)?;
-    let b = context.alloc(elements).map_err(&launch)?;
-    let c = context.alloc(elements).map_err(&launch)?;
-    a.write(&problem.a).map_err(&launch)?;
-    b.write(&problem.b).map_err(&launch)?;
+    let a = context.alloc(elements).map_err(&call)?;
+    let b = context.alloc(elements).map_err(&call)?;
+    let c = context.alloc(elements).map_err(&call)?;
+    a.write(&problem.a).map_err(&call)?;
+    b.write(&problem.b).map_err(&call)?;
     let blocks = n.div_ceil(SGEMM_TILE);
     function
         .launch(
@@ -131,9 +162,9 @@ fn run_sgemm(context: &Context<'_>, problem: &Sgemm) -> Result<Validation, Failu
                 Arg::U32(n),
             ],
         )
-        .map_err(&launch)?;
-    context.synchronize().map_err(&launch)?;
-    let mut out = vec![0.0f32; elements];
-    c.read(&mut out).map_err(&launch)?;
-    Ok(problem.check(&out, start.elapsed()))
+        .map_err(launch_failed::<LaunchError>("sgemm"))?;
+    context.synchronize().map_err(&call)?;
+    readback.resize(elements, 0.0);
+    c.read(readback).map_err(&call)?;
+    Ok(problems.check_sgemm(readback, start.elapsed()))
 }

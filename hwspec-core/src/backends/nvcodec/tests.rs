@@ -1,5 +1,8 @@
+use super::sys::{DecodeCaps, Guid};
+use super::validate::{apply, judge_queries, ENCODE_CODECS};
 use super::*;
-use crate::model::Status;
+use crate::backends::common::CallError;
+use crate::model::ValidationKind;
 use crate::protocol::Recorder;
 
 #[test]
@@ -34,14 +37,14 @@ fn missing_libraries_are_absent_and_named() {
 /// This machine has no NVIDIA driver: the real sonames are absent.
 #[test]
 fn without_the_nvidia_driver_the_backend_is_absent() {
-    if Nvdec::load(nv::NVCUVID_SONAME).is_ok() || Nvenc::load(nv::NVENCODE_SONAME).is_ok() {
+    if Nvdec::load(sys::NVCUVID_SONAME).is_ok() || Nvenc::load(sys::NVENCODE_SONAME).is_ok() {
         return; // a machine with the driver: nothing to check about absence
     }
     let report = NvcodecBackend.probe(Level::Standard, &mut crate::protocol::NoProgress);
     assert_eq!(report.status, Status::Absent);
     let message = report.reason.unwrap().message;
-    assert!(message.contains(nv::NVCUVID_SONAME), "{message}");
-    assert!(message.contains(nv::NVENCODE_SONAME), "{message}");
+    assert!(message.contains(sys::NVCUVID_SONAME), "{message}");
+    assert!(message.contains(sys::NVENCODE_SONAME), "{message}");
 }
 
 fn caps(supported: bool) -> DecodeCaps {
@@ -86,9 +89,9 @@ fn answers_map_to_features() {
 #[test]
 fn nvenc_versions_are_packed_as_the_sdk_does() {
     // NVENCAPI_VERSION of SDK 12.0 and NV_ENCODE_API_FUNCTION_LIST_VER from it.
-    assert_eq!(nv::api_version(12, 0), 12);
-    assert_eq!(nv::api_version(11, 1), 11 | 1 << 24);
-    assert_eq!(nv::struct_version(12, 2), 0x7002_000c);
+    assert_eq!(sys::api_version(12, 0), 12);
+    assert_eq!(sys::api_version(11, 1), 11 | 1 << 24);
+    assert_eq!(sys::struct_version(12, 2), 0x7002_000c);
 }
 
 #[test]

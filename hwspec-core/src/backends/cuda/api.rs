@@ -1,43 +1,27 @@
-//! Thin wrappers over the driver API calls the probe makes: each returns a [`CuError`] naming
-//! the call, and every context, module and allocation is owned by a guard that releases it on
-//! drop. Nothing here panics or unwraps what the driver says.
+#![allow(unsafe_code)]
+//! Why unsafe: this is the one file that calls libcuda's entry points, each behind a safe
+//! function whose arguments make the call sound.
+//!
+//! Safe wrappers over the driver API calls the probe makes: each returns a [`CallError`]
+//! naming the call and the driver's name for the code, and every context, module and
+//! allocation is owned by a guard that releases it on drop. Kernels launch through a typed
+//! argument list checked against the kernel's declared parameters, so no caller handles a raw
+//! pointer. Nothing here panics or unwraps what the driver says.
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
 use std::fmt;
-use std::marker::PhantomData;
 use std::ptr;
 
 use cudarc::driver::sys::{
     CUcontext, CUdevice, CUdevice_attribute, CUdeviceptr, CUfunction, CUjit_option, CUmodule,
-    CUresult, CUuuid,
+    CUuuid,
 };
 
-use super::loader::{Api, RawResult};
+use super::sys::{Api, RawResult, SUCCESS};
+use crate::backends::common::{check_call, CallError};
 
 /// Bytes kept of the JIT compiler's error log: its first lines name the problem.
 const JIT_LOG_BYTES: usize = 4096;
-
-const SUCCESS: RawResult = CUresult::CUDA_SUCCESS as RawResult;
-
-/// A driver call that did not return `CUDA_SUCCESS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct CuError {
-    /// The C entry point, as people search for it.
-    pub call: &'static str,
-    /// The `CUresult` it returned.
-    pub code: RawResult,
-    /// The driver's name for the code (`CUDA_ERROR_NO_DEVICE`), when it gave one.
-    pub name: Option<String>,
-}
-
-impl fmt::Display for CuError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.name {
-            Some(name) => write!(f, "{} returned {} ({name})", self.call, self.code),
-            None => write!(f, "{} returned CUDA error {}", self.call, self.code),
-        }
-    }
-}
 
 /// The driver API of one loaded libcuda.
 #[derive(Debug, Clone, Copy)]
@@ -56,14 +40,11 @@ impl Driver {
         Driver { api }
     }
 
-    fn check(&self, call: &'static str, code: RawResult) -> Result<(), CuError> {
-        if code == SUCCESS {
-            return Ok(());
-        }
-        Err(CuError {
-            call,
-            code,
-            name: self.error_name(code),
+    /// `Ok` for `CUDA_SUCCESS`, otherwise the error of `call`, named as the driver names it.
+    fn check(&self, call: &'static str, code: RawResult) -> Result<(), CallError> {
+        check_call(call, code).map_err(|error| match self.error_name(code) {
+            Some(name) => error.named(name),
+            None => error,
         })
     }
 
@@ -84,14 +65,14 @@ impl Driver {
     }
 
     /// `cuInit(0)`: the first call, where most broken installations show.
-    pub(super) fn init(&self) -> Result<(), CuError> {
+    pub(super) fn init(&self) -> Result<(), CallError> {
         // SAFETY: cuInit takes flags by value; 0 is the only defined value.
         let code = unsafe { (self.api.init)(0) };
         self.check("cuInit", code)
     }
 
     /// The highest CUDA version the driver supports, as the driver encodes it (12080).
-    pub(super) fn version(&self) -> Result<c_int, CuError> {
+    pub(super) fn version(&self) -> Result<c_int, CallError> {
         let mut version = 0;
         // SAFETY: `version` is a valid place for one int.
         let code = unsafe { (self.api.driver_get_version)(&mut version) };
@@ -99,7 +80,7 @@ impl Driver {
     }
 
     /// The devices the driver exposes, in its order.
-    pub(super) fn devices(&self) -> Result<Vec<CUdevice>, CuError> {
+    pub(super) fn devices(&self) -> Result<Vec<CUdevice>, CallError> {
         let mut count = 0;
         // SAFETY: `count` is a valid place for one int.
         let code = unsafe { (self.api.device_get_count)(&mut count) };
@@ -115,7 +96,7 @@ impl Driver {
     }
 
     /// The device's marketing name.
-    pub(super) fn name(&self, device: CUdevice) -> Result<String, CuError> {
+    pub(super) fn name(&self, device: CUdevice) -> Result<String, CallError> {
         let mut buffer = [0u8; 256];
         // SAFETY: the driver writes at most `len` bytes, NUL included, into `buffer`.
         let code = unsafe {
@@ -126,7 +107,7 @@ impl Driver {
     }
 
     /// The UUID of the physical GPU.
-    pub(super) fn uuid(&self, device: CUdevice) -> Result<[u8; 16], CuError> {
+    pub(super) fn uuid(&self, device: CUdevice) -> Result<[u8; 16], CallError> {
         let mut uuid = CUuuid { bytes: [0; 16] };
         // SAFETY: `uuid` is a valid place for one CUuuid.
         let code = unsafe { (self.api.device_get_uuid)(&mut uuid, device) };
@@ -136,7 +117,7 @@ impl Driver {
 
     /// The UUID of the MIG instance when the device is one, of the GPU otherwise; `None` when
     /// the driver predates `cuDeviceGetUuid_v2`.
-    pub(super) fn uuid_v2(&self, device: CUdevice) -> Option<Result<[u8; 16], CuError>> {
+    pub(super) fn uuid_v2(&self, device: CUdevice) -> Option<Result<[u8; 16], CallError>> {
         let get = self.api.device_get_uuid_v2?;
         let mut uuid = CUuuid { bytes: [0; 16] };
         // SAFETY: `uuid` is a valid place for one CUuuid.
@@ -152,7 +133,7 @@ impl Driver {
         &self,
         device: CUdevice,
         attribute: CUdevice_attribute,
-    ) -> Result<c_int, CuError> {
+    ) -> Result<c_int, CallError> {
         let mut value = 0;
         // SAFETY: `value` is a valid place for one int; the attribute is a defined enumerator.
         let code = unsafe { (self.api.device_get_attribute)(&mut value, attribute, device) };
@@ -160,7 +141,7 @@ impl Driver {
     }
 
     /// Device memory in bytes.
-    pub(super) fn total_memory(&self, device: CUdevice) -> Result<u64, CuError> {
+    pub(super) fn total_memory(&self, device: CUdevice) -> Result<u64, CallError> {
         let mut bytes = 0usize;
         // SAFETY: `bytes` is a valid place for one size_t.
         let code = unsafe { (self.api.device_total_mem)(&mut bytes, device) };
@@ -168,7 +149,7 @@ impl Driver {
     }
 
     /// The PCI address, `domain:bus:device.function`.
-    pub(super) fn pci_bus_id(&self, device: CUdevice) -> Result<String, CuError> {
+    pub(super) fn pci_bus_id(&self, device: CUdevice) -> Result<String, CallError> {
         let mut buffer = [0u8; 64];
         // SAFETY: the driver writes at most `len` bytes, NUL included, into `buffer`.
         let code = unsafe {
@@ -183,7 +164,7 @@ impl Driver {
     }
 
     /// A new context on `device`, current on this thread until dropped.
-    pub(super) fn context(&self, device: CUdevice) -> Result<Context<'_>, CuError> {
+    pub(super) fn context(&self, device: CUdevice) -> Result<Context<'_>, CallError> {
         let mut raw: CUcontext = ptr::null_mut();
         // SAFETY: `raw` is a valid place for the handle; flags 0 asks for the defaults.
         let code = unsafe { (self.api.ctx_create)(&mut raw, 0, device) };
@@ -194,7 +175,7 @@ impl Driver {
 
 /// A context, destroyed on drop. Modules and buffers borrow it, so they are released first.
 #[derive(Debug)]
-pub(super) struct Context<'d> {
+pub(crate) struct Context<'d> {
     driver: &'d Driver,
     raw: CUcontext,
 }
@@ -202,11 +183,17 @@ pub(super) struct Context<'d> {
 /// Why a module could not be made: the failing call and the JIT compiler's error log.
 #[derive(Debug)]
 pub(super) struct JitFailure {
-    pub error: CuError,
+    pub error: CallError,
     pub log: String,
 }
 
 impl<'d> Context<'d> {
+    /// The handle, for a library that works in a CUDA context (NVENC opens its session on
+    /// one); it stays valid while this value lives.
+    pub(crate) fn raw(&self) -> CUcontext {
+        self.raw
+    }
+
     /// Compiles `ptx` for this context's device.
     pub(super) fn load_ptx(&self, ptx: &CStr) -> Result<Module<'_>, JitFailure> {
         let mut log = vec![0u8; JIT_LOG_BYTES];
@@ -240,7 +227,7 @@ impl<'d> Context<'d> {
     }
 
     /// An uninitialised device buffer of `len` floats.
-    pub(super) fn alloc(&self, len: usize) -> Result<DeviceBuffer<'_>, CuError> {
+    pub(super) fn alloc(&self, len: usize) -> Result<DeviceBuffer<'_>, CallError> {
         let mut raw: CUdeviceptr = 0;
         // SAFETY: `raw` is a valid place for the device address.
         let code = unsafe { (self.driver.api.mem_alloc)(&mut raw, size_of::<f32>() * len) };
@@ -253,7 +240,7 @@ impl<'d> Context<'d> {
     }
 
     /// Waits for every launch in the context, reporting a kernel's failure.
-    pub(super) fn synchronize(&self) -> Result<(), CuError> {
+    pub(super) fn synchronize(&self) -> Result<(), CallError> {
         // SAFETY: no arguments; the context is current on this thread.
         let code = unsafe { (self.driver.api.ctx_synchronize)() };
         self.driver.check("cuCtxSynchronize", code)
@@ -276,18 +263,18 @@ pub(super) struct Module<'c> {
 }
 
 impl Module<'_> {
-    /// The kernel called `name`.
-    pub(super) fn function(&self, name: &CStr) -> Result<Function<'_>, CuError> {
+    /// The kernel `kernel` declares, with its parameters.
+    pub(super) fn function(&self, kernel: &'static Kernel) -> Result<Function<'_>, CallError> {
         let mut raw: CUfunction = ptr::null_mut();
-        // SAFETY: `name` is NUL-terminated, `raw` is a valid place for the handle.
+        // SAFETY: the entry name is NUL-terminated, `raw` is a valid place for the handle.
         let code = unsafe {
-            (self.context.driver.api.module_get_function)(&mut raw, self.raw, name.as_ptr())
+            (self.context.driver.api.module_get_function)(&mut raw, self.raw, kernel.entry.as_ptr())
         };
         self.context.driver.check("cuModuleGetFunction", code)?;
         Ok(Function {
-            driver: self.context.driver,
+            module: self,
+            kernel,
             raw,
-            module: PhantomData,
         })
     }
 }
@@ -310,7 +297,7 @@ pub(super) struct DeviceBuffer<'c> {
 
 impl DeviceBuffer<'_> {
     /// Copies `data` to the start of the buffer.
-    pub(super) fn write(&self, data: &[f32]) -> Result<(), CuError> {
+    pub(super) fn write(&self, data: &[f32]) -> Result<(), CallError> {
         let bytes = size_of_val(data).min(self.len * size_of::<f32>());
         // SAFETY: the copy is synchronous and reads `bytes` bytes from `data`, which holds at
         // least that many; the buffer was allocated with at least as many.
@@ -320,7 +307,7 @@ impl DeviceBuffer<'_> {
     }
 
     /// Copies the start of the buffer into `data`.
-    pub(super) fn read(&self, data: &mut [f32]) -> Result<(), CuError> {
+    pub(super) fn read(&self, data: &mut [f32]) -> Result<(), CallError> {
         let bytes = size_of_val(data).min(self.len * size_of::<f32>());
         // SAFETY: the copy is synchronous and writes `bytes` bytes into `data`, which holds at
         // least that many; the buffer holds at least as many.
@@ -339,7 +326,60 @@ impl Drop for DeviceBuffer<'_> {
     }
 }
 
-/// A kernel argument.
+/// The type of one kernel parameter, as the kernel's source declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ArgKind {
+    /// A pointer to device memory (`.param .u64` in 64-bit PTX).
+    Buffer,
+    /// `float` (`.param .f32`).
+    F32,
+    /// `unsigned` (`.param .u32`).
+    U32,
+}
+
+impl fmt::Display for ArgKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ArgKind::Buffer => "buffer",
+            ArgKind::F32 => "f32",
+            ArgKind::U32 => "u32",
+        })
+    }
+}
+
+/// A kernel of a module: its entry point and the parameters it declares, written next to the
+/// kernel's source. A launch is checked against them.
+#[derive(Debug)]
+pub(super) struct Kernel {
+    /// The name the PTX declares as `.entry`.
+    pub(super) entry: &'static CStr,
+    /// Its parameters, in order.
+    pub(super) params: &'static [ArgKind],
+}
+
+impl Kernel {
+    /// Whether arguments of the kinds `given` fit the declared parameters.
+    pub(super) fn check(&self, given: &[ArgKind]) -> Result<(), LaunchError> {
+        if given == self.params {
+            return Ok(());
+        }
+        let list = |kinds: &[ArgKind]| {
+            kinds
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Err(LaunchError::Arguments(format!(
+            "{} declares ({}) but was given ({})",
+            self.entry.to_string_lossy(),
+            list(self.params),
+            list(given)
+        )))
+    }
+}
+
+/// A kernel argument. A buffer is borrowed, so it outlives the launch.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Arg<'a> {
     Buffer(&'a DeviceBuffer<'a>),
@@ -347,22 +387,68 @@ pub(super) enum Arg<'a> {
     U32(u32),
 }
 
+impl Arg<'_> {
+    fn kind(&self) -> ArgKind {
+        match self {
+            Arg::Buffer(_) => ArgKind::Buffer,
+            Arg::F32(_) => ArgKind::F32,
+            Arg::U32(_) => ArgKind::U32,
+        }
+    }
+}
+
+/// Why a kernel did not launch.
+#[derive(Debug)]
+pub(super) enum LaunchError {
+    /// The arguments do not match the kernel's declared parameters, or a buffer belongs to
+    /// another context: nothing was passed to the driver.
+    Arguments(String),
+    /// The driver refused the launch.
+    Call(CallError),
+}
+
+impl fmt::Display for LaunchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LaunchError::Arguments(why) => write!(f, "cuLaunchKernel not called: {why}"),
+            LaunchError::Call(error) => error.fmt(f),
+        }
+    }
+}
+
 /// A kernel of a loaded module.
 #[derive(Debug)]
 pub(super) struct Function<'m> {
-    driver: &'m Driver,
+    module: &'m Module<'m>,
+    kernel: &'static Kernel,
     raw: CUfunction,
-    module: PhantomData<&'m Module<'m>>,
 }
 
 impl Function<'_> {
+    /// Whether `args` fit the kernel's declared parameters, each buffer from this context.
+    fn check_args(&self, args: &[Arg<'_>]) -> Result<(), LaunchError> {
+        let given: Vec<ArgKind> = args.iter().map(Arg::kind).collect();
+        self.kernel.check(&given)?;
+        let foreign = args.iter().any(|arg| {
+            matches!(arg, Arg::Buffer(buffer) if !ptr::eq(buffer.context, self.module.context))
+        });
+        if foreign {
+            return Err(LaunchError::Arguments(format!(
+                "{} was given a buffer of another context",
+                self.kernel.entry.to_string_lossy()
+            )));
+        }
+        Ok(())
+    }
+
     /// Launches the kernel on the default stream with a 2D grid and block.
     pub(super) fn launch(
         &self,
         grid: (u32, u32),
         block: (u32, u32),
         args: &[Arg<'_>],
-    ) -> Result<(), CuError> {
+    ) -> Result<(), LaunchError> {
+        self.check_args(args)?;
         // cuLaunchKernel reads each parameter through a pointer, as many bytes as the kernel's
         // signature says, so every value gets an 8-byte aligned slot of its own.
         let mut slots: Vec<u64> = args
@@ -381,11 +467,13 @@ impl Function<'_> {
             .iter_mut()
             .map(|slot| (slot as *mut u64).cast())
             .collect();
-        // SAFETY: `params` holds one pointer per kernel parameter, each to a live slot at
-        // least as large as the parameter; the launch copies them before returning. No shared
-        // memory, the default stream, and no `extra` array.
+        let driver = self.module.context.driver;
+        // SAFETY: `params` holds one pointer per kernel parameter (checked above against the
+        // kernel's declaration), each to a live slot at least as large as the parameter; the
+        // launch copies them before returning, and every buffer is a live allocation of this
+        // context. No shared memory, the default stream, and no `extra` array.
         let code = unsafe {
-            (self.driver.api.launch_kernel)(
+            (driver.api.launch_kernel)(
                 self.raw,
                 grid.0,
                 grid.1,
@@ -399,6 +487,8 @@ impl Function<'_> {
                 ptr::null_mut(),
             )
         };
-        self.driver.check("cuLaunchKernel", code)
+        driver
+            .check("cuLaunchKernel", code)
+            .map_err(LaunchError::Call)
     }
 }
