@@ -388,6 +388,27 @@ pub(crate) fn make_private_dir(parent: &Path, prefix: &str) -> io::Result<PathBu
     Ok(PathBuf::from(std::ffi::OsString::from_vec(template)))
 }
 
+/// Whether this process may open `path` for reading and writing, judged with its effective
+/// ids as the kernel would judge an `open`, without opening it: opening an NVIDIA node can
+/// have side effects.
+pub(crate) fn may_read_write(path: &Path) -> bool {
+    let Ok(path) = std::ffi::CString::new(std::os::unix::ffi::OsStrExt::as_bytes(path.as_os_str()))
+    else {
+        return false;
+    };
+    // SAFETY: `path` is a NUL-terminated string that outlives the call; faccessat only
+    // inspects the file system.
+    let rc = unsafe {
+        libc::faccessat(
+            libc::AT_FDCWD,
+            path.as_ptr(),
+            libc::R_OK | libc::W_OK,
+            libc::AT_EACCESS,
+        )
+    };
+    rc == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 mod nodes;
 mod pci;
 
+pub(crate) use crate::sys::may_read_write;
 pub(crate) use nodes::{cannot_open, node_access, node_group, render_nodes, NodeAccess, DRI_DIR};
 pub use pci::normalise_bus_id;
 pub(crate) use pci::pci_display_devices;

@@ -11,7 +11,6 @@ use std::path::Path;
 
 use cudarc::driver::sys::CUresult;
 
-use super::sys;
 use crate::backends::common::CallError;
 use crate::model::{Reason, ReasonCode, Status};
 
@@ -62,7 +61,7 @@ impl Evidence {
             .filter_map(|path| {
                 let meta = fs::metadata(&path).ok()?;
                 Some(Node {
-                    accessible: sys::may_read_write(Path::new(&path)),
+                    accessible: crate::host::may_read_write(Path::new(&path)),
                     group: crate::sys::group_name(&groups, meta.gid()),
                     path,
                 })

@@ -16,9 +16,7 @@
 //! a driver newer than the bindings can return codes the enum lacks, and reading one into it
 //! would be undefined behaviour.
 
-use std::ffi::{c_char, c_int, c_uint, c_void, CString};
-use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::ffi::{c_char, c_int, c_uint, c_void};
 
 use cudarc::driver::sys::{
     CUcontext, CUdevice, CUdevice_attribute, CUdeviceptr, CUfunction, CUjit_option, CUmodule,
@@ -100,24 +98,4 @@ symbol_table! {
                 unsafe extern "C" fn(*mut CUuuid, CUdevice) -> RawResult;
         }
     }
-}
-
-/// Whether this process may open `path` for reading and writing, judged with its effective
-/// ids as the kernel would judge an `open`, without opening it: opening an NVIDIA node can
-/// have side effects.
-pub(super) fn may_read_write(path: &Path) -> bool {
-    let Ok(path) = CString::new(path.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: `path` is a NUL-terminated string that outlives the call; faccessat only
-    // inspects the file system.
-    let rc = unsafe {
-        libc::faccessat(
-            libc::AT_FDCWD,
-            path.as_ptr(),
-            libc::R_OK | libc::W_OK,
-            libc::AT_EACCESS,
-        )
-    };
-    rc == 0
 }
