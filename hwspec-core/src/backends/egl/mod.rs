@@ -33,8 +33,8 @@ use self::api::{
     ClientApi, Display, Egl, EglDevice, EglError, EglInt, GlError, GL_RENDERER,
     GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
 };
+use crate::backends::common::driver_files as manifests;
 use crate::backends::common::{capabilities, skeleton};
-use crate::backends::vulkan::manifests;
 use crate::backends::{Backend, Variables};
 use crate::kernels::build_log_excerpt;
 use crate::model::Capability;
