@@ -1,5 +1,5 @@
 #![allow(unsafe_code)]
-// Why: the wrappers call cl3's raw OpenCL functions, and only they turn kernel arguments into pointers.
+// Why: cl3's raw OpenCL calls, and the one place kernel arguments become pointers.
 
 //! Thin wrappers over the cl3 calls the probe makes: each returns a [`CallError`] named by the
 //! OpenCL headers' error names, and every OpenCL object is owned by a handle that releases it

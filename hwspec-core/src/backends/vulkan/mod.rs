@@ -1,35 +1,29 @@
 //! Vulkan through the loader (`libvulkan.so.1`, opened at run time with ash).
 //!
-//! [`api`] holds every unsafe call behind RAII wrappers; this module is the safe probe: create
+//! The backend's files have the roles of every backend's: [`sys`] opens the loader, [`api`]
+//! holds every Vulkan command behind RAII wrappers, [`validate`] runs `saxpy.comp` (and at
+//! `full` also `sgemm.comp`) on a device's compute queue. This module is the safe probe: create
 //! an instance with no layers or extensions, describe each physical device, and at level
-//! `standard` and above run `saxpy.comp` (and at `full` also `sgemm.comp`) on each device's
-//! compute queue, checking the results against [`crate::kernels`].
+//! `standard` and above validate each device, checking the results against the references.
 
 mod api;
+mod sys;
+mod validate;
 
 #[cfg(test)]
 mod tests;
 
-use std::time::{Duration, Instant};
-
 use ash::vk;
 
-use crate::backends::common::validation::{Pending, Problems};
-use crate::backends::common::{capabilities, driver_files};
+use self::sys::LIBRARY;
+use crate::backends::common::validation::Pending;
+use crate::backends::common::{capabilities, driver_files, LoadError};
 use crate::backends::{Backend, Drivers, Variables};
-use crate::kernels::Sgemm;
 use crate::model::Capability;
 use crate::model::{
-    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status, Validation,
+    BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
 use crate::protocol::{Progress, Stage};
-
-/// The loader's soname, as `dlopen` is asked for it.
-const LIBRARY: &str = "libvulkan.so.1";
-
-/// How long one dispatch may take before the device is given up on. Far beyond what a software
-/// device needs for these problems, well inside the worker's kernel-stage deadline.
-const FENCE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Probes Vulkan.
 #[derive(Debug)]
@@ -84,22 +78,24 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
     progress.stage(Stage::Load);
     let loader = match api::Loader::load() {
         Ok(loader) => loader,
-        Err(api::LoadError::NotFound(why)) => {
+        Err(LoadError::NotFound(why)) if why.iter().all(|w| sys::is_missing_library(w)) => {
             return BackendReport::absent(
                 BackendName::Vulkan,
                 ReasonCode::LibraryNotFound,
-                format!("{LIBRARY} is not installed: {why}"),
+                format!("{LIBRARY} is not installed: {}", why.join("; ")),
             )
         }
-        Err(api::LoadError::Broken(why)) => {
-            let mut report = BackendReport::unusable(
-                BackendName::Vulkan,
-                ReasonCode::LoadFailed,
-                format!("{LIBRARY} could not be used: {why}"),
-            );
-            report.library = crate::sys::loaded_library("libvulkan.so");
-            return report;
+        Err(LoadError::NotFound(why)) => {
+            return BackendReport {
+                library: crate::sys::loaded_library("libvulkan.so"),
+                ..BackendReport::unusable(
+                    BackendName::Vulkan,
+                    ReasonCode::LoadFailed,
+                    format!("{LIBRARY} could not be used: {}", why.join("; ")),
+                )
+            };
         }
+        Err(error) => return error.report(BackendName::Vulkan, LIBRARY, "libvulkan.so"),
     };
     // The inputs and references do not depend on the device: a helper thread makes them on
     // the other core while the loader opens every driver (half of the worker's time).
@@ -191,7 +187,7 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
             .zip(&mut device_drivers)
         {
             if let Some(queue) = *queue {
-                *driver = validate(physical, queue, &expected, device);
+                *driver = validate::device(physical, queue, &expected, device);
             }
         }
     }
@@ -232,11 +228,10 @@ fn fail(
 /// here", a missing command is a broken loader, anything else is a driver error.
 fn instance_failure(error: &api::VkError) -> (Status, ReasonCode) {
     match error {
-        api::VkError::Call {
-            result: vk::Result::ERROR_INCOMPATIBLE_DRIVER,
-            ..
-        } => (Status::Absent, ReasonCode::NoDevice),
         api::VkError::MissingCommand(_) => (Status::Unusable, ReasonCode::LoadFailed),
+        _ if error.result() == Some(vk::Result::ERROR_INCOMPATIBLE_DRIVER) => {
+            (Status::Absent, ReasonCode::NoDevice)
+        }
         _ => (Status::Unusable, ReasonCode::DriverError),
     }
 }
@@ -451,121 +446,4 @@ fn describe(facts: &api::DeviceFacts, compute_queue: Option<u32>) -> Device {
         ));
     }
     device
-}
-
-/// A kernel that could not give a validation, and how to report it.
-struct KernelFailure {
-    code: ReasonCode,
-    message: String,
-}
-
-impl KernelFailure {
-    fn build(kernel: &str, e: api::VkError) -> KernelFailure {
-        KernelFailure {
-            code: ReasonCode::BuildFailed,
-            message: format!("the {kernel} pipeline could not be built: {e}"),
-        }
-    }
-
-    fn launch(kernel: &str, e: api::VkError) -> KernelFailure {
-        KernelFailure {
-            code: ReasonCode::LaunchFailed,
-            message: format!("{kernel} could not run: {e}"),
-        }
-    }
-}
-
-/// Opens the device on `queue` and runs the kernels of `problems`, recording the outcome.
-/// Returns the driver library that runs the device, when it opened.
-fn validate(
-    physical: &api::PhysicalDevice<'_>,
-    queue: u32,
-    problems: &Problems,
-    device: &mut Device,
-) -> Option<std::path::PathBuf> {
-    let open = match physical.open(queue) {
-        Ok(open) => open,
-        Err(e) => {
-            device.status = Status::Unusable;
-            let code = match e {
-                api::VkError::MissingCommand(_) => ReasonCode::LoadFailed,
-                _ => ReasonCode::DriverError,
-            };
-            device.reason = Some(Reason::new(code, format!("no logical device: {e}")));
-            return None;
-        }
-    };
-    let driver = open.driver_library();
-    let saxpy = run_saxpy(&open, problems);
-    let saxpy_passed = settle_kernel(device, saxpy);
-    if let (true, Some(sgemm)) = (saxpy_passed, problems.sgemm()) {
-        let sgemm = run_sgemm(&open, sgemm, problems);
-        settle_kernel(device, sgemm);
-    }
-    driver
-}
-
-/// Records one kernel's outcome on `device` and says whether it passed. A device is validated
-/// only while every kernel run on it passed.
-fn settle_kernel(device: &mut Device, outcome: Result<Validation, KernelFailure>) -> bool {
-    match outcome {
-        Ok(v) => {
-            let passed = v.passed;
-            device.validations.push(v);
-            device.judge_validations();
-            passed
-        }
-        Err(failure) => {
-            device.status = Status::Failed;
-            device.reason = Some(Reason::new(failure.code, failure.message));
-            false
-        }
-    }
-}
-
-/// Runs the SAXPY of `problems` on `device` and compares the result with its reference.
-fn run_saxpy(device: &api::Device<'_>, problems: &Problems) -> Result<Validation, KernelFailure> {
-    let problem = &problems.saxpy;
-    let pipeline = device
-        .pipeline(api::Shader::Saxpy)
-        .map_err(|e| KernelFailure::build("saxpy", e))?;
-    let launch = |e| KernelFailure::launch("saxpy", e);
-    let start = Instant::now();
-    let x = device.buffer(&problem.x).map_err(launch)?;
-    let mut y = device.buffer(&problem.y).map_err(launch)?;
-    device
-        .run_saxpy(&pipeline, problem.a, &x, &mut y, FENCE_TIMEOUT)
-        .map_err(launch)?;
-    let elapsed = start.elapsed();
-    let got = y.contents().map_err(launch)?;
-    Ok(problems.check_saxpy(got, elapsed))
-}
-
-/// As [`run_saxpy`], for `sgemm.comp`.
-fn run_sgemm(
-    device: &api::Device<'_>,
-    problem: &Sgemm,
-    problems: &Problems,
-) -> Result<Validation, KernelFailure> {
-    let pipeline = device
-        .pipeline(api::Shader::Sgemm)
-        .map_err(|e| KernelFailure::build("sgemm", e))?;
-    let launch = |e| KernelFailure::launch("sgemm", e);
-    let n = u32::try_from(problem.n).map_err(|_| {
-        launch(api::VkError::Invalid(
-            "the matrix side does not fit in 32 bits",
-        ))
-    })?;
-    let start = Instant::now();
-    let a = device.buffer(&problem.a).map_err(launch)?;
-    let b = device.buffer(&problem.b).map_err(launch)?;
-    let mut c = device
-        .buffer(&vec![0.0; problem.n * problem.n])
-        .map_err(launch)?;
-    device
-        .run_sgemm(&pipeline, n, [&a, &b], &mut c, FENCE_TIMEOUT)
-        .map_err(launch)?;
-    let elapsed = start.elapsed();
-    let got = c.contents().map_err(launch)?;
-    Ok(problems.check_sgemm(got, elapsed))
 }

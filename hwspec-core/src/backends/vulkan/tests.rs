@@ -58,10 +58,7 @@ fn software_devices_are_never_gpus() {
 
 #[test]
 fn incompatible_driver_means_absent_and_other_errors_unusable() {
-    let call = |result| api::VkError::Call {
-        call: "vkCreateInstance",
-        result,
-    };
+    let call = |result| api::VkError::Call(api::vk_error("vkCreateInstance", result));
     assert_eq!(
         instance_failure(&call(vk::Result::ERROR_INCOMPATIBLE_DRIVER)),
         (Status::Absent, ReasonCode::NoDevice)
@@ -73,8 +70,12 @@ fn incompatible_driver_means_absent_and_other_errors_unusable() {
     );
     assert_eq!(
         init.to_string(),
-        "vkCreateInstance returned ERROR_INITIALIZATION_FAILED (-3)"
+        "vkCreateInstance returned -3 (VK_ERROR_INITIALIZATION_FAILED)"
     );
+    // A number ash does not name stays a number.
+    let unknown = call(vk::Result::from_raw(-123_456));
+    assert_eq!(unknown.to_string(), "vkCreateInstance returned -123456");
+    assert_eq!(unknown.result(), Some(vk::Result::from_raw(-123_456)));
     assert_eq!(
         instance_failure(&api::VkError::MissingCommand(c"vkCreateDevice")),
         (Status::Unusable, ReasonCode::LoadFailed)
@@ -83,10 +84,10 @@ fn incompatible_driver_means_absent_and_other_errors_unusable() {
 
 #[test]
 fn only_a_missing_file_counts_as_not_installed() {
-    assert!(api::is_missing_library(
+    assert!(sys::is_missing_library(
         "libvulkan.so.1: cannot open shared object file: No such file or directory"
     ));
-    assert!(!api::is_missing_library(
+    assert!(!sys::is_missing_library(
         "libvulkan.so.1: wrong ELF class: ELFCLASS32"
     ));
 }
