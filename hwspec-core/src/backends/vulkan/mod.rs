@@ -78,24 +78,7 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
     progress.stage(Stage::Load);
     let loader = match api::Loader::load() {
         Ok(loader) => loader,
-        Err(LoadError::NotFound(why)) if why.iter().all(|w| sys::is_missing_library(w)) => {
-            return BackendReport::absent(
-                BackendName::Vulkan,
-                ReasonCode::LibraryNotFound,
-                format!("{LIBRARY} is not installed: {}", why.join("; ")),
-            )
-        }
-        Err(LoadError::NotFound(why)) => {
-            return BackendReport {
-                library: crate::sys::loaded_library("libvulkan.so"),
-                ..BackendReport::unusable(
-                    BackendName::Vulkan,
-                    ReasonCode::LoadFailed,
-                    format!("{LIBRARY} could not be used: {}", why.join("; ")),
-                )
-            };
-        }
-        Err(error) => return error.report(BackendName::Vulkan, LIBRARY, "libvulkan.so"),
+        Err(error) => return load_failure(&error),
     };
     // The inputs and references do not depend on the device: a helper thread makes them on
     // the other core while the loader opens every driver (half of the worker's time).
@@ -210,6 +193,32 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
     ));
     report.settle_status();
     report
+}
+
+/// The report when the loader could not be used: `absent` when no `libvulkan.so.1` is
+/// installed, `unusable` when one is there but does not load (wrong architecture, a missing
+/// dependency, a bad ELF file) or lacks an entry point.
+fn load_failure(error: &LoadError) -> BackendReport {
+    match error {
+        LoadError::NotFound(why) if why.iter().all(|w| sys::is_missing_library(w)) => {
+            BackendReport::absent(
+                BackendName::Vulkan,
+                ReasonCode::LibraryNotFound,
+                format!("{LIBRARY} is not installed: {error}"),
+            )
+        }
+        LoadError::NotFound(_) => BackendReport {
+            library: crate::sys::loaded_library("libvulkan.so"),
+            ..BackendReport::unusable(
+                BackendName::Vulkan,
+                ReasonCode::LoadFailed,
+                format!("{LIBRARY} could not be used: {error}"),
+            )
+        },
+        LoadError::MissingSymbols { .. } => {
+            error.report(BackendName::Vulkan, LIBRARY, "libvulkan.so")
+        }
+    }
 }
 
 /// Gives `report` a status and a reason from a Vulkan error.

@@ -92,6 +92,43 @@ fn only_a_missing_file_counts_as_not_installed() {
     ));
 }
 
+#[test]
+fn a_missing_loader_is_absent_and_a_broken_one_unusable() {
+    let missing = load_failure(&LoadError::NotFound(vec![
+        "libvulkan.so.1: cannot open shared object file: No such file or directory".into(),
+    ]));
+    assert_eq!(missing.status, Status::Absent);
+    let reason = missing.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
+    assert_eq!(
+        reason.message,
+        "libvulkan.so.1 is not installed: libvulkan.so.1: cannot open shared object file: \
+         No such file or directory"
+    );
+
+    let broken = load_failure(&LoadError::NotFound(vec![
+        "libvulkan.so.1: wrong ELF class: ELFCLASS32".into(),
+    ]));
+    assert_eq!(broken.status, Status::Unusable);
+    let reason = broken.reason.unwrap();
+    assert_eq!(reason.code, ReasonCode::LoadFailed);
+    assert!(
+        reason.message.contains("could not be used"),
+        "{}",
+        reason.message
+    );
+
+    let stripped = load_failure(&LoadError::MissingSymbols {
+        library: LIBRARY,
+        symbols: vec!["vkGetInstanceProcAddr"],
+    });
+    assert_eq!(stripped.status, Status::Unusable);
+    assert_eq!(
+        stripped.reason.unwrap().message,
+        "libvulkan.so.1 lacks the entry point vkGetInstanceProcAddr"
+    );
+}
+
 fn facts(families: &[vk::QueueFlags], heaps: &[(u64, vk::MemoryHeapFlags)]) -> api::DeviceFacts {
     let mut properties = vk::PhysicalDeviceProperties::default();
     let name = b"llvmpipe (LLVM 15.0.6, 256 bits)";
