@@ -15,7 +15,7 @@ use std::ffi::CStr;
 use std::fmt;
 use std::path::Path;
 
-use libloading::os::unix::{Library as Handle, RTLD_LOCAL, RTLD_NOW};
+use libloading::os::unix::{Library as Handle, RTLD_LAZY, RTLD_LOCAL, RTLD_NOW};
 
 use crate::model::{BackendName, BackendReport, ReasonCode};
 
@@ -54,6 +54,19 @@ impl Library {
     /// Opens `name`, as [`Library::open_first`] does.
     pub(crate) fn open(name: &'static str) -> Result<Library, LoadError> {
         Library::open_first(&[name])
+    }
+
+    /// The library `name` when this process has already loaded it, without loading it
+    /// (`RTLD_NOLOAD`): to ask a driver that is already loaded a question without running any
+    /// code that had not run. `None` when it is not loaded.
+    pub(crate) fn already_loaded(name: &str) -> Option<Library> {
+        // SAFETY: with RTLD_NOLOAD the dynamic loader only finds a library that is already
+        // loaded, so no initialiser runs; the handle is leaked, as in `open_first`.
+        let handle = unsafe { Handle::open(Some(name), RTLD_LAZY | libc::RTLD_NOLOAD) }.ok()?;
+        Some(Library {
+            name: Box::leak(name.into()),
+            handle: Box::leak(Box::new(handle)),
+        })
     }
 
     /// The name the library was opened by.
@@ -264,6 +277,14 @@ mod tests {
             assert_eq!((api.abs)(-3), 3);
             assert_eq!((api.strlen)(c"four".as_ptr()), 4);
         }
+    }
+
+    #[test]
+    fn only_a_library_already_loaded_is_found_without_loading() {
+        let libc = Library::already_loaded("libc.so.6").unwrap();
+        assert_eq!(libc.name(), "libc.so.6");
+        assert!(Libc::resolve(&libc).is_ok());
+        assert!(Library::already_loaded("libhwspec-never-loaded.so.1").is_none());
     }
 
     #[test]

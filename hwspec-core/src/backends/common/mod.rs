@@ -2,6 +2,7 @@
 //! points, and reporting why that failed; the kernel cache; the shapes of capability rules.
 
 pub(crate) mod capabilities;
+pub(crate) mod driver_files;
 mod error;
 mod kernel_cache;
 mod library;

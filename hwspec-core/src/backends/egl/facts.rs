@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use crate::backends::vulkan::manifests::Kind;
+use crate::backends::common::driver_files::Kind;
 
 /// EGL vendor files; libglvnd calls `__egl_Main` in each vendor library.
 pub(super) const EGL_VENDORS: Kind = Kind {

@@ -38,8 +38,8 @@ use self::api::{ClientApi, Context, Display, Egl, EglDevice};
 use self::sys::{
     EglError, EglInt, GL_RENDERER, GL_SHADING_LANGUAGE_VERSION, GL_VENDOR, GL_VERSION,
 };
+use crate::backends::common::driver_files as manifests;
 use crate::backends::common::{capabilities, skeleton};
-use crate::backends::vulkan::manifests;
 use crate::backends::{Backend, Variables};
 use crate::model::Capability;
 use crate::model::{BackendName, BackendReport, Device, DeviceKind, Level, ReasonCode, Status};

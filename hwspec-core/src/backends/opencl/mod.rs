@@ -1,18 +1,18 @@
 //! OpenCL through the ICD loader: every device of every platform, with SAXPY (and SGEMM at
 //! level `full`) run on each.
 //!
-//! Three layers (design §8): [`loader`] opens `libOpenCL.so.1`, [`cl`] turns each call into a
-//! `Result` and owns the OpenCL objects, [`validate`] launches the committed kernels. This module
-//! is safe code that turns what they return into a report.
+//! The backend's files have the roles of every backend's (design §8): [`sys`] loads
+//! `libOpenCL.so.1` and asks ICDs directly, [`api`] turns each call into a `Result` and owns the
+//! OpenCL objects, [`validate`] runs the committed kernels. This module is the probe: safe code
+//! that turns what they return into a report.
 
-mod cl;
-mod loader;
+mod api;
+mod sys;
 mod validate;
 
 #[cfg(test)]
 mod tests;
 
-use std::ffi::CStr;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -29,12 +29,14 @@ use opencl3::error_codes::{
 };
 use opencl3::platform::platform::{CL_PLATFORM_NAME, CL_PLATFORM_VERSION};
 
-use self::cl::{ClError, DeviceId};
+use self::api::DeviceId;
 use self::validate::{Session, SetupError};
-use crate::backends::common::validation::Problems;
-use crate::backends::common::{capabilities, skeleton, KernelCache};
+use crate::backends::common::validation::{Pending, Problems};
+use crate::backends::common::{
+    capabilities, check_loadable, skeleton, CallError, KernelCache, Library,
+};
 use crate::backends::{Backend, Drivers, Variables};
-use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
+use crate::kernels::build_log_excerpt;
 use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
@@ -59,7 +61,7 @@ pub struct OpenclBackend;
 
 impl Backend for OpenclBackend {
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
-        probe_with(loader::OPENCL_LIBRARY, level, progress)
+        probe_with(sys::OPENCL_LIBRARY, level, progress)
     }
 
     /// The best device's OpenCL version, whether a hardware GPU or an fp64 device is among
@@ -101,15 +103,11 @@ impl Backend for OpenclBackend {
 static ONE_PROBE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// Probes with `library` as the ICD loader's soname; tests name a missing one.
-fn probe_with(library: &CStr, level: Level, progress: &mut dyn Progress) -> BackendReport {
+fn probe_with(library: &'static str, level: Level, progress: &mut dyn Progress) -> BackendReport {
     let _one_at_a_time = skeleton::exclusive(&ONE_PROBE_AT_A_TIME);
     progress.stage(Stage::Load);
-    if let Err(why) = loader::open_for_good(library) {
-        return BackendReport::absent(
-            BackendName::Opencl,
-            ReasonCode::LibraryNotFound,
-            format!("{} could not be loaded: {why}", library.to_string_lossy()),
-        );
+    if let Err(error) = Library::open(library) {
+        return error.report(BackendName::Opencl, library, "libOpenCL.so");
     }
     let (icds, unloadable) =
         loadable_icds(&icd_files(std::env::var_os("OCL_ICD_VENDORS").as_deref()));
@@ -143,9 +141,12 @@ fn remove_pocl_start_files() {
 /// The probe once the ICD loader is loaded; `icds` are the ICDs whose libraries loaded.
 fn probe_loaded(level: Level, progress: &mut dyn Progress, icds: &[Icd]) -> BackendReport {
     let loaded = crate::sys::loaded_library("libOpenCL.so");
+    // The problems and references do not depend on the device: a helper thread makes them
+    // while the ICD loader starts every ICD.
+    let pending = Pending::start(level);
 
     progress.stage(Stage::Init);
-    let platforms = match cl::platforms() {
+    let platforms = match api::platforms() {
         Ok(platforms) if !platforms.is_empty() => platforms,
         Ok(_) => {
             return BackendReport {
@@ -178,17 +179,19 @@ fn probe_loaded(level: Level, progress: &mut dyn Progress, icds: &[Icd]) -> Back
     if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
-    let problems = Problems::new(level);
+    let problems = pending.wait();
+    let mut readback = Vec::new();
     skeleton::validate_each(&mut report, ids, |id, device| {
-        validate_device(id, device, &problems.saxpy, problems.sgemm());
+        validate_device(id, device, &problems, &mut readback);
     });
     report
 }
 
 /// The report for a failed `clGetPlatformIDs`. No ICD at all is the normal state of a machine
 /// without OpenCL drivers (the loader's -1001), anything else is a broken installation.
-fn platform_error(error: ClError) -> BackendReport {
-    match error.code {
+fn platform_error(error: CallError) -> BackendReport {
+    let code = i32::try_from(error.code).unwrap_or(i32::MIN);
+    match code {
         CL_PLATFORM_NOT_FOUND_KHR => BackendReport::absent(
             BackendName::Opencl,
             ReasonCode::NoDevice,
@@ -217,7 +220,7 @@ struct PlatformFacts {
 /// A platform whose devices cannot be listed becomes a warning, so that one broken ICD does not
 /// hide the others; only when no device is found at all does its error decide the state.
 fn enumerate(
-    platforms: &[cl::Platform],
+    platforms: &[api::Platform],
     owners: &[Option<PathBuf>],
     icds: &[Icd],
 ) -> (BackendReport, Vec<DeviceId>) {
@@ -297,7 +300,7 @@ fn enumerate(
 /// Everything the report says about one device. Identity queries that fail make the device
 /// `unusable`; the other facts are optional and left out when their query fails.
 fn describe(id: DeviceId, platform: &PlatformFacts) -> Device {
-    let identity = || -> Result<(String, String, u64), ClError> {
+    let identity = || -> Result<(String, String, u64), CallError> {
         Ok((
             id.string(CL_DEVICE_NAME)?,
             id.string(CL_DEVICE_VENDOR)?,
@@ -360,11 +363,16 @@ fn describe(id: DeviceId, platform: &PlatformFacts) -> Device {
 /// that identifies the driver, and loaded with `clCreateProgramWithBinary` next time. The cached
 /// binary is only a faster way to the same kernel: if the driver refuses it or the kernels
 /// built from it fail in any way, it is discarded and the device is judged from source.
-fn validate_device(id: DeviceId, device: &mut Device, saxpy: &Saxpy, sgemm: Option<&Sgemm>) {
-    let cache = binary_cache(device, sgemm.is_some());
+fn validate_device(
+    id: DeviceId,
+    device: &mut Device,
+    problems: &Problems,
+    readback: &mut Vec<f32>,
+) {
+    let cache = binary_cache(device, problems.sgemm().is_some());
     if let Some(binary) = cache.as_ref().and_then(KernelCache::load) {
         let mut attempt = device.clone();
-        if run_validations(id, &mut attempt, saxpy, sgemm, Some(&binary)).is_some() {
+        if run_validations(id, &mut attempt, problems, readback, Some(&binary)).is_some() {
             attempt.properties.insert(
                 "program".into(),
                 "binary cached from an earlier build".into(),
@@ -376,7 +384,7 @@ fn validate_device(id: DeviceId, device: &mut Device, saxpy: &Saxpy, sgemm: Opti
             cache.discard();
         }
     }
-    let session = run_validations(id, device, saxpy, sgemm, None);
+    let session = run_validations(id, device, problems, readback, None);
     device
         .properties
         .insert("program".into(), "built from source".into());
@@ -392,11 +400,11 @@ fn validate_device(id: DeviceId, device: &mut Device, saxpy: &Saxpy, sgemm: Opti
 fn run_validations(
     id: DeviceId,
     device: &mut Device,
-    saxpy: &Saxpy,
-    sgemm: Option<&Sgemm>,
+    problems: &Problems,
+    readback: &mut Vec<f32>,
     binary: Option<&[u8]>,
 ) -> Option<Session> {
-    let session = match Session::open(id, sgemm.is_some(), binary) {
+    let session = match Session::open(id, problems.sgemm().is_some(), binary) {
         Ok(session) => session,
         Err(SetupError::Build(failure)) => {
             let message = format!(
@@ -412,21 +420,20 @@ fn run_validations(
             return None;
         }
     };
-    match session.saxpy(saxpy) {
+    match session.saxpy(problems, readback) {
         Ok(validation) => device.validations.push(validation),
         Err(error) => {
             device.fail(ReasonCode::LaunchFailed, format!("saxpy: {error}"));
             return None;
         }
     }
-    if let Some(sgemm) = sgemm {
-        match session.sgemm(sgemm) {
-            Ok(validation) => device.validations.push(validation),
-            Err(error) => {
-                device.fail(ReasonCode::LaunchFailed, format!("sgemm: {error}"));
-                return None;
-            }
+    match session.sgemm(problems, readback) {
+        Some(Ok(validation)) => device.validations.push(validation),
+        Some(Err(error)) => {
+            device.fail(ReasonCode::LaunchFailed, format!("sgemm: {error}"));
+            return None;
         }
+        None => {}
     }
     device.judge_validations();
     (device.status == Status::Validated).then_some(session)
@@ -580,10 +587,10 @@ fn loadable_icds(files: &[PathBuf]) -> (Vec<Icd>, Vec<String>) {
         let failure = if library.is_empty() {
             "it names no library".to_owned()
         } else {
-            match loader::check_loadable(&library) {
+            match check_loadable(Path::new(&library)) {
                 Ok(()) => {
                     let loaded =
-                        crate::sys::loaded_file(Path::new(&library), loader::ICD_LOOKUP_SYMBOL);
+                        crate::sys::loaded_file(Path::new(&library), sys::ICD_LOOKUP_SYMBOL);
                     icds.push(Icd {
                         file: file.clone(),
                         library,
@@ -615,7 +622,7 @@ fn icd_label(owner: Option<&Path>, icds: &[Icd]) -> String {
 
 /// A warning for each ICD that loaded but gave the ICD loader no platform, which ocl-icd drops
 /// without a word (NVIDIA's and Intel's ICDs on a machine without their GPU). Platforms are
-/// traced to their ICD through `owners` (see [`cl::Platform::driver_library`]), so only an ICD
+/// traced to their ICD through `owners` (see [`api::Platform::driver_library`]), so only an ICD
 /// with no traced platform is asked again, directly, for its answer.
 fn dropped_icds(icds: &[Icd], owners: &[Option<PathBuf>]) -> Vec<String> {
     icds.iter()
@@ -623,7 +630,7 @@ fn dropped_icds(icds: &[Icd], owners: &[Option<PathBuf>]) -> Vec<String> {
             icd.loaded.is_none() || !owners.iter().flatten().any(|o| Some(o) == icd.loaded.as_ref())
         })
         .filter_map(|icd| {
-            let why = match loader::icd_platform_count(&icd.library) {
+            let why = match sys::icd_platform_count(&icd.library) {
                 Ok(0) => "clIcdGetPlatformIDsKHR lists 0 platforms".to_owned(),
                 // Listed under another library's name: not dropped.
                 Ok(_) => return None,

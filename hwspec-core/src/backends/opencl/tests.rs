@@ -83,17 +83,11 @@ fn features_come_from_queries_or_the_extension_list() {
 
 #[test]
 fn platform_errors_separate_no_icd_from_a_broken_one() {
-    let none = platform_error(ClError {
-        call: "clGetPlatformIDs",
-        code: CL_PLATFORM_NOT_FOUND_KHR,
-    });
+    let none = platform_error(api::cl_error("clGetPlatformIDs", CL_PLATFORM_NOT_FOUND_KHR));
     assert_eq!(none.status, Status::Absent);
     assert_eq!(none.reason.unwrap().code, ReasonCode::NoDevice);
 
-    let broken = platform_error(ClError {
-        call: "clGetPlatformIDs",
-        code: -5,
-    });
+    let broken = platform_error(api::cl_error("clGetPlatformIDs", -5));
     assert_eq!(broken.status, Status::Unusable);
     let reason = broken.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::DriverError);
@@ -104,10 +98,10 @@ fn platform_errors_separate_no_icd_from_a_broken_one() {
         reason.message
     );
 
-    let stripped = platform_error(ClError {
-        call: "clGetPlatformIDs",
-        code: DLOPEN_FUNCTION_NOT_AVAILABLE,
-    });
+    let stripped = platform_error(api::cl_error(
+        "clGetPlatformIDs",
+        DLOPEN_FUNCTION_NOT_AVAILABLE,
+    ));
     assert_eq!(stripped.reason.unwrap().code, ReasonCode::LoadFailed);
 }
 
@@ -126,7 +120,7 @@ fn icd_directories_are_counted_by_extension() {
 #[test]
 fn a_missing_loader_is_absent_and_named() {
     let report = probe_with(
-        c"libhwspec-no-such-opencl.so.1",
+        "libhwspec-no-such-opencl.so.1",
         Level::Standard,
         &mut NoProgress,
     );
@@ -143,7 +137,7 @@ fn a_missing_loader_is_absent_and_named() {
 
 #[test]
 fn the_real_loader_is_named_libopencl_so_1() {
-    assert_eq!(loader::OPENCL_LIBRARY, c"libOpenCL.so.1");
+    assert_eq!(sys::OPENCL_LIBRARY, "libOpenCL.so.1");
 }
 
 fn pocl_device(report: &BackendReport) -> &Device {
@@ -240,13 +234,7 @@ fn quick_enumerates_without_running_kernels() {
 #[test]
 fn a_kernel_that_does_not_compile_reports_its_build_log() {
     let _one_at_a_time = skeleton::exclusive(&ONE_PROBE_AT_A_TIME);
-    let platform = cl::platforms()
-        .unwrap()
-        .into_iter()
-        .find(|p| p.string(CL_PLATFORM_NAME).as_deref() == Ok(POCL_PLATFORM))
-        .expect("a PoCL platform");
-    let device = platform.devices().unwrap()[0];
-    let context = cl::Context::for_device(device).unwrap();
+    let context = api::Context::for_device(pocl_device_id()).unwrap();
     let program = context
         .program("__kernel void broken(__global float *x) { x[0] = undeclared_name; }")
         .unwrap();
@@ -254,13 +242,114 @@ fn a_kernel_that_does_not_compile_reports_its_build_log() {
     assert_eq!(failure.error.call, "clBuildProgram");
     assert_eq!(
         failure.error.code,
-        opencl3::error_codes::CL_BUILD_PROGRAM_FAILURE
+        i64::from(opencl3::error_codes::CL_BUILD_PROGRAM_FAILURE)
     );
     assert!(
         build_log_excerpt(&failure.log, "(empty)").contains("undeclared_name"),
         "{}",
         failure.log
     );
+}
+
+/// The first device of the PoCL platform; the caller holds the probe lock.
+fn pocl_device_id() -> DeviceId {
+    assert!(Library::open(sys::OPENCL_LIBRARY).is_ok());
+    let platform = api::platforms()
+        .unwrap()
+        .into_iter()
+        .find(|p| p.string(CL_PLATFORM_NAME).as_deref() == Ok(POCL_PLATFORM))
+        .expect("a PoCL platform");
+    platform.devices().unwrap()[0]
+}
+
+static DOUBLE: api::Signature = api::Signature {
+    name: c"double_it",
+    args: &[api::ArgKind::Buffer, api::ArgKind::Count],
+    extent: api::Extent::Linear,
+};
+
+static SQUARE: api::Signature = api::Signature {
+    name: c"double_it",
+    args: &[api::ArgKind::Buffer, api::ArgKind::Count],
+    extent: api::Extent::Square,
+};
+
+#[test]
+fn launches_are_held_to_the_kernel_signature() {
+    use api::Arg;
+    let _one_at_a_time = skeleton::exclusive(&ONE_PROBE_AT_A_TIME);
+    let device = pocl_device_id();
+    let context = api::Context::for_device(device).unwrap();
+    let queue = context.queue().unwrap();
+    let program = context
+        .program("__kernel void double_it(__global float *x, const uint n) { size_t i = get_global_id(0); if (i < n) x[i] *= 2.0f; }")
+        .unwrap();
+    program.build().unwrap();
+    let kernel = program.kernel(&DOUBLE).unwrap();
+    let buffer = context.buffer(4).unwrap();
+    queue.write(&buffer, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+
+    let refused = |args: &[Arg<'_>], kernel: &api::Kernel| {
+        let error = queue.launch(kernel, args, &[4]).unwrap_err();
+        (error.call, error.to_string())
+    };
+    // Wrong kinds, wrong count, and a count the buffer is too short for.
+    let (call, message) = refused(&[Arg::U32(4), Arg::Buffer(&buffer)], &kernel);
+    assert_eq!(call, "clSetKernelArg");
+    assert!(message.contains("CL_INVALID_KERNEL_ARGS"), "{message}");
+    let (_, message) = refused(&[Arg::Buffer(&buffer)], &kernel);
+    assert!(message.contains("CL_INVALID_KERNEL_ARGS"), "{message}");
+    let (_, message) = refused(&[Arg::Buffer(&buffer), Arg::U32(5)], &kernel);
+    assert!(message.contains("CL_INVALID_BUFFER_SIZE"), "{message}");
+    let square = program.kernel(&SQUARE).unwrap();
+    let (_, message) = refused(&[Arg::Buffer(&buffer), Arg::U32(4)], &square);
+    assert!(message.contains("CL_INVALID_BUFFER_SIZE"), "{message}");
+    // A buffer of another context.
+    let other = api::Context::for_device(device).unwrap();
+    let foreign = other.buffer(4).unwrap();
+    let (_, message) = refused(&[Arg::Buffer(&foreign), Arg::U32(4)], &kernel);
+    assert!(message.contains("CL_INVALID_CONTEXT"), "{message}");
+
+    // Nothing refused ran; the matching launch does.
+    queue
+        .launch(&kernel, &[Arg::Buffer(&buffer), Arg::U32(4)], &[4])
+        .unwrap();
+    let mut got = [0.0f32; 4];
+    queue.read(&buffer, &mut got).unwrap();
+    assert_eq!(got, [2.0, 4.0, 6.0, 8.0]);
+}
+
+#[test]
+fn strings_stop_at_the_first_nul_and_are_trimmed() {
+    use api::decode_string;
+    assert_eq!(
+        decode_string(b"Portable Computing Language\0"),
+        "Portable Computing Language"
+    );
+    assert_eq!(decode_string(b"3.1+debian \0\0\0garbage"), "3.1+debian");
+    assert_eq!(decode_string(b"no terminator"), "no terminator");
+    assert_eq!(decode_string(b""), "");
+}
+
+#[test]
+fn unsigned_values_follow_the_size_the_driver_wrote() {
+    use api::decode_unsigned;
+    assert_eq!(decode_unsigned(&7u32.to_ne_bytes()), Some(7));
+    assert_eq!(decode_unsigned(&(1u64 << 40).to_ne_bytes()), Some(1 << 40));
+    assert_eq!(decode_unsigned(&[1, 2]), None);
+    assert_eq!(decode_unsigned(&[]), None);
+}
+
+#[test]
+fn errors_name_the_call_the_number_and_the_constant() {
+    let error = api::cl_error("clGetPlatformIDs", -1001);
+    assert_eq!(
+        error.to_string(),
+        "clGetPlatformIDs returned -1001 (CL_PLATFORM_NOT_FOUND_KHR)"
+    );
+    // A number the headers do not name stays a number.
+    let unknown = api::cl_error("clGetPlatformIDs", -9999);
+    assert_eq!(unknown.to_string(), "clGetPlatformIDs returned -9999");
 }
 
 /// Runs [`child_probe_entry`] in a child process. The ICD loader reads `OCL_ICD_VENDORS` once

@@ -1,17 +1,47 @@
 //! Runs the validation problems on one device. This is the only code that knows the kernels'
-//! argument layouts, so it is the only code that launches them.
+//! argument layouts: their signatures are declared here, next to their sources, and every
+//! launch is held to them (see [`Queue::launch`]).
 
 use std::time::Instant;
 
 use opencl3::error_codes::CL_INVALID_VALUE;
 use opencl3::types::cl_uint;
 
-use super::cl::{Arg, BuildFailure, ClError, Context, DeviceId, Program, Queue};
-use crate::kernels::{Saxpy, Sgemm};
+use super::api::{
+    cl_error, Arg, ArgKind, BuildFailure, Context, DeviceId, Extent, Program, Queue, Signature,
+};
+use crate::backends::common::validation::Problems;
+use crate::backends::common::CallError;
 use crate::model::Validation;
 
 const SAXPY_SOURCE: &str = include_str!("saxpy.cl");
 const SAXPY_AND_SGEMM_SOURCE: &str = concat!(include_str!("saxpy.cl"), include_str!("sgemm.cl"));
+
+/// `saxpy(const float a, __global const float *x, __global float *y, const uint n)`, which
+/// touches `x[i]` and `y[i]` only for `i < n`.
+static SAXPY: Signature = Signature {
+    name: c"saxpy",
+    args: &[
+        ArgKind::F32,
+        ArgKind::Buffer,
+        ArgKind::Buffer,
+        ArgKind::Count,
+    ],
+    extent: Extent::Linear,
+};
+
+/// `sgemm(__global const float *a, __global const float *b, __global float *c, const uint n)`,
+/// which touches the three `n × n` matrices only at `row * n + col` with `row, col < n`.
+static SGEMM: Signature = Signature {
+    name: c"sgemm",
+    args: &[
+        ArgKind::Buffer,
+        ArgKind::Buffer,
+        ArgKind::Buffer,
+        ArgKind::Count,
+    ],
+    extent: Extent::Square,
+};
 
 /// The OpenCL C source of the program for a level with or without SGEMM.
 pub(super) fn source(with_sgemm: bool) -> &'static str {
@@ -26,7 +56,7 @@ pub(super) fn source(with_sgemm: bool) -> &'static str {
 #[derive(Debug)]
 pub(super) enum SetupError {
     /// Context, queue or program creation failed.
-    Call(ClError),
+    Call(CallError),
     /// The kernels did not compile for the device.
     Build(BuildFailure),
 }
@@ -69,62 +99,76 @@ impl Session {
         self.program.binary()
     }
 
-    /// Runs `problem` and compares with its CPU reference; the time covers the copies to the
-    /// device, the kernel and the copy back.
-    pub(super) fn saxpy(&self, problem: &Saxpy) -> Result<Validation, ClError> {
+    /// Runs the SAXPY of `problems`, reads the result back into `readback` and compares it
+    /// with the reference; the time covers the copies to the device, the kernel and the copy
+    /// back.
+    pub(super) fn saxpy(
+        &self,
+        problems: &Problems,
+        readback: &mut Vec<f32>,
+    ) -> Result<Validation, CallError> {
+        let problem = &problems.saxpy;
         let n = problem.len();
-        let kernel = self.program.kernel(c"saxpy")?;
+        let kernel = self.program.kernel(&SAXPY)?;
         let x = self.context.buffer(n)?;
         let y = self.context.buffer(n)?;
-        kernel.set_args(&[
+        let got = room(readback, n);
+        let start = Instant::now();
+        self.queue.write(&x, &problem.x)?;
+        self.queue.write(&y, &problem.y)?;
+        let args = [
             Arg::F32(problem.a),
             Arg::Buffer(&x),
             Arg::Buffer(&y),
             Arg::U32(count(n)?),
-        ])?;
-        let mut got = vec![0.0f32; n];
-        let start = Instant::now();
-        self.queue.write(&x, &problem.x)?;
-        self.queue.write(&y, &problem.y)?;
-        // SAFETY: saxpy.cl reads x[i] and y[i] and writes y[i] only for i < n, the last
-        // argument set above, and both buffers were created with n floats.
-        unsafe { self.queue.launch(&kernel, &[n]) }?;
-        self.queue.read(&y, &mut got)?;
-        Ok(problem.check(&got, start.elapsed()))
+        ];
+        self.queue.launch(&kernel, &args, &[n])?;
+        self.queue.read(&y, got)?;
+        Ok(problems.check_saxpy(got, start.elapsed()))
     }
 
-    /// Runs `problem` (`C = A × B`) and compares with its CPU reference; timed as
-    /// [`Session::saxpy`].
-    pub(super) fn sgemm(&self, problem: &Sgemm) -> Result<Validation, ClError> {
-        let n = problem.n;
-        let elements = n.saturating_mul(n);
-        let kernel = self.program.kernel(c"sgemm")?;
-        let a = self.context.buffer(elements)?;
-        let b = self.context.buffer(elements)?;
-        let c = self.context.buffer(elements)?;
-        kernel.set_args(&[
-            Arg::Buffer(&a),
-            Arg::Buffer(&b),
-            Arg::Buffer(&c),
-            Arg::U32(count(n)?),
-        ])?;
-        let mut got = vec![0.0f32; elements];
-        let start = Instant::now();
-        self.queue.write(&a, &problem.a)?;
-        self.queue.write(&b, &problem.b)?;
-        // SAFETY: sgemm.cl accesses a, b and c only at row * n + col, row * n + k and
-        // k * n + col with row, col, k < n, the last argument set above, so every index is
-        // below n * n, the length of all three buffers.
-        unsafe { self.queue.launch(&kernel, &[n, n]) }?;
-        self.queue.read(&c, &mut got)?;
-        Ok(problem.check(&got, start.elapsed()))
+    /// Runs the SGEMM of `problems` (`C = A × B`), when it has one, as [`Session::saxpy`].
+    pub(super) fn sgemm(
+        &self,
+        problems: &Problems,
+        readback: &mut Vec<f32>,
+    ) -> Option<Result<Validation, CallError>> {
+        let problem = problems.sgemm()?;
+        let mut run = || {
+            let n = problem.n;
+            let elements = n.saturating_mul(n);
+            let kernel = self.program.kernel(&SGEMM)?;
+            let a = self.context.buffer(elements)?;
+            let b = self.context.buffer(elements)?;
+            let c = self.context.buffer(elements)?;
+            let got = room(readback, elements);
+            let start = Instant::now();
+            self.queue.write(&a, &problem.a)?;
+            self.queue.write(&b, &problem.b)?;
+            let args = [
+                Arg::Buffer(&a),
+                Arg::Buffer(&b),
+                Arg::Buffer(&c),
+                Arg::U32(count(n)?),
+            ];
+            self.queue.launch(&kernel, &args, &[n, n])?;
+            self.queue.read(&c, got)?;
+            Ok(problems.check_sgemm(got, start.elapsed()))
+        };
+        Some(run())
     }
 }
 
+/// The first `len` floats of `readback`, grown when it is shorter: one read-back buffer serves
+/// every kernel of every device.
+fn room(readback: &mut Vec<f32>, len: usize) -> &mut [f32] {
+    if readback.len() < len {
+        readback.resize(len, 0.0);
+    }
+    &mut readback[..len]
+}
+
 /// `n` as the kernels' `uint` argument; a problem too large for it is refused, not truncated.
-fn count(n: usize) -> Result<cl_uint, ClError> {
-    cl_uint::try_from(n).map_err(|_| ClError {
-        call: "clSetKernelArg",
-        code: CL_INVALID_VALUE,
-    })
+fn count(n: usize) -> Result<cl_uint, CallError> {
+    cl_uint::try_from(n).map_err(|_| cl_error("clSetKernelArg", CL_INVALID_VALUE))
 }

@@ -1,4 +1,8 @@
-//! The loading and wrapper layer: every `unsafe` call of the Vulkan backend lives here.
+#![allow(unsafe_code)]
+// Why: every Vulkan command is an unsafe ash call; these are the safe wrappers around them.
+
+//! The wrapper layer: every Vulkan command the backend makes, behind RAII guards that return
+//! `Result`, including the recording and dispatch of the two compute shaders.
 //!
 //! ash replaces a missing entry point with a stub that panics, so each wrapper first checks that
 //! the commands it will call were really resolved, and a missing one becomes an error. Objects
@@ -15,16 +19,14 @@ use std::time::Duration;
 
 use ash::vk;
 
+use super::sys;
+use crate::backends::common::{CallError, LoadError};
+
 /// Why a Vulkan call did not give what was asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum VkError {
     /// A command returned an error code.
-    Call {
-        /// The command, e.g. `vkCreateInstance`.
-        call: &'static str,
-        /// What it returned.
-        result: vk::Result,
-    },
+    Call(CallError),
     /// The loader or driver did not resolve a command this backend needs.
     MissingCommand(&'static CStr),
     /// Submitted work did not finish in time; the device is now treated as lost.
@@ -35,16 +37,36 @@ pub(super) enum VkError {
 
 impl VkError {
     fn call(call: &'static str) -> impl FnOnce(vk::Result) -> VkError {
-        move |result| VkError::Call { call, result }
+        move |result| VkError::Call(vk_error(call, result))
+    }
+
+    /// What the command returned, when it returned an error code.
+    pub(super) fn result(&self) -> Option<vk::Result> {
+        match self {
+            VkError::Call(error) => i32::try_from(error.code).ok().map(vk::Result::from_raw),
+            _ => None,
+        }
+    }
+}
+
+/// The error of `call`, which returned `result`, named as the Vulkan headers name it
+/// (`VK_ERROR_INCOMPATIBLE_DRIVER`); a number they do not name stays a number.
+pub(super) fn vk_error(call: &'static str, result: vk::Result) -> CallError {
+    let error = CallError::new(call, result.as_raw());
+    // ash writes the headers' names without their `VK_` prefix, and a number it does not know
+    // as that number.
+    let name = format!("{result:?}");
+    if name.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        error.named(format!("VK_{name}"))
+    } else {
+        error
     }
 }
 
 impl fmt::Display for VkError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            VkError::Call { call, result } => {
-                write!(f, "{call} returned {result:?} ({})", result.as_raw())
-            }
+            VkError::Call(error) => error.fmt(f),
             VkError::MissingCommand(name) => {
                 write!(f, "the loader does not provide {}", name.to_string_lossy())
             }
@@ -56,21 +78,6 @@ impl fmt::Display for VkError {
             VkError::Invalid(why) => f.write_str(why),
         }
     }
-}
-
-/// Why `libvulkan.so.1` could not be used at all.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum LoadError {
-    /// The dynamic loader found no such file; the message is `dlerror`'s.
-    NotFound(String),
-    /// The file is there but could not be loaded or lacks a required entry point.
-    Broken(String),
-}
-
-/// Whether a `dlopen` error message means the library is not installed, as opposed to
-/// installed but unloadable (wrong architecture, missing dependency, bad ELF).
-pub(super) fn is_missing_library(dlerror: &str) -> bool {
-    dlerror.contains("cannot open shared object file: No such file or directory")
 }
 
 /// Global commands that must exist before anything else is tried.
@@ -142,35 +149,22 @@ impl fmt::Debug for Loader {
 }
 
 impl Loader {
-    /// Opens `libvulkan.so.1` and checks its global commands.
+    /// Opens `libvulkan.so.1` and checks its global commands. Every object made from the
+    /// loader borrows it.
     pub(super) fn load() -> Result<Loader, LoadError> {
-        // SAFETY: dlopen runs the Vulkan loader's initialisers, which is what the loader is
-        // built for; a loader that misbehaves doing so is contained by the worker process
-        // this backend runs in. The Entry keeps the library open for as long as it lives, and
-        // every object made from it borrows the Loader that owns it.
-        let entry = match unsafe { ash::Entry::load() } {
-            Ok(entry) => entry,
-            Err(ash::LoadingError::LibraryLoadFailure(e)) => {
-                let message = e.to_string();
-                return Err(if is_missing_library(&message) {
-                    LoadError::NotFound(message)
-                } else {
-                    LoadError::Broken(message)
-                });
-            }
-            Err(e @ ash::LoadingError::MissingEntryPoint(_)) => {
-                return Err(LoadError::Broken(e.to_string()))
-            }
+        let loader = Loader {
+            entry: sys::load()?,
         };
-        let loader = Loader { entry };
-        if let Some(missing) = GLOBAL_COMMANDS
+        let missing: Vec<&'static str> = GLOBAL_COMMANDS
             .iter()
-            .find(|name| !loader.has_command(vk::Instance::null(), name))
-        {
-            return Err(LoadError::Broken(format!(
-                "the library does not provide {}",
-                missing.to_string_lossy()
-            )));
+            .filter(|name| !loader.has_command(vk::Instance::null(), name))
+            .map(|name| name.to_str().unwrap_or("an unnamed command"))
+            .collect();
+        if !missing.is_empty() {
+            return Err(LoadError::MissingSymbols {
+                library: sys::LIBRARY,
+                symbols: missing,
+            });
         }
         Ok(loader)
     }
@@ -876,10 +870,7 @@ impl<'i> Device<'i> {
                 // Vulkan leaves failed entries null, so anything else was made and is kept
                 // for the guard to destroy.
                 pipeline.pipeline = pipelines.first().copied().unwrap_or_default();
-                return Err(VkError::Call {
-                    call: "vkCreateComputePipelines",
-                    result,
-                });
+                return Err(VkError::call("vkCreateComputePipelines")(result));
             }
         };
         drop(module);
@@ -1093,10 +1084,7 @@ impl<'i> Device<'i> {
             Err(result) => {
                 // Whether the work still runs is unknown, so nothing it touches is freed.
                 self.mark_lost();
-                Err(VkError::Call {
-                    call: "vkWaitForFences",
-                    result,
-                })
+                Err(VkError::call("vkWaitForFences")(result))
             }
         }
     }

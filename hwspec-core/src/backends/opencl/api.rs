@@ -1,13 +1,20 @@
-//! Thin wrappers over the cl3 calls the probe makes: each returns a [`ClError`] naming the call,
-//! and every OpenCL object is owned by a handle that releases it on drop.
+#![allow(unsafe_code)]
+// Why: cl3's raw OpenCL calls, and the one place kernel arguments become pointers.
+
+//! Thin wrappers over the cl3 calls the probe makes: each returns a [`CallError`] named by the
+//! OpenCL headers' error names, and every OpenCL object is owned by a handle that releases it
+//! on drop.
 //!
 //! opencl3's own object types are not used because their `Drop` implementations `expect()` the
 //! release to succeed: a driver that fails `clRelease*` would panic the worker instead of being
 //! reported. Info queries go through the byte-level `get_*_data` calls for the same reason:
 //! cl3's `InfoType` conversions panic when a driver answers with an unexpected shape.
+//!
+//! Kernel launches are safe: a kernel is made with its declared [`Signature`], and
+//! [`Queue::launch`] refuses arguments that do not match it, or buffers smaller than the
+//! extent the kernel's source indexes up to, before any of them reaches the driver.
 
 use std::ffi::{c_void, CStr};
-use std::fmt;
 use std::ptr;
 
 use cl3::info_type::InfoType;
@@ -17,7 +24,10 @@ use opencl3::command_queue::{
 };
 use opencl3::context::context::{create_context, release_context};
 use opencl3::device::{get_device_data, get_device_ids, CL_DEVICE_TYPE_ALL};
-use opencl3::error_codes::{error_text, CL_INVALID_VALUE};
+use opencl3::error_codes::{
+    CL_INVALID_ARG_SIZE, CL_INVALID_BUFFER_SIZE, CL_INVALID_CONTEXT, CL_INVALID_KERNEL_ARGS,
+    CL_INVALID_VALUE,
+};
 use opencl3::event::release_event;
 use opencl3::kernel::{create_kernel, release_kernel, set_kernel_arg};
 use opencl3::memory::{create_buffer, release_mem_object, CL_MEM_READ_WRITE};
@@ -32,38 +42,19 @@ use opencl3::types::{
     cl_mem, cl_platform_id, cl_platform_info, cl_program, cl_uint,
 };
 
+use super::sys::error_name;
+use crate::backends::common::CallError;
+
 /// Largest program binary kept; PoCL's SAXPY+SGEMM bundle is a few KiB.
 const MAX_BINARY_BYTES: u64 = 16 << 20;
 
-/// An OpenCL call that did not return `CL_SUCCESS`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct ClError {
-    /// The C entry point, as people search for it.
-    pub call: &'static str,
-    /// The error number it returned.
-    pub code: cl_int,
+/// The error of `call`, which returned `code`, named as the OpenCL headers name it.
+pub(super) fn cl_error(call: &'static str, code: cl_int) -> CallError {
+    CallError::new(call, code).named_by(error_name)
 }
 
-impl ClError {
-    fn new(call: &'static str, code: cl_int) -> ClError {
-        ClError { call, code }
-    }
-}
-
-impl fmt::Display for ClError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} returned {} ({})",
-            self.call,
-            self.code,
-            error_text(self.code)
-        )
-    }
-}
-
-fn named<T>(call: &'static str, result: Result<T, cl_int>) -> Result<T, ClError> {
-    result.map_err(|code| ClError::new(call, code))
+fn named<T>(call: &'static str, result: Result<T, cl_int>) -> Result<T, CallError> {
+    result.map_err(|code| cl_error(call, code))
 }
 
 /// Text of a `char[]` info value: drivers include the terminating NUL, some pad with more.
@@ -83,7 +74,7 @@ pub(super) fn decode_unsigned(bytes: &[u8]) -> Option<u64> {
 }
 
 /// Every platform the ICD loader offers.
-pub(super) fn platforms() -> Result<Vec<Platform>, ClError> {
+pub(super) fn platforms() -> Result<Vec<Platform>, CallError> {
     let ids = named("clGetPlatformIDs", get_platform_ids())?;
     Ok(ids.into_iter().map(Platform).collect())
 }
@@ -94,7 +85,7 @@ pub(super) struct Platform(cl_platform_id);
 
 impl Platform {
     /// A string property such as `CL_PLATFORM_NAME`.
-    pub(super) fn string(self, param: cl_platform_info) -> Result<String, ClError> {
+    pub(super) fn string(self, param: cl_platform_info) -> Result<String, CallError> {
         let bytes = named("clGetPlatformInfo", get_platform_data(self.0, param))?;
         Ok(decode_string(&bytes))
     }
@@ -116,7 +107,7 @@ impl Platform {
 
     /// Every device of the platform, of any type. A platform without devices gives an empty
     /// list (cl3 folds `CL_DEVICE_NOT_FOUND` into it).
-    pub(super) fn devices(self) -> Result<Vec<DeviceId>, ClError> {
+    pub(super) fn devices(self) -> Result<Vec<DeviceId>, CallError> {
         let ids = named("clGetDeviceIDs", get_device_ids(self.0, CL_DEVICE_TYPE_ALL))?;
         Ok(ids.into_iter().map(DeviceId).collect())
     }
@@ -127,20 +118,20 @@ impl Platform {
 pub(super) struct DeviceId(cl_device_id);
 
 impl DeviceId {
-    fn data(self, param: cl_device_info) -> Result<Vec<u8>, ClError> {
+    fn data(self, param: cl_device_info) -> Result<Vec<u8>, CallError> {
         named("clGetDeviceInfo", get_device_data(self.0, param))
     }
 
     /// A string property such as `CL_DEVICE_NAME`.
-    pub(super) fn string(self, param: cl_device_info) -> Result<String, ClError> {
+    pub(super) fn string(self, param: cl_device_info) -> Result<String, CallError> {
         Ok(decode_string(&self.data(param)?))
     }
 
     /// An unsigned property such as `CL_DEVICE_GLOBAL_MEM_SIZE`; a value of unexpected size
     /// is reported as `CL_INVALID_VALUE`.
-    pub(super) fn unsigned(self, param: cl_device_info) -> Result<u64, ClError> {
+    pub(super) fn unsigned(self, param: cl_device_info) -> Result<u64, CallError> {
         decode_unsigned(&self.data(param)?)
-            .ok_or_else(|| ClError::new("clGetDeviceInfo", CL_INVALID_VALUE))
+            .ok_or_else(|| cl_error("clGetDeviceInfo", CL_INVALID_VALUE))
     }
 }
 
@@ -153,7 +144,7 @@ pub(super) struct Context {
 
 impl Context {
     /// A context for `device` alone, so that one device's failure cannot spoil another's.
-    pub(super) fn for_device(device: DeviceId) -> Result<Context, ClError> {
+    pub(super) fn for_device(device: DeviceId) -> Result<Context, CallError> {
         let raw = named(
             "clCreateContext",
             create_context(&[device.0], ptr::null(), None, ptr::null_mut()),
@@ -162,15 +153,18 @@ impl Context {
     }
 
     /// An in-order queue on the context's device: each command sees the previous one's writes.
-    pub(super) fn queue(&self) -> Result<Queue, ClError> {
+    pub(super) fn queue(&self) -> Result<Queue, CallError> {
         // SAFETY: the context and device handles are live (owned by `self`); properties 0
         // asks for a plain in-order queue, and the returned handle is owned by `Queue`.
         let raw = unsafe { create_command_queue(self.raw, self.device.0, 0) };
-        Ok(Queue(named("clCreateCommandQueue", raw)?))
+        Ok(Queue {
+            raw: named("clCreateCommandQueue", raw)?,
+            context: self.raw,
+        })
     }
 
     /// An uninitialised read-write buffer of `len` floats.
-    pub(super) fn buffer(&self, len: usize) -> Result<Buffer, ClError> {
+    pub(super) fn buffer(&self, len: usize) -> Result<Buffer, CallError> {
         let bytes = len.saturating_mul(size_of::<f32>());
         // SAFETY: no host pointer is passed, so the driver allocates and owns the storage;
         // the returned handle is owned by `Buffer`, which records its length for later copies.
@@ -178,13 +172,14 @@ impl Context {
         Ok(Buffer {
             raw: named("clCreateBuffer", raw)?,
             len,
+            context: self.raw,
         })
     }
 
     /// A program made from one OpenCL C source, not yet built. One, because cl3 0.13 passes
     /// its `&[&str]` to the C API as an array of `char *` (a cast of fat pointers): with two
     /// sources the driver reads the first one's length as the second one's address and crashes.
-    pub(super) fn program(&self, source: &str) -> Result<Program, ClError> {
+    pub(super) fn program(&self, source: &str) -> Result<Program, CallError> {
         let raw = named(
             "clCreateProgramWithSource",
             create_program_with_source(self.raw, &[source]),
@@ -192,18 +187,20 @@ impl Context {
         Ok(Program {
             raw,
             device: self.device,
+            context: self.raw,
         })
     }
 
     /// A program made from a binary this device's driver produced earlier (see
     /// [`Program::binary`]), not yet built. Drivers check the binary and refuse one that is
     /// not theirs.
-    pub(super) fn program_from_binary(&self, binary: &[u8]) -> Result<Program, ClError> {
+    pub(super) fn program_from_binary(&self, binary: &[u8]) -> Result<Program, CallError> {
         // SAFETY: the one device passed is the device this context was created for.
         let raw = unsafe { create_program_with_binary(self.raw, &[self.device.0], &[binary]) };
         Ok(Program {
             raw: named("clCreateProgramWithBinary", raw)?,
             device: self.device,
+            context: self.raw,
         })
     }
 }
@@ -219,7 +216,7 @@ impl Drop for Context {
 /// Why a program did not build: the failing call and the first part of the device's build log.
 #[derive(Debug)]
 pub(super) struct BuildFailure {
-    pub error: ClError,
+    pub error: CallError,
     pub log: String,
 }
 
@@ -228,6 +225,8 @@ pub(super) struct BuildFailure {
 pub(super) struct Program {
     raw: cl_program,
     device: DeviceId,
+    /// The context it was made in, to tell its kernels' arguments from another context's.
+    context: cl_context,
 }
 
 impl Program {
@@ -258,10 +257,14 @@ impl Program {
         }
     }
 
-    /// The built kernel called `name`.
-    pub(super) fn kernel(&self, name: &CStr) -> Result<Kernel, ClError> {
-        let raw = named("clCreateKernel", create_kernel(self.raw, name))?;
-        Ok(Kernel(raw))
+    /// The built kernel `signature` declares, held to that signature at every launch.
+    pub(super) fn kernel(&self, signature: &'static Signature) -> Result<Kernel, CallError> {
+        let raw = named("clCreateKernel", create_kernel(self.raw, signature.name))?;
+        Ok(Kernel {
+            raw,
+            signature,
+            context: self.context,
+        })
     }
 }
 
@@ -273,7 +276,54 @@ impl Drop for Program {
     }
 }
 
-/// A kernel argument.
+/// What one parameter of a kernel is, as its OpenCL C source declares it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ArgKind {
+    /// `__global float *`, indexed only below the kernel's [`Extent`].
+    Buffer,
+    /// `const float`.
+    F32,
+    /// `const uint n`: the count that bounds every index of the kernel (see [`Extent`]).
+    Count,
+}
+
+/// How far a kernel indexes its buffers, from its count `n`: what its source guards every
+/// access with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Extent {
+    /// Indices below `n`.
+    Linear,
+    /// Indices below `n × n` (an `n × n` matrix).
+    Square,
+}
+
+impl Extent {
+    /// The elements a buffer must hold for a kernel with count `n`; `None` when that does not
+    /// fit in memory at all.
+    fn elements(self, n: cl_uint) -> Option<usize> {
+        let n = usize::try_from(n).ok()?;
+        match self {
+            Extent::Linear => Some(n),
+            Extent::Square => n.checked_mul(n),
+        }
+    }
+}
+
+/// A kernel's declared signature: its name, its parameters in order, and how far it indexes
+/// its buffers. Declared next to the kernel's source; [`Queue::launch`] holds every launch to
+/// it.
+#[derive(Debug)]
+pub(super) struct Signature {
+    /// The `__kernel` function's name.
+    pub(super) name: &'static CStr,
+    /// Its parameters, in order; exactly one is the [`ArgKind::Count`].
+    pub(super) args: &'static [ArgKind],
+    /// How far it indexes its buffers.
+    pub(super) extent: Extent,
+}
+
+/// A kernel argument. A buffer is borrowed for the launch, and must come from the queue's
+/// context.
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Arg<'a> {
     Buffer(&'a Buffer),
@@ -281,14 +331,60 @@ pub(super) enum Arg<'a> {
     U32(cl_uint),
 }
 
-/// A kernel and its arguments.
+impl Arg<'_> {
+    fn kind(&self) -> ArgKind {
+        match self {
+            Arg::Buffer(_) => ArgKind::Buffer,
+            Arg::F32(_) => ArgKind::F32,
+            Arg::U32(_) => ArgKind::Count,
+        }
+    }
+}
+
+/// A kernel and the signature it was declared with.
 #[derive(Debug)]
-pub(super) struct Kernel(cl_kernel);
+pub(super) struct Kernel {
+    raw: cl_kernel,
+    signature: &'static Signature,
+    context: cl_context,
+}
 
 impl Kernel {
-    /// Sets the arguments in order. The driver checks each size against the kernel's
-    /// signature, so a mismatch is an error, not a misread.
-    pub(super) fn set_args(&self, args: &[Arg<'_>]) -> Result<(), ClError> {
+    /// Checks `args` against the kernel's signature: the same kinds in the same order, every
+    /// buffer of the kernel's context and at least as long as the extent its count gives.
+    fn check(&self, args: &[Arg<'_>]) -> Result<(), CallError> {
+        let signature = self.signature;
+        let kinds_match = args.len() == signature.args.len()
+            && args.iter().zip(signature.args).all(|(a, k)| a.kind() == *k);
+        let counts: Vec<cl_uint> = args
+            .iter()
+            .filter_map(|arg| match arg {
+                Arg::U32(n) => Some(*n),
+                _ => None,
+            })
+            .collect();
+        let (true, &[n]) = (kinds_match, counts.as_slice()) else {
+            return Err(cl_error("clSetKernelArg", CL_INVALID_KERNEL_ARGS));
+        };
+        let needed = signature
+            .extent
+            .elements(n)
+            .ok_or_else(|| cl_error("clSetKernelArg", CL_INVALID_ARG_SIZE))?;
+        for arg in args {
+            if let Arg::Buffer(buffer) = arg {
+                if buffer.context != self.context {
+                    return Err(cl_error("clSetKernelArg", CL_INVALID_CONTEXT));
+                }
+                if buffer.len < needed {
+                    return Err(cl_error("clSetKernelArg", CL_INVALID_BUFFER_SIZE));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the arguments in order, already checked against the signature.
+    fn set_args(&self, args: &[Arg<'_>]) -> Result<(), CallError> {
         for (index, arg) in (0..).zip(args) {
             let (size, value): (usize, *const c_void) = match arg {
                 Arg::Buffer(buffer) => (size_of::<cl_mem>(), (&raw const buffer.raw).cast()),
@@ -297,7 +393,7 @@ impl Kernel {
             };
             // SAFETY: `value` points to `size` readable bytes that live for the duration of the
             // call, which copies them; a buffer argument is a live `cl_mem` owned by `Buffer`.
-            let set = unsafe { set_kernel_arg(self.0, index, size, value) };
+            let set = unsafe { set_kernel_arg(self.raw, index, size, value) };
             named("clSetKernelArg", set)?;
         }
         Ok(())
@@ -308,7 +404,7 @@ impl Drop for Kernel {
     fn drop(&mut self) {
         // SAFETY: `raw` was created by `Program::kernel`, is owned by this value alone and is
         // released exactly once.
-        let _ = unsafe { release_kernel(self.0) };
+        let _ = unsafe { release_kernel(self.raw) };
     }
 }
 
@@ -317,6 +413,7 @@ impl Drop for Kernel {
 pub(super) struct Buffer {
     raw: cl_mem,
     len: usize,
+    context: cl_context,
 }
 
 impl Drop for Buffer {
@@ -329,19 +426,22 @@ impl Drop for Buffer {
 
 /// An in-order command queue.
 #[derive(Debug)]
-pub(super) struct Queue(cl_command_queue);
+pub(super) struct Queue {
+    raw: cl_command_queue,
+    context: cl_context,
+}
 
 impl Queue {
     /// Copies `data` to the start of `buffer`, returning once the copy is complete.
-    pub(super) fn write(&self, buffer: &Buffer, data: &[f32]) -> Result<(), ClError> {
+    pub(super) fn write(&self, buffer: &Buffer, data: &[f32]) -> Result<(), CallError> {
         if data.len() > buffer.len {
-            return Err(ClError::new("clEnqueueWriteBuffer", CL_INVALID_VALUE));
+            return Err(cl_error("clEnqueueWriteBuffer", CL_INVALID_VALUE));
         }
         // SAFETY: the write is blocking, so the driver is done reading `data` (which covers
         // `size_of_val(data)` bytes) before the call returns; the buffer holds at least as many.
         let event = unsafe {
             enqueue_write_buffer(
-                self.0,
+                self.raw,
                 buffer.raw,
                 CL_BLOCKING,
                 0,
@@ -357,16 +457,16 @@ impl Queue {
 
     /// Copies the start of `buffer` into `out`, returning once the copy is complete. The queue
     /// is in order, so the copy sees every kernel enqueued before it.
-    pub(super) fn read(&self, buffer: &Buffer, out: &mut [f32]) -> Result<(), ClError> {
+    pub(super) fn read(&self, buffer: &Buffer, out: &mut [f32]) -> Result<(), CallError> {
         if out.len() > buffer.len {
-            return Err(ClError::new("clEnqueueReadBuffer", CL_INVALID_VALUE));
+            return Err(cl_error("clEnqueueReadBuffer", CL_INVALID_VALUE));
         }
         // SAFETY: the read is blocking, so the driver is done writing into `out` (which covers
         // `size_of_val(out)` writable bytes, any bit pattern being a valid f32) before the call
         // returns; the buffer holds at least as many bytes.
         let event = unsafe {
             enqueue_read_buffer(
-                self.0,
+                self.raw,
                 buffer.raw,
                 CL_BLOCKING,
                 0,
@@ -380,24 +480,31 @@ impl Queue {
         Ok(())
     }
 
-    /// Enqueues `kernel` over `global` work items (one entry per dimension), letting the driver
-    /// choose the work-group size.
-    ///
-    /// # Safety
-    ///
-    /// The kernel's arguments must be set, and for every work item of `global` the kernel may
-    /// only access its buffer arguments within their lengths: on a CPU device (PoCL) device
-    /// memory is this process's memory, so an out-of-bounds kernel corrupts the probe itself.
-    pub(super) unsafe fn launch(&self, kernel: &Kernel, global: &[usize]) -> Result<(), ClError> {
+    /// Sets `args` on `kernel` and enqueues it over `global` work items (one entry per
+    /// dimension), letting the driver choose the work-group size. The arguments are first
+    /// checked against the kernel's [`Signature`]: on a CPU device (PoCL) device memory is this
+    /// process's memory, so a kernel indexing past a buffer would corrupt the probe itself.
+    pub(super) fn launch(
+        &self,
+        kernel: &Kernel,
+        args: &[Arg<'_>],
+        global: &[usize],
+    ) -> Result<(), CallError> {
+        if kernel.context != self.context {
+            return Err(cl_error("clEnqueueNDRangeKernel", CL_INVALID_CONTEXT));
+        }
+        kernel.check(args)?;
+        kernel.set_args(args)?;
         let dimensions = cl_uint::try_from(global.len())
-            .map_err(|_| ClError::new("clEnqueueNDRangeKernel", CL_INVALID_VALUE))?;
-        // SAFETY: queue and kernel are live handles owned by `self` and `kernel`; `global`
-        // holds `dimensions` sizes and is only read during the call; memory safety of the
-        // kernel's own accesses is the caller's contract above.
+            .map_err(|_| cl_error("clEnqueueNDRangeKernel", CL_INVALID_VALUE))?;
+        // SAFETY: queue and kernel are live handles owned by `self` and `kernel`, of one
+        // context; `global` holds `dimensions` sizes and is only read during the call. Every
+        // argument was set just now, after `check` held it to the kernel's signature, whose
+        // extent bounds every index the kernel's source makes: it stays inside the buffers.
         let event = unsafe {
             enqueue_nd_range_kernel(
-                self.0,
-                kernel.0,
+                self.raw,
+                kernel.raw,
                 dimensions,
                 ptr::null(),
                 global.as_ptr(),
@@ -416,7 +523,7 @@ impl Drop for Queue {
         // SAFETY: `raw` was created by `Context::queue`, is owned by this value alone and is
         // released exactly once; releasing waits for nothing the probe still needs, since every
         // result was read with a blocking copy.
-        let _ = unsafe { release_command_queue(self.0) };
+        let _ = unsafe { release_command_queue(self.raw) };
     }
 }
 
@@ -426,38 +533,5 @@ fn release(event: cl_event) {
         // SAFETY: `event` was just returned by an enqueue call, nobody else holds it, and it is
         // released exactly once.
         let _ = unsafe { release_event(event) };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn strings_stop_at_the_first_nul_and_are_trimmed() {
-        assert_eq!(
-            decode_string(b"Portable Computing Language\0"),
-            "Portable Computing Language"
-        );
-        assert_eq!(decode_string(b"3.1+debian \0\0\0garbage"), "3.1+debian");
-        assert_eq!(decode_string(b"no terminator"), "no terminator");
-        assert_eq!(decode_string(b""), "");
-    }
-
-    #[test]
-    fn unsigned_values_follow_the_size_the_driver_wrote() {
-        assert_eq!(decode_unsigned(&7u32.to_ne_bytes()), Some(7));
-        assert_eq!(decode_unsigned(&(1u64 << 40).to_ne_bytes()), Some(1 << 40));
-        assert_eq!(decode_unsigned(&[1, 2]), None);
-        assert_eq!(decode_unsigned(&[]), None);
-    }
-
-    #[test]
-    fn errors_name_the_call_the_number_and_the_constant() {
-        let error = ClError::new("clGetPlatformIDs", -1001);
-        assert_eq!(
-            error.to_string(),
-            "clGetPlatformIDs returned -1001 (CL_PLATFORM_NOT_FOUND_KHR)"
-        );
     }
 }

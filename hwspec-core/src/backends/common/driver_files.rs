@@ -1,10 +1,11 @@
-//! The Vulkan driver manifests (ICD JSON files) the loader reads, and the ones it cannot use.
+//! Driver manifests a loader reads (Vulkan's ICD JSON files, and libglvnd's EGL vendor files,
+//! which share their shape), and the ones it cannot use.
 //!
-//! The loader skips a manifest whose library is missing without a word, and one manifest that
-//! is not valid JSON makes `vkCreateInstance` fail for every driver (loader 1.3.239 returns
+//! The Vulkan loader skips a manifest whose library is missing without a word, and one manifest
+//! that is not valid JSON makes `vkCreateInstance` fail for every driver (loader 1.3.239 returns
 //! `VK_ERROR_OUT_OF_HOST_MEMORY`; fixed in later loaders). Listing the manifests lets the
 //! report name the bad ones, and lets the parent probe each driver alone (see
-//! [`crate::supervise`]).
+//! [`crate::supervise`]). [`Kind`] says how one runtime's files are named and recognised.
 
 use std::ffi::CStr;
 use std::fs;
