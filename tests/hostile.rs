@@ -730,9 +730,10 @@ fn hostile_files(dir: &Path, extension: &str) -> Vec<PathBuf> {
 // ---------------------------------------------------------------------------------------------
 // The caches: nothing transient is kept, no full or foreign directory is used.
 
-/// `--timeout 0.05` times every worker out; that says nothing about the machine, so it is not
-/// cached, and the next `hwspec probe` (or `check`) probes again instead of serving it for an
-/// hour.
+/// A worker that times out (here one that blocks in OpenCL's init stage, made to by the test
+/// build's `HWSPEC_TEST_FAULT`, so the timeout does not depend on how fast PoCL starts) says
+/// nothing about the machine, so the report is not cached, and the next `hwspec probe` (or
+/// `check`) probes again instead of serving it for an hour.
 #[test]
 fn a_timed_out_probe_is_not_cached() {
     let name = "a_timed_out_probe_is_not_cached";
@@ -742,7 +743,11 @@ fn a_timed_out_probe_is_not_cached() {
             .arg("--level")
             .arg("quick")
     };
-    let short = probe(0.05).run();
+    // The loader-wide worker times out, then each ICD's re-probe does: two rounds.
+    let short = probe(1.0)
+        .rounds(2)
+        .env("HWSPEC_TEST_FAULT", "opencl:init:hang")
+        .run();
     assert_eq!(status_and_code(&short, "opencl").1, "timeout", "{short:#}");
     assert_not_stored(&short, "timed out");
     let next = probe(TIMEOUT).run();
