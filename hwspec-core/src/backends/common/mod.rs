@@ -4,6 +4,7 @@
 pub(crate) mod capabilities;
 mod error;
 mod kernel_cache;
+mod launch;
 mod library;
 pub(crate) mod skeleton;
 pub(crate) mod validation;
@@ -11,4 +12,5 @@ pub(crate) mod validation;
 pub(crate) use error::{check as check_call, CallError, Spelling};
 
 pub(crate) use kernel_cache::KernelCache;
+pub(crate) use launch::{Arg, ArgKind, Floats, LaunchError, Reach, Signature};
 pub(crate) use library::{check_loadable, symbol_table, Library, LoadError};
