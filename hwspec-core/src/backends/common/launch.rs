@@ -57,6 +57,28 @@ pub(crate) struct Signature {
     pub(crate) reach: Reach,
 }
 
+/// `saxpy(float a, const float *x, float *y, unsigned int n)`, as every backend's SAXPY
+/// kernel declares it (`saxpy.hip`, `saxpy.cl`, `saxpy.cu`): it touches `x[i]` and `y[i]`
+/// for `i < n` only.
+pub(crate) const SAXPY: Signature = Signature {
+    entry: c"saxpy",
+    params: &[ArgKind::F32, ArgKind::Buffer, ArgKind::Buffer, ArgKind::U32],
+    reach: Reach::Count(3),
+};
+
+/// `sgemm(const float *a, const float *b, float *c, unsigned int n)`, as every backend's SGEMM
+/// kernel declares it: it indexes with row, col, k < n only, so below `n * n` in every matrix.
+pub(crate) const SGEMM: Signature = Signature {
+    entry: c"sgemm",
+    params: &[
+        ArgKind::Buffer,
+        ArgKind::Buffer,
+        ArgKind::Buffer,
+        ArgKind::U32,
+    ],
+    reach: Reach::Square(3),
+};
+
 /// A device allocation of `float`s that a kernel may be given.
 pub(crate) trait Floats {
     /// How many `float`s it holds.
@@ -203,19 +225,6 @@ mod tests {
         }
     }
 
-    /// `axpy(float a, const float *x, float *y, unsigned n)`.
-    const AXPY: Signature = Signature {
-        entry: c"axpy",
-        params: &[ArgKind::F32, ArgKind::Buffer, ArgKind::Buffer, ArgKind::U32],
-        reach: Reach::Count(3),
-    };
-    /// `square(float *m, unsigned n)` over an `n × n` matrix.
-    const SQUARE: Signature = Signature {
-        entry: c"square",
-        params: &[ArgKind::Buffer, ArgKind::U32],
-        reach: Reach::Square(1),
-    };
-
     fn ours(buffer: &Buffer) -> bool {
         buffer.1 == 0
     }
@@ -227,19 +236,25 @@ mod tests {
     #[test]
     fn fitting_arguments_pass() {
         let (x, y) = (Buffer(8, 0), Buffer(8, 0));
-        assert_eq!(AXPY.check(&axpy(&x, &y, 8), ours), Ok(()));
+        assert_eq!(SAXPY.check(&axpy(&x, &y, 8), ours), Ok(()));
         let m = Buffer(16, 0);
-        assert_eq!(SQUARE.check(&[Arg::Buffer(&m), Arg::U32(4)], ours), Ok(()));
+        let square = [
+            Arg::Buffer(&m),
+            Arg::Buffer(&m),
+            Arg::Buffer(&m),
+            Arg::U32(4),
+        ];
+        assert_eq!(SGEMM.check(&square, ours), Ok(()));
     }
 
     #[test]
     fn wrong_kinds_are_refused_and_named() {
         let x = Buffer(8, 0);
         let args = [Arg::F32(2.0), Arg::Buffer(&x), Arg::U32(8)];
-        let error = AXPY.check(&args, ours).unwrap_err();
+        let error = SAXPY.check(&args, ours).unwrap_err();
         assert_eq!(
             error.to_string(),
-            "not launched: axpy declares (f32, buffer, buffer, u32) but was given \
+            "not launched: saxpy declares (f32, buffer, buffer, u32) but was given \
              (f32, buffer, u32)"
         );
     }
@@ -247,17 +262,23 @@ mod tests {
     #[test]
     fn short_or_foreign_buffers_are_refused() {
         let (x, short) = (Buffer(8, 0), Buffer(7, 0));
-        let error = AXPY.check(&axpy(&x, &short, 8), ours).unwrap_err();
+        let error = SAXPY.check(&axpy(&x, &short, 8), ours).unwrap_err();
         assert_eq!(
             error,
-            LaunchError::Refused("axpy reaches 8 elements but parameter 2 holds 7".into())
+            LaunchError::Refused("saxpy reaches 8 elements but parameter 2 holds 7".into())
         );
 
         let m = Buffer(15, 0);
-        assert!(SQUARE.check(&[Arg::Buffer(&m), Arg::U32(4)], ours).is_err());
+        let square = [
+            Arg::Buffer(&m),
+            Arg::Buffer(&m),
+            Arg::Buffer(&m),
+            Arg::U32(4),
+        ];
+        assert!(SGEMM.check(&square, ours).is_err());
 
         let foreign = Buffer(8, 1);
-        let error = AXPY.check(&axpy(&foreign, &x, 8), ours).unwrap_err();
+        let error = SAXPY.check(&axpy(&foreign, &x, 8), ours).unwrap_err();
         assert!(
             error.to_string().contains("buffer of another context"),
             "{error}"

@@ -12,5 +12,5 @@ pub(crate) mod validation;
 pub(crate) use error::{check as check_call, CallError, Spelling};
 
 pub(crate) use kernel_cache::KernelCache;
-pub(crate) use launch::{Arg, ArgKind, Floats, LaunchError, Reach, Signature};
+pub(crate) use launch::{Arg, Floats, LaunchError, Signature, SAXPY, SGEMM};
 pub(crate) use library::{check_loadable, symbol_table, Library, LoadError};

@@ -1,39 +1,19 @@
-//! Runs the validation problems on the current device from a compiled code object: the
-//! kernels' declared signatures live here, next to their sources, and each result is read back
-//! into one buffer and judged against the probe's references.
+//! Runs the validation problems on the current device from a compiled code object. saxpy.hip
+//! and sgemm.hip declare the signatures of [`SAXPY`] and [`SGEMM`], which every launch is
+//! checked against; each result is read back into one buffer and judged against the probe's
+//! references.
 
 use std::time::Instant;
 
 use super::api::{DeviceBuffer, Hip, HipError, Module};
 use super::sys::HIP_ERROR_INVALID_VALUE;
 use crate::backends::common::validation::Problems;
-use crate::backends::common::{Arg, ArgKind, CallError, LaunchError, Reach, Signature};
+use crate::backends::common::{Arg, CallError, LaunchError, SAXPY, SGEMM};
 use crate::kernels::Sgemm;
 use crate::model::Validation;
 
 const SAXPY_SOURCE: &str = include_str!("saxpy.hip");
 const SAXPY_AND_SGEMM_SOURCE: &str = concat!(include_str!("saxpy.hip"), include_str!("sgemm.hip"));
-
-/// `saxpy(float a, const float *x, float *y, unsigned int n)` in saxpy.hip: touches `x[i]`
-/// and `y[i]` for `i < n` only.
-const SAXPY: Signature = Signature {
-    entry: c"saxpy",
-    params: &[ArgKind::F32, ArgKind::Buffer, ArgKind::Buffer, ArgKind::U32],
-    reach: Reach::Count(3),
-};
-
-/// `sgemm(const float *a, const float *b, float *c, unsigned int n)` in sgemm.hip: indexes
-/// with row, col, k < n only, so below `n * n` in every matrix.
-const SGEMM: Signature = Signature {
-    entry: c"sgemm",
-    params: &[
-        ArgKind::Buffer,
-        ArgKind::Buffer,
-        ArgKind::Buffer,
-        ArgKind::U32,
-    ],
-    reach: Reach::Square(3),
-};
 
 /// Threads per block of the SAXPY launch; every AMD GPU allows 256.
 const SAXPY_BLOCK: u32 = 256;
