@@ -24,7 +24,7 @@ use std::sync::Mutex;
 
 use self::api::{CompileFailure, Hip, HipError, Hiprtc};
 use self::facts::Evidence;
-use crate::backends::common::validation::Problems;
+use crate::backends::common::validation::{Pending, Problems};
 use crate::backends::common::{capabilities, skeleton, KernelCache, LaunchError, LoadError};
 use crate::backends::{Backend, Variables};
 use crate::kernels::build_log_excerpt;
@@ -136,6 +136,8 @@ fn probe_with(
     if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
+    // The references are made while hiprtc and the code object manager are opened.
+    let pending = Pending::start(level);
     let rtc = Hiprtc::load(&hip, runtime.map_or(0, facts::hip_major), hiprtc_sonames);
     if let Ok(rtc) = &rtc {
         report
@@ -143,7 +145,7 @@ fn probe_with(
             .insert("hiprtc".into(), rtc.library_name().to_owned());
     }
     let known_isas = rtc.as_ref().ok().and_then(|_| api::compiler_isa_names());
-    let problems = Problems::new(level);
+    let problems = pending.wait();
     let runtime_text = report.runtime_version.clone().unwrap_or_default();
     skeleton::validate_each(
         &mut report,

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::api::{DeviceBuffer, Hip, HipError, Module};
+use super::api::{Hip, HipError, Module};
 use super::sys::HIP_ERROR_INVALID_VALUE;
 use crate::backends::common::validation::Problems;
 use crate::backends::common::{Arg, CallError, LaunchError, SAXPY, SGEMM};
@@ -82,8 +82,11 @@ fn run_sgemm(
     let elements = n.saturating_mul(n);
     let side = count(n)?;
     let function = module.function(&SGEMM)?;
-    let matrix = || -> Result<DeviceBuffer<'_>, HipError> { hip.buffer(elements) };
-    let (a, b, c) = (matrix()?, matrix()?, matrix()?);
+    let (a, b, c) = (
+        hip.buffer(elements)?,
+        hip.buffer(elements)?,
+        hip.buffer(elements)?,
+    );
     let mut got = vec![0.0f32; elements];
     let start = Instant::now();
     hip.write(&a, &problem.a)?;
