@@ -5,6 +5,7 @@ pub(crate) mod capabilities;
 pub(crate) mod driver_files;
 mod error;
 mod kernel_cache;
+mod launch;
 mod library;
 pub(crate) mod skeleton;
 pub(crate) mod validation;
@@ -12,4 +13,5 @@ pub(crate) mod validation;
 pub(crate) use error::{check as check_call, CallError, Spelling};
 
 pub(crate) use kernel_cache::KernelCache;
+pub(crate) use launch::{Arg, Floats, LaunchError, Signature, SAXPY, SGEMM};
 pub(crate) use library::{check_loadable, symbol_table, Library, LoadError};

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::api::PropLayout;
+use super::sys::PropLayout;
 pub(super) use crate::host::NodeAccess;
 use crate::host::{cannot_open, node_access, render_nodes, DRI_DIR};
 use crate::model::{ReasonCode, Status};

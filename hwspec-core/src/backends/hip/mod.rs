@@ -2,10 +2,10 @@
 //! level `full`) compiled at run time by hiprtc for the device's own gfx target and launched
 //! with `hipModuleLaunchKernel`.
 //!
-//! Three layers (design §8): [`api`] loads libamdhip64 (and hiprtc, and asks the code object
-//! manager which targets it knows), declares the C ABI and wraps each call in a `Result`;
+//! The layers (design §8): [`sys`] declares the C ABI of libamdhip64, hiprtc and the code
+//! object manager and opens them; [`api`] wraps each call in a `Result` and owns device objects;
 //! [`facts`] reads versions, gfx targets, `hipDeviceProp_t` bytes and device-node evidence;
-//! [`validate`] launches the kernels. This module is safe code that turns them into a report.
+//! [`validate`] launches the kernels. This module turns them into a report.
 //!
 //! gcnArchName has no `hipDeviceGetAttribute` equivalent, so it is read from
 //! `hipDeviceProp_t`, whose layout changed in ROCm 6 (`hipGetDevicePropertiesR0600`). The
@@ -14,6 +14,7 @@
 
 mod api;
 mod facts;
+mod sys;
 mod validate;
 
 #[cfg(test)]
@@ -21,12 +22,12 @@ mod tests;
 
 use std::sync::Mutex;
 
-use self::api::{CompileFailure, Hip, HipError, Hiprtc, LoadError};
+use self::api::{CompileFailure, Hip, HipError, Hiprtc};
 use self::facts::Evidence;
-use crate::backends::common::validation::Problems;
-use crate::backends::common::{capabilities, skeleton, KernelCache};
+use crate::backends::common::validation::{Pending, Problems};
+use crate::backends::common::{capabilities, skeleton, KernelCache, LaunchError, LoadError};
 use crate::backends::{Backend, Variables};
-use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
+use crate::kernels::build_log_excerpt;
 use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
@@ -39,7 +40,7 @@ pub struct HipBackend;
 
 impl Backend for HipBackend {
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
-        probe_with(api::HIP_SONAMES, api::HIPRTC_SONAMES, level, progress)
+        probe_with(sys::HIP_SONAMES, sys::HIPRTC_SONAMES, level, progress)
     }
 
     /// The HIP runtime's version as `rocm`, and each proven device's gfx target.
@@ -98,7 +99,7 @@ fn probe_with(
     // hipInit's error alone does not decide: the device count does.
     let no_device = match &counted {
         Ok(count) => *count <= 0,
-        Err(error) => error.code == api::HIP_ERROR_NO_DEVICE,
+        Err(error) => error.code == i64::from(sys::HIP_ERROR_NO_DEVICE),
     };
     if no_device {
         let count_said = match &counted {
@@ -135,6 +136,8 @@ fn probe_with(
     if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
+    // The references are made while hiprtc and the code object manager are opened.
+    let pending = Pending::start(level);
     let rtc = Hiprtc::load(&hip, runtime.map_or(0, facts::hip_major), hiprtc_sonames);
     if let Ok(rtc) = &rtc {
         report
@@ -142,7 +145,7 @@ fn probe_with(
             .insert("hiprtc".into(), rtc.library_name().to_owned());
     }
     let known_isas = rtc.as_ref().ok().and_then(|_| api::compiler_isa_names());
-    let problems = Problems::new(level);
+    let problems = pending.wait();
     let runtime_text = report.runtime_version.clone().unwrap_or_default();
     skeleton::validate_each(
         &mut report,
@@ -167,8 +170,7 @@ fn probe_with(
                 index,
                 target: &target,
                 runtime: &runtime_text,
-                saxpy: &problems.saxpy,
-                sgemm: problems.sgemm(),
+                problems: &problems,
             };
             job.validate(device, known_isas.as_deref());
         },
@@ -178,17 +180,7 @@ fn probe_with(
 
 /// The report for a runtime library that could not be used.
 fn load_error_report(error: &LoadError) -> BackendReport {
-    match error {
-        LoadError::NotFound(_) => BackendReport::absent(
-            BackendName::Hip,
-            ReasonCode::LibraryNotFound,
-            format!("no HIP runtime could be loaded: {error}"),
-        ),
-        LoadError::MissingSymbol { .. } => BackendReport {
-            library: crate::sys::loaded_library("libamdhip64.so"),
-            ..BackendReport::unusable(BackendName::Hip, ReasonCode::LoadFailed, error.to_string())
-        },
-    }
+    error.report(BackendName::Hip, "no HIP runtime", "libamdhip64.so")
 }
 
 fn with_reason(
@@ -288,8 +280,7 @@ struct Job<'a> {
     /// The device's full gfx target id, so the code object matches its xnack/sramecc mode.
     target: &'a str,
     runtime: &'a str,
-    saxpy: &'a Saxpy,
-    sgemm: Option<&'a Sgemm>,
+    problems: &'a Problems,
 }
 
 impl Job<'_> {
@@ -334,7 +325,7 @@ impl Job<'_> {
                 cache.discard();
             }
         }
-        let source = validate::source(self.sgemm.is_some());
+        let source = validate::source(self.problems.sgemm().is_some());
         let code = match self.rtc.compile(source, self.target) {
             Ok(code) => code,
             Err(failure) => {
@@ -363,7 +354,8 @@ impl Job<'_> {
         let outcome = self
             .hip
             .load_module(code)
-            .and_then(|module| validate::run(self.hip, &module, self.saxpy, self.sgemm));
+            .map_err(LaunchError::from)
+            .and_then(|module| validate::run(self.hip, &module, self.problems));
         match outcome {
             Ok((saxpy, sgemm)) => {
                 device.validations.push(saxpy);
@@ -397,7 +389,7 @@ fn code_cache(job: &Job<'_>) -> Option<KernelCache> {
         "code-object",
         "hsaco",
         &[
-            validate::source(job.sgemm.is_some()).as_bytes(),
+            validate::source(job.problems.sgemm().is_some()).as_bytes(),
             job.target.as_bytes(),
             job.runtime.as_bytes(),
         ],

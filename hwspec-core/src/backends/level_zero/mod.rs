@@ -1,28 +1,29 @@
 //! Level Zero through its loader: every device of every driver, with SAXPY (and SGEMM at
 //! level `full`) run on each.
 //!
-//! Three layers (design §8): [`ze`] opens `libze_loader.so.1`, resolves every entry point and
+//! The layers (design §8): [`sys`] declares the C API and opens `libze_loader.so.1`; [`api`]
 //! turns each call into a `Result` with handles that destroy their objects; [`validate`]
-//! launches the committed SPIR-V kernels. This module is safe code that turns what they return
-//! into a report.
+//! launches the committed SPIR-V kernels. This module turns what they return into a report.
 
+mod api;
+mod sys;
 mod validate;
-mod ze;
 
 #[cfg(test)]
 mod tests;
 
 use std::sync::Mutex;
 
-use self::validate::KernelError;
-use self::ze::{
+use self::api::{
     DeviceHandle, DeviceProperties, Driver, DriverProperties, Loader, MemoryProperties, QueueGroup,
-    ZeError, ZE_RESULT_ERROR_UNINITIALIZED, ZE_RESULT_NOT_READY,
+    ZeError,
 };
+use self::sys::{ZE_RESULT_ERROR_UNINITIALIZED, ZE_RESULT_NOT_READY};
+use self::validate::KernelError;
 use crate::backends::common::validation::Problems;
 use crate::backends::common::{capabilities, skeleton};
 use crate::backends::{Backend, Variables};
-use crate::kernels::{build_log_excerpt, Saxpy, Sgemm};
+use crate::kernels::build_log_excerpt;
 use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
@@ -46,7 +47,7 @@ pub struct LevelZeroBackend;
 
 impl Backend for LevelZeroBackend {
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
-        probe_with(ze::LOADER_SONAME, level, progress)
+        probe_with(sys::LOADER_SONAME, level, progress)
     }
 
     /// The Level Zero API version, and `sycl` for a hardware GPU (what a SYCL runtime uses).
@@ -119,7 +120,7 @@ fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -
     }
     let problems = Problems::new(level);
     skeleton::validate_each(&mut report, &targets, |target, device| {
-        validate_device(target, device, &problems.saxpy, problems.sgemm());
+        validate_device(target, device, &problems);
     });
     report
 }
@@ -367,7 +368,7 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Runs the validation problems on one device and records the outcome in `device`.
-fn validate_device(target: &Target, device: &mut Device, saxpy: &Saxpy, sgemm: Option<&Sgemm>) {
+fn validate_device(target: &Target, device: &mut Device, problems: &Problems) {
     let ordinal = match &target.compute_ordinal {
         Ok(Some(ordinal)) => *ordinal,
         Ok(None) => {
@@ -386,22 +387,22 @@ fn validate_device(target: &Target, device: &mut Device, saxpy: &Saxpy, sgemm: O
     device
         .properties
         .insert("compute_queue_group".into(), ordinal.to_string());
-    let context = match ze::Context::new(target.device) {
+    let context = match api::Context::new(target.device) {
         Ok(context) => context,
         Err(error) => {
             device.fail(ReasonCode::LaunchFailed, error.to_string());
             return;
         }
     };
-    match validate::saxpy(&context, ordinal, saxpy) {
+    match validate::saxpy(&context, ordinal, problems) {
         Ok(validation) => device.validations.push(validation),
         Err(error) => {
             fail_kernel(device, "saxpy", error);
             return;
         }
     }
-    if let Some(sgemm) = sgemm {
-        match validate::sgemm(&context, ordinal, sgemm) {
+    if let Some(sgemm) = problems.sgemm() {
+        match validate::sgemm(&context, ordinal, sgemm, problems) {
             Ok(validation) => device.validations.push(validation),
             Err(error) => {
                 fail_kernel(device, "sgemm", error);
@@ -430,6 +431,12 @@ fn fail_kernel(device: &mut Device, kernel: &str, error: KernelError) {
         }
         KernelError::Call(error) => {
             device.fail(ReasonCode::LaunchFailed, format!("{kernel}: {error}"));
+        }
+        KernelError::Refused(why) => {
+            device.fail(
+                ReasonCode::LaunchFailed,
+                format!("{kernel} not launched: {why}"),
+            );
         }
     }
 }

@@ -1,8 +1,9 @@
-use std::ffi::OsString;
+use std::ffi::{c_char, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::ze::{ze_error, DriverProperties, QueueGroup};
+use super::api::{fixed_string, group_counts, ze_error, DriverProperties, QueueGroup};
+use super::sys::result_name;
 use super::*;
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
 use crate::protocol::{NoProgress, Recorder};
@@ -156,7 +157,7 @@ fn device_facts_come_from_device_driver_and_memory_properties() {
 
 #[test]
 fn the_loader_is_opened_by_its_versioned_soname() {
-    assert_eq!(ze::LOADER_SONAME, "libze_loader.so.1");
+    assert_eq!(sys::LOADER_SONAME, "libze_loader.so.1");
 }
 
 #[test]
@@ -515,4 +516,54 @@ fn a_device_without_a_compute_queue_stays_enumerated_and_says_why() {
         device.reason.as_ref().unwrap().code,
         ReasonCode::Unsupported
     );
+}
+
+// ---- the C API's names and helpers ----
+
+#[test]
+fn known_results_have_their_header_names() {
+    assert_eq!(
+        result_name(ZE_RESULT_ERROR_UNINITIALIZED),
+        Some("ZE_RESULT_ERROR_UNINITIALIZED")
+    );
+    assert_eq!(
+        result_name(0x7000_0001),
+        Some("ZE_RESULT_ERROR_DEVICE_LOST")
+    );
+    assert_eq!(result_name(0x7fff_fffe), Some("ZE_RESULT_ERROR_UNKNOWN"));
+    assert_eq!(result_name(0x7fff_ffff), None);
+    assert_eq!(result_name(0x1234), None);
+}
+
+#[test]
+fn errors_name_the_call_the_constant_and_the_hex_value() {
+    let known = ze_error("zeInit", ZE_RESULT_ERROR_UNINITIALIZED);
+    assert_eq!(
+        known.to_string(),
+        "zeInit returned ZE_RESULT_ERROR_UNINITIALIZED (0x78000001)"
+    );
+    let unknown = ze_error("zeDeviceGet", 0x7abc_0001);
+    assert_eq!(unknown.to_string(), "zeDeviceGet returned 0x7abc0001");
+    let small = ze_error("zeCommandQueueSynchronize", ZE_RESULT_NOT_READY);
+    assert!(small.to_string().ends_with("(0x00000001)"), "{small}");
+}
+
+#[test]
+fn fixed_strings_stop_at_the_first_nul() {
+    let mut name = [0 as c_char; 8];
+    for (slot, byte) in name.iter_mut().zip(b"Arc A770") {
+        *slot = *byte as c_char;
+    }
+    assert_eq!(fixed_string(&name), "Arc A770");
+    name[3] = 0;
+    assert_eq!(fixed_string(&name), "Arc");
+    assert_eq!(fixed_string(&[0; 4]), "");
+}
+
+#[test]
+fn group_counts_cover_every_item() {
+    assert_eq!(group_counts([1 << 20, 1, 1], [64, 1, 1]), [1 << 14, 1, 1]);
+    assert_eq!(group_counts([100, 1, 1], [64, 1, 1]), [2, 1, 1]);
+    assert_eq!(group_counts([128, 128, 1], [16, 8, 1]), [8, 16, 1]);
+    assert_eq!(group_counts([5, 1, 1], [0, 1, 1]), [5, 1, 1]);
 }

@@ -1,5 +1,6 @@
-//! Runs the validation problems on one device. This is the only code that knows the kernels'
-//! argument layouts, so it is the only code that launches them.
+//! Runs the validation problems on one device. saxpy.cl and sgemm.cl declare the signatures of
+//! [`SAXPY`] and [`SGEMM`], which every launch is checked against; each result is judged in
+//! place, in the shared memory the kernel wrote, against the probe's references.
 //!
 //! Level Zero takes kernels as SPIR-V only; the committed `saxpy.spv` and `sgemm.spv` are the
 //! OpenCL C beside them compiled offline (see the test that rebuilds them). Memory is shared
@@ -7,8 +8,11 @@
 
 use std::time::Instant;
 
-use super::ze::{ze_error, Arg, BuildFailure, Context, ZeError, ZE_RESULT_ERROR_INVALID_SIZE};
-use crate::kernels::{Saxpy, Sgemm};
+use super::api::{ze_error, BuildFailure, Context, ZeError};
+use super::sys::ZE_RESULT_ERROR_INVALID_SIZE;
+use crate::backends::common::validation::Problems;
+use crate::backends::common::{Arg, LaunchError, SAXPY, SGEMM};
+use crate::kernels::Sgemm;
 use crate::model::Validation;
 
 const SAXPY_SPIRV: &[u8] = include_bytes!("saxpy.spv");
@@ -24,6 +28,8 @@ pub(super) const SYNC_TIMEOUT_NS: u64 = 5_000_000_000;
 pub(super) enum KernelError {
     /// The SPIR-V module did not build for the device.
     Build(BuildFailure),
+    /// The arguments did not fit the kernel's declaration; nothing was launched.
+    Refused(String),
     /// Allocating, setting up, launching or waiting failed.
     Call(ZeError),
 }
@@ -34,20 +40,31 @@ impl From<ZeError> for KernelError {
     }
 }
 
+impl From<LaunchError> for KernelError {
+    fn from(error: LaunchError) -> KernelError {
+        match error {
+            LaunchError::Refused(why) => KernelError::Refused(why),
+            LaunchError::Call(error) => KernelError::Call(error),
+        }
+    }
+}
+
 /// `n` as the kernels' `uint` argument; a problem too large for it is refused, not truncated.
 fn count(n: usize) -> Result<u32, ZeError> {
     u32::try_from(n).map_err(|_| ze_error("zeKernelSetArgumentValue", ZE_RESULT_ERROR_INVALID_SIZE))
 }
 
-/// Runs `problem` on the context's device with queues of group `ordinal`, and compares with
-/// its CPU reference; the time covers writing the inputs, the kernel and reading the result.
+/// Runs the SAXPY problem on the context's device with queues of group `ordinal`, and judges
+/// it against the reference; the time covers writing the inputs, the kernel and reading the
+/// result.
 pub(super) fn saxpy(
     context: &Context,
     ordinal: u32,
-    problem: &Saxpy,
+    problems: &Problems,
 ) -> Result<Validation, KernelError> {
+    let problem = &problems.saxpy;
     let module = context.module(SAXPY_SPIRV).map_err(KernelError::Build)?;
-    let kernel = module.kernel(c"saxpy")?;
+    let kernel = module.kernel(&SAXPY)?;
     let n = count(problem.len())?;
     let mut x = context.shared_floats(problem.len())?;
     let mut y = context.shared_floats(problem.len())?;
@@ -57,27 +74,25 @@ pub(super) fn saxpy(
     let start = Instant::now();
     x.write(&problem.x)?;
     y.write(&problem.y)?;
-    kernel.set_args(&[
+    let args = [
         Arg::F32(problem.a),
-        Arg::Floats(&x),
-        Arg::Floats(&y),
+        Arg::Buffer(&x),
+        Arg::Buffer(&y),
         Arg::U32(n),
-    ])?;
-    list.launch_and_close(&kernel, groups)?;
-    // SAFETY: saxpy.cl reads x[i] and y[i] and writes y[i] only for i < n, the last argument
-    // set above, and both allocations hold n floats and outlive the call.
-    unsafe { queue.run(&list, SYNC_TIMEOUT_NS) }?;
-    Ok(problem.check(&y.to_vec(), start.elapsed()))
+    ];
+    queue.launch(&list, &kernel, groups, &args, SYNC_TIMEOUT_NS)?;
+    Ok(problems.check_saxpy(y.read()?, start.elapsed()))
 }
 
-/// Runs `problem` (`C = A × B`) as [`saxpy`] does.
+/// Runs the SGEMM problem (`C = A × B`) as [`saxpy`] does.
 pub(super) fn sgemm(
     context: &Context,
     ordinal: u32,
     problem: &Sgemm,
+    problems: &Problems,
 ) -> Result<Validation, KernelError> {
     let module = context.module(SGEMM_SPIRV).map_err(KernelError::Build)?;
-    let kernel = module.kernel(c"sgemm")?;
+    let kernel = module.kernel(&SGEMM)?;
     let n = count(problem.n)?;
     let elements = problem.n.saturating_mul(problem.n);
     let mut a = context.shared_floats(elements)?;
@@ -89,16 +104,12 @@ pub(super) fn sgemm(
     let start = Instant::now();
     a.write(&problem.a)?;
     b.write(&problem.b)?;
-    kernel.set_args(&[
-        Arg::Floats(&a),
-        Arg::Floats(&b),
-        Arg::Floats(&c),
+    let args = [
+        Arg::Buffer(&a),
+        Arg::Buffer(&b),
+        Arg::Buffer(&c),
         Arg::U32(n),
-    ])?;
-    list.launch_and_close(&kernel, groups)?;
-    // SAFETY: sgemm.cl accesses a, b and c only at row * n + col, row * n + k and k * n + col
-    // with row, col, k < n, the last argument set above, so every index is below n * n, the
-    // length of all three allocations, which outlive the call.
-    unsafe { queue.run(&list, SYNC_TIMEOUT_NS) }?;
-    Ok(problem.check(&c.to_vec(), start.elapsed()))
+    ];
+    queue.launch(&list, &kernel, groups, &args, SYNC_TIMEOUT_NS)?;
+    Ok(problems.check_sgemm(c.read()?, start.elapsed()))
 }

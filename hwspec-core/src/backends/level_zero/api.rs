@@ -1,95 +1,22 @@
-//! The Level Zero C API as far as the probe uses it: the loader and its symbols, thin wrappers
-//! that return a [`ZeError`] naming the call, and handles that destroy their object on drop.
-//!
-//! The declarations are written out here from the 1.8 headers (`ze_api.h` of Debian's
-//! `libze-dev`) rather than generated, so building hwspec needs no Level Zero package; the
-//! layout assertions below pin every structure the driver writes into. The library is opened
-//! by its soname and never closed (design §3: no dlclose).
+//! Safe wrappers over the Level Zero loader: every call returns a [`ZeError`] naming the call,
+//! handles destroy their object on drop, and a kernel runs only through
+//! [`Queue::launch`], whose typed argument list is checked against the kernel's declared
+//! signature.
 
-use crate::backends::common::{symbol_table, CallError, Library, LoadError, Spelling};
+// Each call into the loader passes pointers the driver reads or writes; the wrappers below are
+// where their validity is established.
+#![allow(unsafe_code)]
+
 use std::cell::Cell;
-use std::ffi::{c_char, c_void, CStr};
+use std::ffi::{c_char, c_void};
 use std::fmt;
-use std::mem::{offset_of, size_of};
+use std::mem::size_of;
 use std::ptr;
 
-/// The loader's soname as Debian's `libze1` installs it. The unversioned name belongs to
-/// `libze-dev` and is never opened.
-pub(super) const LOADER_SONAME: &str = "libze_loader.so.1";
-
-/// A `ze_result_t` as the driver returned it; values outside the 1.8 headers stay numbers.
-pub(super) type ZeResult = u32;
-
-pub(super) const ZE_RESULT_SUCCESS: ZeResult = 0;
-pub(super) const ZE_RESULT_NOT_READY: ZeResult = 1;
-pub(super) const ZE_RESULT_ERROR_UNINITIALIZED: ZeResult = 0x7800_0001;
-pub(super) const ZE_RESULT_ERROR_INVALID_SIZE: ZeResult = 0x7800_0008;
-const ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT: ZeResult = 0x7800_000a;
-
-/// Every `ze_result_t` of the 1.8 headers with its name.
-const RESULT_NAMES: &[(ZeResult, &str)] = &[
-    (0, "ZE_RESULT_SUCCESS"),
-    (1, "ZE_RESULT_NOT_READY"),
-    (0x7000_0001, "ZE_RESULT_ERROR_DEVICE_LOST"),
-    (0x7000_0002, "ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY"),
-    (0x7000_0003, "ZE_RESULT_ERROR_OUT_OF_DEVICE_MEMORY"),
-    (0x7000_0004, "ZE_RESULT_ERROR_MODULE_BUILD_FAILURE"),
-    (0x7000_0005, "ZE_RESULT_ERROR_MODULE_LINK_FAILURE"),
-    (0x7000_0006, "ZE_RESULT_ERROR_DEVICE_REQUIRES_RESET"),
-    (0x7000_0007, "ZE_RESULT_ERROR_DEVICE_IN_LOW_POWER_STATE"),
-    (0x7ff0_0001, "ZE_RESULT_EXP_ERROR_DEVICE_IS_NOT_VERTEX"),
-    (0x7ff0_0002, "ZE_RESULT_EXP_ERROR_VERTEX_IS_NOT_DEVICE"),
-    (0x7ff0_0003, "ZE_RESULT_EXP_ERROR_REMOTE_DEVICE"),
-    (0x7001_0000, "ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS"),
-    (0x7001_0001, "ZE_RESULT_ERROR_NOT_AVAILABLE"),
-    (0x7002_0000, "ZE_RESULT_ERROR_DEPENDENCY_UNAVAILABLE"),
-    (0x7002_0001, "ZE_RESULT_WARNING_DROPPED_DATA"),
-    (0x7800_0001, "ZE_RESULT_ERROR_UNINITIALIZED"),
-    (0x7800_0002, "ZE_RESULT_ERROR_UNSUPPORTED_VERSION"),
-    (0x7800_0003, "ZE_RESULT_ERROR_UNSUPPORTED_FEATURE"),
-    (0x7800_0004, "ZE_RESULT_ERROR_INVALID_ARGUMENT"),
-    (0x7800_0005, "ZE_RESULT_ERROR_INVALID_NULL_HANDLE"),
-    (0x7800_0006, "ZE_RESULT_ERROR_HANDLE_OBJECT_IN_USE"),
-    (0x7800_0007, "ZE_RESULT_ERROR_INVALID_NULL_POINTER"),
-    (0x7800_0008, "ZE_RESULT_ERROR_INVALID_SIZE"),
-    (0x7800_0009, "ZE_RESULT_ERROR_UNSUPPORTED_SIZE"),
-    (0x7800_000a, "ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT"),
-    (
-        0x7800_000b,
-        "ZE_RESULT_ERROR_INVALID_SYNCHRONIZATION_OBJECT",
-    ),
-    (0x7800_000c, "ZE_RESULT_ERROR_INVALID_ENUMERATION"),
-    (0x7800_000d, "ZE_RESULT_ERROR_UNSUPPORTED_ENUMERATION"),
-    (0x7800_000e, "ZE_RESULT_ERROR_UNSUPPORTED_IMAGE_FORMAT"),
-    (0x7800_000f, "ZE_RESULT_ERROR_INVALID_NATIVE_BINARY"),
-    (0x7800_0010, "ZE_RESULT_ERROR_INVALID_GLOBAL_NAME"),
-    (0x7800_0011, "ZE_RESULT_ERROR_INVALID_KERNEL_NAME"),
-    (0x7800_0012, "ZE_RESULT_ERROR_INVALID_FUNCTION_NAME"),
-    (0x7800_0013, "ZE_RESULT_ERROR_INVALID_GROUP_SIZE_DIMENSION"),
-    (
-        0x7800_0014,
-        "ZE_RESULT_ERROR_INVALID_GLOBAL_WIDTH_DIMENSION",
-    ),
-    (0x7800_0015, "ZE_RESULT_ERROR_INVALID_KERNEL_ARGUMENT_INDEX"),
-    (0x7800_0016, "ZE_RESULT_ERROR_INVALID_KERNEL_ARGUMENT_SIZE"),
-    (
-        0x7800_0017,
-        "ZE_RESULT_ERROR_INVALID_KERNEL_ATTRIBUTE_VALUE",
-    ),
-    (0x7800_0018, "ZE_RESULT_ERROR_INVALID_MODULE_UNLINKED"),
-    (0x7800_0019, "ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE"),
-    (0x7800_001a, "ZE_RESULT_ERROR_OVERLAPPING_REGIONS"),
-    (0x7800_001b, "ZE_RESULT_WARNING_ACTION_REQUIRED"),
-    (0x7fff_fffe, "ZE_RESULT_ERROR_UNKNOWN"),
-];
-
-/// The header's name for `code`, or `None` for a value the 1.8 headers do not define.
-pub(super) fn result_name(code: ZeResult) -> Option<&'static str> {
-    RESULT_NAMES
-        .iter()
-        .find(|(value, _)| *value == code)
-        .map(|(_, name)| *name)
-}
+use super::sys::{self, *};
+use crate::backends::common::{
+    Arg, CallError, Floats, LaunchError, LoadError, Signature, Spelling,
+};
 
 /// A Level Zero call that did not return `ZE_RESULT_SUCCESS`.
 pub(super) type ZeError = CallError;
@@ -110,219 +37,6 @@ fn check(call: &'static str, code: ZeResult) -> Result<(), ZeError> {
     }
 }
 
-type Handle = *mut c_void;
-
-// ze_structure_type_t values of the structures below.
-const STYPE_DRIVER_PROPERTIES: u32 = 0x1;
-const STYPE_DEVICE_PROPERTIES: u32 = 0x3;
-const STYPE_COMMAND_QUEUE_GROUP_PROPERTIES: u32 = 0x6;
-const STYPE_DEVICE_MEMORY_PROPERTIES: u32 = 0x7;
-const STYPE_CONTEXT_DESC: u32 = 0xd;
-const STYPE_COMMAND_QUEUE_DESC: u32 = 0xe;
-const STYPE_COMMAND_LIST_DESC: u32 = 0xf;
-const STYPE_DEVICE_MEM_ALLOC_DESC: u32 = 0x15;
-const STYPE_HOST_MEM_ALLOC_DESC: u32 = 0x16;
-const STYPE_MODULE_DESC: u32 = 0x1b;
-const STYPE_KERNEL_DESC: u32 = 0x1d;
-
-const ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COMPUTE: u32 = 1;
-/// Asynchronous, so that waiting happens in `zeCommandQueueSynchronize`, which takes a timeout;
-/// a synchronous queue would block inside `zeCommandQueueExecuteCommandLists` without one.
-const ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS: u32 = 2;
-const ZE_MODULE_FORMAT_IL_SPIRV: u32 = 0;
-const ZE_DEVICE_PROPERTY_FLAG_INTEGRATED: u32 = 1;
-const DEVICE_NAME_LEN: usize = 256;
-
-#[repr(C)]
-struct DriverPropertiesRaw {
-    stype: u32,
-    p_next: *mut c_void,
-    uuid: [u8; 16],
-    driver_version: u32,
-}
-
-#[repr(C)]
-struct DevicePropertiesRaw {
-    stype: u32,
-    p_next: *mut c_void,
-    device_type: u32,
-    vendor_id: u32,
-    device_id: u32,
-    flags: u32,
-    subdevice_id: u32,
-    core_clock_rate: u32,
-    max_mem_alloc_size: u64,
-    max_hardware_contexts: u32,
-    max_command_queue_priority: u32,
-    num_threads_per_eu: u32,
-    physical_eu_simd_width: u32,
-    num_eus_per_subslice: u32,
-    num_subslices_per_slice: u32,
-    num_slices: u32,
-    timer_resolution: u64,
-    timestamp_valid_bits: u32,
-    kernel_timestamp_valid_bits: u32,
-    uuid: [u8; 16],
-    name: [c_char; DEVICE_NAME_LEN],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct MemoryPropertiesRaw {
-    stype: u32,
-    p_next: *mut c_void,
-    flags: u32,
-    max_clock_rate: u32,
-    max_bus_width: u32,
-    total_size: u64,
-    name: [c_char; DEVICE_NAME_LEN],
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct QueueGroupPropertiesRaw {
-    stype: u32,
-    p_next: *mut c_void,
-    flags: u32,
-    max_memory_fill_pattern_size: usize,
-    num_queues: u32,
-}
-
-#[repr(C)]
-struct ContextDesc {
-    stype: u32,
-    p_next: *const c_void,
-    flags: u32,
-}
-
-#[repr(C)]
-struct CommandQueueDesc {
-    stype: u32,
-    p_next: *const c_void,
-    ordinal: u32,
-    index: u32,
-    flags: u32,
-    mode: u32,
-    priority: u32,
-}
-
-#[repr(C)]
-struct CommandListDesc {
-    stype: u32,
-    p_next: *const c_void,
-    command_queue_group_ordinal: u32,
-    flags: u32,
-}
-
-#[repr(C)]
-struct ModuleDesc {
-    stype: u32,
-    p_next: *const c_void,
-    format: u32,
-    input_size: usize,
-    p_input_module: *const u8,
-    p_build_flags: *const c_char,
-    p_constants: *const c_void,
-}
-
-#[repr(C)]
-struct KernelDesc {
-    stype: u32,
-    p_next: *const c_void,
-    flags: u32,
-    p_kernel_name: *const c_char,
-}
-
-#[repr(C)]
-struct MemAllocDesc {
-    stype: u32,
-    p_next: *const c_void,
-    flags: u32,
-    ordinal: u32,
-}
-
-#[repr(C)]
-struct HostMemAllocDesc {
-    stype: u32,
-    p_next: *const c_void,
-    flags: u32,
-}
-
-#[repr(C)]
-struct GroupCount {
-    x: u32,
-    y: u32,
-    z: u32,
-}
-
-// Sizes and offsets as a C compiler lays out the 1.8 headers on LP64 Linux; a wrong field
-// here would have the driver write past the structure or the probe read the wrong fact.
-const _: () = {
-    assert!(size_of::<DriverPropertiesRaw>() == 40);
-    assert!(offset_of!(DriverPropertiesRaw, driver_version) == 32);
-    assert!(size_of::<DevicePropertiesRaw>() == 368);
-    assert!(offset_of!(DevicePropertiesRaw, device_type) == 16);
-    assert!(offset_of!(DevicePropertiesRaw, core_clock_rate) == 36);
-    assert!(offset_of!(DevicePropertiesRaw, max_mem_alloc_size) == 40);
-    assert!(offset_of!(DevicePropertiesRaw, num_slices) == 72);
-    assert!(offset_of!(DevicePropertiesRaw, timer_resolution) == 80);
-    assert!(offset_of!(DevicePropertiesRaw, uuid) == 96);
-    assert!(offset_of!(DevicePropertiesRaw, name) == 112);
-    assert!(size_of::<MemoryPropertiesRaw>() == 296);
-    assert!(offset_of!(MemoryPropertiesRaw, total_size) == 32);
-    assert!(size_of::<QueueGroupPropertiesRaw>() == 40);
-    assert!(offset_of!(QueueGroupPropertiesRaw, num_queues) == 32);
-    assert!(size_of::<ContextDesc>() == 24);
-    assert!(size_of::<CommandQueueDesc>() == 40);
-    assert!(offset_of!(CommandQueueDesc, mode) == 28);
-    assert!(size_of::<CommandListDesc>() == 24);
-    assert!(size_of::<ModuleDesc>() == 56);
-    assert!(offset_of!(ModuleDesc, p_input_module) == 32);
-    assert!(size_of::<KernelDesc>() == 32);
-    assert!(offset_of!(KernelDesc, p_kernel_name) == 24);
-    assert!(size_of::<MemAllocDesc>() == 24);
-    assert!(size_of::<HostMemAllocDesc>() == 24);
-    assert!(size_of::<GroupCount>() == 12);
-};
-
-symbol_table! {
-    /// Every entry point the probe calls, resolved when the loader is opened, so that a loader
-    /// lacking one is reported before any of them runs; each declared as ze_api.h 1.8 declares it.
-    struct Api {
-        required {
-            init = c"zeInit": unsafe extern "C" fn(u32) -> ZeResult;
-            driver_get = c"zeDriverGet": unsafe extern "C" fn(*mut u32, *mut Handle) -> ZeResult;
-            driver_get_api_version = c"zeDriverGetApiVersion": unsafe extern "C" fn(Handle, *mut u32) -> ZeResult;
-            driver_get_properties = c"zeDriverGetProperties": unsafe extern "C" fn(Handle, *mut DriverPropertiesRaw) -> ZeResult;
-            device_get = c"zeDeviceGet": unsafe extern "C" fn(Handle, *mut u32, *mut Handle) -> ZeResult;
-            device_get_properties = c"zeDeviceGetProperties": unsafe extern "C" fn(Handle, *mut DevicePropertiesRaw) -> ZeResult;
-            device_get_memory_properties = c"zeDeviceGetMemoryProperties": unsafe extern "C" fn(Handle, *mut u32, *mut MemoryPropertiesRaw) -> ZeResult;
-            device_get_command_queue_group_properties = c"zeDeviceGetCommandQueueGroupProperties": unsafe extern "C" fn(Handle, *mut u32, *mut QueueGroupPropertiesRaw) -> ZeResult;
-            context_create = c"zeContextCreate": unsafe extern "C" fn(Handle, *const ContextDesc, *mut Handle) -> ZeResult;
-            context_destroy = c"zeContextDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
-            command_queue_create = c"zeCommandQueueCreate": unsafe extern "C" fn(Handle, Handle, *const CommandQueueDesc, *mut Handle) -> ZeResult;
-            command_queue_destroy = c"zeCommandQueueDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
-            command_queue_execute_command_lists = c"zeCommandQueueExecuteCommandLists": unsafe extern "C" fn(Handle, u32, *mut Handle, Handle) -> ZeResult;
-            command_queue_synchronize = c"zeCommandQueueSynchronize": unsafe extern "C" fn(Handle, u64) -> ZeResult;
-            command_list_create = c"zeCommandListCreate": unsafe extern "C" fn(Handle, Handle, *const CommandListDesc, *mut Handle) -> ZeResult;
-            command_list_destroy = c"zeCommandListDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
-            command_list_close = c"zeCommandListClose": unsafe extern "C" fn(Handle) -> ZeResult;
-            command_list_append_launch_kernel = c"zeCommandListAppendLaunchKernel": unsafe extern "C" fn(Handle, Handle, *const GroupCount, Handle, u32, *mut Handle) -> ZeResult;
-            module_create = c"zeModuleCreate": unsafe extern "C" fn(Handle, Handle, *const ModuleDesc, *mut Handle, *mut Handle) -> ZeResult;
-            module_destroy = c"zeModuleDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
-            module_build_log_get_string = c"zeModuleBuildLogGetString": unsafe extern "C" fn(Handle, *mut usize, *mut c_char) -> ZeResult;
-            module_build_log_destroy = c"zeModuleBuildLogDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
-            kernel_create = c"zeKernelCreate": unsafe extern "C" fn(Handle, *const KernelDesc, *mut Handle) -> ZeResult;
-            kernel_destroy = c"zeKernelDestroy": unsafe extern "C" fn(Handle) -> ZeResult;
-            kernel_suggest_group_size = c"zeKernelSuggestGroupSize": unsafe extern "C" fn(Handle, u32, u32, u32, *mut u32, *mut u32, *mut u32) -> ZeResult;
-            kernel_set_group_size = c"zeKernelSetGroupSize": unsafe extern "C" fn(Handle, u32, u32, u32) -> ZeResult;
-            kernel_set_argument_value = c"zeKernelSetArgumentValue": unsafe extern "C" fn(Handle, u32, usize, *const c_void) -> ZeResult;
-            mem_alloc_shared = c"zeMemAllocShared": unsafe extern "C" fn(Handle, *const MemAllocDesc, *const HostMemAllocDesc, usize, usize, Handle, *mut *mut c_void) -> ZeResult;
-            mem_free = c"zeMemFree": unsafe extern "C" fn(Handle, *mut c_void) -> ZeResult;
-        }
-    }
-}
-
 /// The opened loader. Copyable: it refers to an [`Api`] that lives for the rest of the process.
 #[derive(Clone, Copy)]
 pub(super) struct Loader(&'static Api);
@@ -336,8 +50,7 @@ impl fmt::Debug for Loader {
 impl Loader {
     /// Opens `soname` and resolves every entry point. The library is never closed.
     pub(super) fn open(soname: &'static str) -> Result<Loader, LoadError> {
-        let library = Library::open(soname)?;
-        Ok(Loader(Box::leak(Box::new(Api::resolve(&library)?))))
+        Ok(Loader(sys::open(soname)?))
     }
 
     /// `zeInit` with `flags` (0: every driver type).
@@ -498,7 +211,7 @@ impl fmt::Debug for DeviceHandle {
 }
 
 /// Text of a fixed `char[]` the driver filled: up to the first NUL, or the whole array.
-fn fixed_string(chars: &[c_char]) -> String {
+pub(super) fn fixed_string(chars: &[c_char]) -> String {
     let bytes: Vec<u8> = chars
         .iter()
         .map(|&c| c.to_ne_bytes()[0])
@@ -812,13 +525,14 @@ impl fmt::Debug for Module<'_> {
 }
 
 impl Module<'_> {
-    /// The kernel called `name`.
-    pub(super) fn kernel(&self, name: &CStr) -> Result<Kernel<'_>, ZeError> {
+    /// The kernel `signature` declares, by its entry point's name; launches of it are checked
+    /// against the declaration.
+    pub(super) fn kernel(&self, signature: &'static Signature) -> Result<Kernel<'_>, ZeError> {
         let desc = KernelDesc {
             stype: STYPE_KERNEL_DESC,
             p_next: ptr::null(),
             flags: 0,
-            p_kernel_name: name.as_ptr(),
+            p_kernel_name: signature.entry.as_ptr(),
         };
         let mut raw = ptr::null_mut();
         // SAFETY: the module is live, `desc` and the name it points to outlive the call, and
@@ -826,7 +540,11 @@ impl Module<'_> {
         check("zeKernelCreate", unsafe {
             (self.context.api.kernel_create)(self.raw, &desc, &mut raw)
         })?;
-        Ok(Kernel { module: self, raw })
+        Ok(Kernel {
+            module: self,
+            signature,
+            raw,
+        })
     }
 }
 
@@ -840,17 +558,10 @@ impl Drop for Module<'_> {
     }
 }
 
-/// A kernel argument.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Arg<'a> {
-    Floats(&'a SharedFloats<'a>),
-    F32(f32),
-    U32(u32),
-}
-
 /// A kernel of a module.
 pub(super) struct Kernel<'m> {
     module: &'m Module<'m>,
+    signature: &'static Signature,
     raw: Handle,
 }
 
@@ -865,19 +576,21 @@ impl Kernel<'_> {
         self.module.context.api
     }
 
-    /// Sets the arguments in order. The driver checks each size against the kernel's
-    /// signature, so a mismatch is an error, not a misread.
-    pub(super) fn set_args(&self, args: &[Arg<'_>]) -> Result<(), ZeError> {
+    /// Sets the arguments in order, once [`Queue::launch`] has checked them against the
+    /// kernel's declaration.
+    fn set_args(&self, args: &[Arg<'_, SharedFloats<'_>>]) -> Result<(), ZeError> {
         for (index, arg) in (0..).zip(args) {
-            let (size, value): (usize, *const c_void) = match arg {
-                Arg::Floats(floats) => (size_of::<*mut f32>(), (&raw const floats.ptr).cast()),
-                Arg::F32(value) => (size_of::<f32>(), (value as *const f32).cast()),
-                Arg::U32(value) => (size_of::<u32>(), (value as *const u32).cast()),
-            };
-            // SAFETY: `value` points to `size` readable bytes that live for the call, which
-            // copies them; a pointer argument is a live shared allocation of this context.
+            let (slot, size) = arg.slot();
+            // SAFETY: `slot` holds `size` readable bytes that live for the call, which copies
+            // them; a pointer argument is a live shared allocation of this context (checked
+            // by the caller).
             check("zeKernelSetArgumentValue", unsafe {
-                (self.api().kernel_set_argument_value)(self.raw, index, size, value)
+                (self.api().kernel_set_argument_value)(
+                    self.raw,
+                    index,
+                    size,
+                    (&raw const slot).cast(),
+                )
             })?;
         }
         Ok(())
@@ -931,6 +644,16 @@ pub(super) struct SharedFloats<'c> {
     len: usize,
 }
 
+impl Floats for SharedFloats<'_> {
+    fn floats(&self) -> usize {
+        self.len
+    }
+
+    fn address(&self) -> u64 {
+        self.ptr as u64
+    }
+}
+
 impl fmt::Debug for SharedFloats<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "SharedFloats({:p}, {})", self.ptr, self.len)
@@ -943,17 +666,30 @@ impl SharedFloats<'_> {
         if data.len() > self.len {
             return Err(ze_error("zeMemAllocShared", ZE_RESULT_ERROR_INVALID_SIZE));
         }
-        // SAFETY: the allocation holds `len` floats; no device work runs between launches
-        // (`Queue::run` waits for completion), so the host is the only accessor.
+        self.host_only()?;
+        // SAFETY: the allocation holds `len` floats, and no device work is outstanding
+        // (checked above; `Queue::launch` waits for completion), so the host is its only
+        // accessor while `self` is borrowed mutably.
         let target = unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) };
         target[..data.len()].copy_from_slice(data);
         Ok(())
     }
 
-    /// The contents, as the last completed kernel left them.
-    pub(super) fn to_vec(&self) -> Vec<f32> {
-        // SAFETY: as in `write`; any bit pattern is a valid f32.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }.to_vec()
+    /// The contents, in place, as the last completed kernel left them.
+    pub(super) fn read(&self) -> Result<&[f32], ZeError> {
+        self.host_only()?;
+        // SAFETY: as in `write`, for reading while `self` is borrowed; any bit pattern is a
+        // valid f32.
+        Ok(unsafe { std::slice::from_raw_parts(self.ptr, self.len) })
+    }
+
+    /// `Ok` while no device work may still touch the context's memory: after a wait that
+    /// failed or timed out, a kernel may still be writing into it.
+    fn host_only(&self) -> Result<(), ZeError> {
+        if self.context.work_outstanding.get() {
+            return Err(ze_error("zeCommandQueueSynchronize", ZE_RESULT_NOT_READY));
+        }
+        Ok(())
     }
 }
 
@@ -982,11 +718,7 @@ impl fmt::Debug for CommandList<'_> {
 
 impl CommandList<'_> {
     /// Appends a launch of `kernel` over `groups` and closes the list.
-    pub(super) fn launch_and_close(
-        &self,
-        kernel: &Kernel<'_>,
-        groups: [u32; 3],
-    ) -> Result<(), ZeError> {
+    fn launch_and_close(&self, kernel: &Kernel<'_>, groups: [u32; 3]) -> Result<(), ZeError> {
         let count = GroupCount {
             x: groups[0],
             y: groups[1],
@@ -1035,22 +767,36 @@ impl fmt::Debug for Queue<'_> {
 }
 
 impl Queue<'_> {
-    /// Executes `list` and waits up to `timeout_ns` for it. A wait that fails or times out
-    /// (`ZE_RESULT_NOT_READY`) leaves the context's objects alive for good (see [`Context`]).
-    ///
-    /// # Safety
-    ///
-    /// Every kernel launched by `list` must have its arguments set, and for every work item of
-    /// its launch may only access its [`SharedFloats`] arguments within their lengths; those
-    /// allocations must stay alive for the call.
-    pub(super) unsafe fn run(
+    /// Runs `kernel` over `groups` with `args` through `list`, and waits up to `timeout_ns`
+    /// for it, once the arguments are found to fit the kernel's declared signature, every
+    /// buffer being an allocation of this context holding as much as the kernel reaches. A
+    /// wait that fails or times out (`ZE_RESULT_NOT_READY`) leaves the context's objects alive
+    /// for good (see [`Context`]).
+    pub(super) fn launch(
         &self,
         list: &CommandList<'_>,
+        kernel: &Kernel<'_>,
+        groups: [u32; 3],
+        args: &[Arg<'_, SharedFloats<'_>>],
         timeout_ns: u64,
-    ) -> Result<(), ZeError> {
+    ) -> Result<(), LaunchError> {
+        let ours = |context: &Context| ptr::eq(context, self.context);
+        if !ours(kernel.module.context) || !ours(list.context) {
+            return Err(LaunchError::Refused(format!(
+                "{} and its command list must belong to the queue's context",
+                kernel.signature.entry.to_string_lossy()
+            )));
+        }
+        kernel
+            .signature
+            .check(args, |floats| ours(floats.context))?;
+        kernel.set_args(args)?;
+        list.launch_and_close(kernel, groups)?;
         let mut lists = [list.raw];
         // SAFETY: queue and list are live and of this context, the list is closed, and no
-        // fence is passed; what the kernels access is the caller's contract above.
+        // fence is passed. The kernel's arguments were checked above against its declaration:
+        // every buffer is a live allocation of this context, borrowed for the whole call,
+        // holding as much as the kernel reaches.
         check("zeCommandQueueExecuteCommandLists", unsafe {
             (self.context.api.command_queue_execute_command_lists)(
                 self.raw,
@@ -1066,7 +812,7 @@ impl Queue<'_> {
         if waited.is_err() {
             self.context.work_outstanding.set(true);
         }
-        waited
+        Ok(waited?)
     }
 }
 
@@ -1077,58 +823,5 @@ impl Drop for Queue<'_> {
         }
         // SAFETY: `raw` came from zeCommandQueueCreate and is destroyed once, idle.
         let _ = unsafe { (self.context.api.command_queue_destroy)(self.raw) };
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn known_results_have_their_header_names() {
-        assert_eq!(
-            result_name(ZE_RESULT_ERROR_UNINITIALIZED),
-            Some("ZE_RESULT_ERROR_UNINITIALIZED")
-        );
-        assert_eq!(
-            result_name(0x7000_0001),
-            Some("ZE_RESULT_ERROR_DEVICE_LOST")
-        );
-        assert_eq!(result_name(0x7fff_fffe), Some("ZE_RESULT_ERROR_UNKNOWN"));
-        assert_eq!(result_name(0x7fff_ffff), None);
-        assert_eq!(result_name(0x1234), None);
-    }
-
-    #[test]
-    fn errors_name_the_call_the_constant_and_the_hex_value() {
-        let known = ze_error("zeInit", ZE_RESULT_ERROR_UNINITIALIZED);
-        assert_eq!(
-            known.to_string(),
-            "zeInit returned ZE_RESULT_ERROR_UNINITIALIZED (0x78000001)"
-        );
-        let unknown = ze_error("zeDeviceGet", 0x7abc_0001);
-        assert_eq!(unknown.to_string(), "zeDeviceGet returned 0x7abc0001");
-        let small = ze_error("zeCommandQueueSynchronize", ZE_RESULT_NOT_READY);
-        assert!(small.to_string().ends_with("(0x00000001)"), "{small}");
-    }
-
-    #[test]
-    fn fixed_strings_stop_at_the_first_nul() {
-        let mut name = [0 as c_char; 8];
-        for (slot, byte) in name.iter_mut().zip(b"Arc A770") {
-            *slot = *byte as c_char;
-        }
-        assert_eq!(fixed_string(&name), "Arc A770");
-        name[3] = 0;
-        assert_eq!(fixed_string(&name), "Arc");
-        assert_eq!(fixed_string(&[0; 4]), "");
-    }
-
-    #[test]
-    fn group_counts_cover_every_item() {
-        assert_eq!(group_counts([1 << 20, 1, 1], [64, 1, 1]), [1 << 14, 1, 1]);
-        assert_eq!(group_counts([100, 1, 1], [64, 1, 1]), [2, 1, 1]);
-        assert_eq!(group_counts([128, 128, 1], [16, 8, 1]), [8, 16, 1]);
-        assert_eq!(group_counts([5, 1, 1], [0, 1, 1]), [5, 1, 1]);
     }
 }
