@@ -57,11 +57,6 @@ impl Saxpy {
             .map(|(x, y)| self.a * x + y)
             .collect()
     }
-
-    /// Compares a device's output with the reference.
-    pub fn check(&self, got: &[f32], elapsed: Duration) -> Validation {
-        compare(ValidationKind::Saxpy, &self.reference(), got, elapsed)
-    }
 }
 
 /// `C = A × B` for square row-major `f32` matrices of side `n`.
@@ -101,11 +96,6 @@ impl Sgemm {
             }
         }
         c
-    }
-
-    /// Compares a device's output with the reference.
-    pub fn check(&self, got: &[f32], elapsed: Duration) -> Validation {
-        compare(ValidationKind::Sgemm, &self.reference(), got, elapsed)
     }
 }
 
@@ -188,7 +178,12 @@ mod tests {
         let p = Saxpy::with_len(1000);
         let r = p.reference();
         assert_eq!(r[3], 2.5 * 0.75 + (21.0 * 0.25 - 8.0));
-        let v = p.check(&r, Duration::from_millis(1));
+        let v = compare(
+            ValidationKind::Saxpy,
+            &p.reference(),
+            &r,
+            Duration::from_millis(1),
+        );
         assert!(v.passed);
         assert_eq!(v.kind.name(), "saxpy");
         assert_eq!(compared(&v).max_abs_error, 0.0);
@@ -200,7 +195,7 @@ mod tests {
         let p = Saxpy::with_len(1000);
         let mut r = p.reference();
         r[999] += 0.5;
-        let v = p.check(&r, Duration::ZERO);
+        let v = compare(ValidationKind::Saxpy, &p.reference(), &r, Duration::ZERO);
         assert!(!v.passed);
         assert_eq!(compared(&v).max_abs_error, 0.5);
     }
@@ -210,9 +205,14 @@ mod tests {
         let p = Saxpy::with_len(10);
         let mut r = p.reference();
         r[0] = f32::NAN;
-        assert!(!p.check(&r, Duration::ZERO).passed);
+        assert!(!compare(ValidationKind::Saxpy, &p.reference(), &r, Duration::ZERO).passed);
         let short = p.reference()[..9].to_vec();
-        let v = p.check(&short, Duration::ZERO);
+        let v = compare(
+            ValidationKind::Saxpy,
+            &p.reference(),
+            &short,
+            Duration::ZERO,
+        );
         assert!(!v.passed);
         assert!(compared(&v).max_abs_error.is_infinite());
     }
@@ -245,7 +245,7 @@ mod tests {
         let (i, j) = (5, 11);
         let dot: f32 = (0..16).map(|k| p.a[i * 16 + k] * p.b[k * 16 + j]).sum();
         assert_eq!(c[i * 16 + j], dot);
-        let v = p.check(&c, Duration::ZERO);
+        let v = compare(ValidationKind::Sgemm, &p.reference(), &c, Duration::ZERO);
         assert!(v.passed);
         assert_eq!(v.kind.name(), "sgemm");
     }

@@ -12,6 +12,9 @@
 //! panics on a caller's behalf.
 
 #![warn(missing_docs)]
+// Unsafe code only where a file says it is allowed: each backend's sys.rs and api.rs, sys.rs,
+// supervise/process.rs and backends/common/library.rs.
+#![deny(unsafe_code)]
 
 pub mod amdgpu;
 pub(crate) mod backends;
