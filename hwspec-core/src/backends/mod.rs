@@ -15,6 +15,8 @@ use crate::model::{BackendName, BackendReport, Capability, Device, Level};
 use crate::protocol::Progress;
 
 pub(crate) mod common;
+#[cfg(test)]
+mod conformance;
 
 pub mod cpu;
 pub mod cuda;

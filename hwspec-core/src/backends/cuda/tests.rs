@@ -1,10 +1,11 @@
+use crate::backends::conformance;
 use std::ffi::OsStr;
 use std::path::Path;
 use std::process::Command;
 
 use super::*;
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
-use crate::protocol::{NoProgress, Recorder};
+use crate::protocol::Recorder;
 use crate::testing::{compile_fixture, ChildRunner, TempDir};
 
 const SOURCE_DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/src/backends/cuda");
@@ -25,25 +26,10 @@ fn libcuda_is_looked_up_by_soname_or_absolute_path_only() {
 
 #[test]
 fn a_missing_library_is_absent_and_every_candidate_named() {
-    let report = probe_with(
-        &["libhwspec-no-such-cuda.so.1", "/nonexistent/libcuda.so.1"],
-        Level::Standard,
-        &mut NoProgress,
-    );
-    assert_eq!(report.status, Status::Absent, "{report:#?}");
-    let reason = report.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
-    assert!(
-        reason.message.contains("libhwspec-no-such-cuda.so.1"),
-        "{}",
-        reason.message
-    );
-    assert!(
-        reason.message.contains("/nonexistent/libcuda.so.1"),
-        "{}",
-        reason.message
-    );
-    assert!(report.library.is_none());
+    let missing = ["libhwspec-no-such-cuda.so.1", "/nonexistent/libcuda.so.1"];
+    let report = conformance::missing_runtime(&missing, |level, progress| {
+        probe_with(&missing, level, progress)
+    });
     assert!(report.properties.contains_key("device_nodes"));
 }
 

@@ -2,6 +2,7 @@ use super::facts::listed;
 use super::sys::egl_error;
 use super::validate::{compare, expected_image, shaders, TOLERANCE};
 use super::*;
+use crate::backends::conformance;
 use crate::model::{Render, RenderApi, ValidationKind};
 use crate::protocol::{NoProgress, Recorder};
 use std::path::Path;
@@ -232,19 +233,10 @@ fn egl_is_opened_by_its_versioned_soname() {
 
 #[test]
 fn a_missing_egl_library_is_absent_and_named() {
-    let mut progress = Recorder::default();
-    let report = probe_with("libhwspec-no-such-egl.so.1", Level::Standard, &mut progress);
-    assert_eq!(progress.stages, [Stage::Load]);
-    assert!(progress.partials.is_empty());
-    assert_eq!(report.status, Status::Absent);
-    let reason = report.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
-    assert!(
-        reason.message.contains("libhwspec-no-such-egl.so.1"),
-        "{}",
-        reason.message
-    );
-    assert!(report.library.is_none());
+    let missing = "libhwspec-no-such-egl.so.1";
+    conformance::missing_runtime(&[missing], |level, progress| {
+        probe_with(missing, level, progress)
+    });
 }
 
 /// Mesa's llvmpipe, which Debian's libegl-mesa0 brings, renders the image: a software device

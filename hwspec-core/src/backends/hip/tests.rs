@@ -1,3 +1,4 @@
+use crate::backends::conformance;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::path::Path;
@@ -269,22 +270,10 @@ fn the_runtime_is_looked_for_by_versioned_soname_only() {
 
 #[test]
 fn a_missing_runtime_is_absent_and_named() {
-    let report = probe_with(
-        &["libhwspec-no-such-amdhip64.so.5"],
-        sys::HIPRTC_SONAMES,
-        Level::Standard,
-        &mut NoProgress,
-    );
-    assert_eq!(report.status, Status::Absent, "{report:#?}");
-    let reason = report.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
-    assert!(
-        reason.message.contains("libhwspec-no-such-amdhip64.so.5"),
-        "{}",
-        reason.message
-    );
-    assert!(report.library.is_none());
-    assert!(report.devices.is_empty());
+    let missing = ["libhwspec-no-such-amdhip64.so.5"];
+    conformance::missing_runtime(&missing, |level, progress| {
+        probe_with(&missing, sys::HIPRTC_SONAMES, level, progress)
+    });
 }
 
 /// Runs [`child_entry`] in a child process, in the mode that says what it should do. The HIP

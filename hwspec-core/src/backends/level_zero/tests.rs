@@ -1,3 +1,4 @@
+use crate::backends::conformance;
 use std::ffi::{c_char, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -6,7 +7,7 @@ use super::api::{fixed_string, group_counts, ze_error, DriverProperties, QueueGr
 use super::sys::result_name;
 use super::*;
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
-use crate::protocol::{NoProgress, Recorder};
+use crate::protocol::NoProgress;
 use crate::testing::{compile_fixture, ChildRunner, TempDir};
 
 #[test]
@@ -162,24 +163,10 @@ fn the_loader_is_opened_by_its_versioned_soname() {
 
 #[test]
 fn a_missing_loader_is_absent_and_named() {
-    let mut progress = Recorder::default();
-    let report = probe_with(
-        "libhwspec-no-such-ze-loader.so.1",
-        Level::Standard,
-        &mut progress,
-    );
-    assert_eq!(progress.stages, [Stage::Load]);
-    assert!(progress.partials.is_empty());
-    assert_eq!(report.status, Status::Absent);
-    let reason = report.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
-    assert!(
-        reason.message.contains("libhwspec-no-such-ze-loader.so.1"),
-        "{}",
-        reason.message
-    );
-    assert!(report.library.is_none());
-    assert!(report.devices.is_empty());
+    let missing = "libhwspec-no-such-ze-loader.so.1";
+    conformance::missing_runtime(&[missing], |level, progress| {
+        probe_with(missing, level, progress)
+    });
 }
 
 fn kernel_dir() -> PathBuf {

@@ -2,36 +2,18 @@ use super::sys::{DecodeCaps, Guid};
 use super::validate::{apply, judge_queries, ENCODE_CODECS};
 use super::*;
 use crate::backends::common::CallError;
+use crate::backends::conformance;
 use crate::model::ValidationKind;
-use crate::protocol::Recorder;
 
 #[test]
 fn missing_libraries_are_absent_and_named() {
-    let mut progress = Recorder::default();
-    let report = probe_with(
-        (
-            "libnvcuvid-hwspec-missing.so.1",
-            "libnvidia-encode-hwspec-missing.so.1",
-        ),
-        Level::Standard,
-        &mut progress,
+    let missing = (
+        "libnvcuvid-hwspec-missing.so.1",
+        "libnvidia-encode-hwspec-missing.so.1",
     );
-    assert_eq!(report.status, Status::Absent);
-    let reason = report.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
-    assert!(
-        reason.message.contains("libnvcuvid-hwspec-missing.so.1"),
-        "{}",
-        reason.message
-    );
-    assert!(
-        reason
-            .message
-            .contains("libnvidia-encode-hwspec-missing.so.1"),
-        "{}",
-        reason.message
-    );
-    assert_eq!(progress.stages, [Stage::Load]);
+    conformance::missing_runtime(&[missing.0, missing.1], |level, progress| {
+        probe_with(missing, level, progress)
+    });
 }
 
 /// This machine has no NVIDIA driver: the real sonames are absent.

@@ -1,3 +1,4 @@
+use crate::backends::conformance;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -119,20 +120,10 @@ fn icd_directories_are_counted_by_extension() {
 
 #[test]
 fn a_missing_loader_is_absent_and_named() {
-    let report = probe_with(
-        "libhwspec-no-such-opencl.so.1",
-        Level::Standard,
-        &mut NoProgress,
-    );
-    assert_eq!(report.status, Status::Absent);
-    let reason = report.reason.unwrap();
-    assert_eq!(reason.code, ReasonCode::LibraryNotFound);
-    assert!(
-        reason.message.contains("libhwspec-no-such-opencl.so.1"),
-        "{}",
-        reason.message
-    );
-    assert!(report.devices.is_empty());
+    let missing = "libhwspec-no-such-opencl.so.1";
+    conformance::missing_runtime(&[missing], |level, progress| {
+        probe_with(missing, level, progress)
+    });
 }
 
 #[test]

@@ -151,9 +151,9 @@ impl fmt::Debug for Loader {
 impl Loader {
     /// Opens `libvulkan.so.1` and checks its global commands. Every object made from the
     /// loader borrows it.
-    pub(super) fn load() -> Result<Loader, LoadError> {
+    pub(super) fn load(library: &'static str) -> Result<Loader, LoadError> {
         let loader = Loader {
-            entry: sys::load()?,
+            entry: sys::load(library)?,
         };
         let missing: Vec<&'static str> = GLOBAL_COMMANDS
             .iter()

@@ -31,7 +31,7 @@ pub struct VulkanBackend;
 
 impl Backend for VulkanBackend {
     fn probe(&self, level: Level, progress: &mut dyn Progress) -> BackendReport {
-        probe(level, progress)
+        probe_with(LIBRARY, level, progress)
     }
 
     /// The best device's Vulkan version, whether a hardware GPU is among them, and the video
@@ -74,11 +74,12 @@ impl Backend for VulkanBackend {
     }
 }
 
-fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
+/// Probes with `library` as the loader's soname; tests name a missing one.
+fn probe_with(library: &'static str, level: Level, progress: &mut dyn Progress) -> BackendReport {
     progress.stage(Stage::Load);
-    let loader = match api::Loader::load() {
+    let loader = match api::Loader::load(library) {
         Ok(loader) => loader,
-        Err(error) => return load_failure(&error),
+        Err(error) => return load_failure(library, &error),
     };
     // The inputs and references do not depend on the device: a helper thread makes them on
     // the other core while the loader opens every driver (half of the worker's time).
@@ -198,13 +199,13 @@ fn probe(level: Level, progress: &mut dyn Progress) -> BackendReport {
 /// The report when the loader could not be used: `absent` when no `libvulkan.so.1` is
 /// installed, `unusable` when one is there but does not load (wrong architecture, a missing
 /// dependency, a bad ELF file) or lacks an entry point.
-fn load_failure(error: &LoadError) -> BackendReport {
+fn load_failure(library: &'static str, error: &LoadError) -> BackendReport {
     match error {
         LoadError::NotFound(why) if why.iter().all(|w| sys::is_missing_library(w)) => {
             BackendReport::absent(
                 BackendName::Vulkan,
                 ReasonCode::LibraryNotFound,
-                format!("{LIBRARY} is not installed: {error}"),
+                format!("{library} is not installed: {error}"),
             )
         }
         LoadError::NotFound(_) => BackendReport {
@@ -212,11 +213,11 @@ fn load_failure(error: &LoadError) -> BackendReport {
             ..BackendReport::unusable(
                 BackendName::Vulkan,
                 ReasonCode::LoadFailed,
-                format!("{LIBRARY} could not be used: {error}"),
+                format!("{library} could not be used: {error}"),
             )
         },
         LoadError::MissingSymbols { .. } => {
-            error.report(BackendName::Vulkan, LIBRARY, "libvulkan.so")
+            error.report(BackendName::Vulkan, library, "libvulkan.so")
         }
     }
 }

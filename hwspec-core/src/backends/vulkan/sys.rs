@@ -20,11 +20,11 @@ symbol_table! {
     }
 }
 
-/// Opens the loader and makes ash's entry from it. Opening runs the loader's initialisers,
+/// Opens the loader `library` (normally [`LIBRARY`]) and makes ash's entry from it. Opening runs the loader's initialisers,
 /// which is what it is built for; a loader that misbehaves doing so is contained by the worker
 /// process this backend runs in.
-pub(super) fn load() -> Result<ash::Entry, LoadError> {
-    let library = Library::open(LIBRARY)?;
+pub(super) fn load(library: &'static str) -> Result<ash::Entry, LoadError> {
+    let library = Library::open(library)?;
     let exports = Exports::resolve(&library)?;
     let static_fn = ash::StaticFn {
         get_instance_proc_addr: exports.get_instance_proc_addr,

@@ -1,6 +1,7 @@
 //! Unit tests of the Vulkan backend: pure decoding and classification, and the probe against
 //! the real loader (lavapipe here) and against loaders and drivers that fail.
 
+use crate::backends::conformance;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -93,10 +94,21 @@ fn only_a_missing_file_counts_as_not_installed() {
 }
 
 #[test]
+fn a_missing_loader_is_absent_and_named() {
+    let missing = "libhwspec-no-such-vulkan.so.1";
+    conformance::missing_runtime(&[missing], |level, progress| {
+        probe_with(missing, level, progress)
+    });
+}
+
+#[test]
 fn a_missing_loader_is_absent_and_a_broken_one_unusable() {
-    let missing = load_failure(&LoadError::NotFound(vec![
-        "libvulkan.so.1: cannot open shared object file: No such file or directory".into(),
-    ]));
+    let missing = load_failure(
+        LIBRARY,
+        &LoadError::NotFound(vec![
+            "libvulkan.so.1: cannot open shared object file: No such file or directory".into(),
+        ]),
+    );
     assert_eq!(missing.status, Status::Absent);
     let reason = missing.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::LibraryNotFound);
@@ -106,9 +118,10 @@ fn a_missing_loader_is_absent_and_a_broken_one_unusable() {
          No such file or directory"
     );
 
-    let broken = load_failure(&LoadError::NotFound(vec![
-        "libvulkan.so.1: wrong ELF class: ELFCLASS32".into(),
-    ]));
+    let broken = load_failure(
+        LIBRARY,
+        &LoadError::NotFound(vec!["libvulkan.so.1: wrong ELF class: ELFCLASS32".into()]),
+    );
     assert_eq!(broken.status, Status::Unusable);
     let reason = broken.reason.unwrap();
     assert_eq!(reason.code, ReasonCode::LoadFailed);
@@ -118,10 +131,13 @@ fn a_missing_loader_is_absent_and_a_broken_one_unusable() {
         reason.message
     );
 
-    let stripped = load_failure(&LoadError::MissingSymbols {
-        library: LIBRARY,
-        symbols: vec!["vkGetInstanceProcAddr"],
-    });
+    let stripped = load_failure(
+        LIBRARY,
+        &LoadError::MissingSymbols {
+            library: LIBRARY,
+            symbols: vec!["vkGetInstanceProcAddr"],
+        },
+    );
     assert_eq!(stripped.status, Status::Unusable);
     assert_eq!(
         stripped.reason.unwrap().message,
