@@ -349,23 +349,6 @@ pub(crate) fn file_containing(address: usize) -> Option<std::path::PathBuf> {
     std::fs::canonicalize(&name).ok().or(Some(name))
 }
 
-/// The canonical path of the already loaded library that `name` (a bare soname or a path, as a
-/// driver manifest writes it) resolves to, found through `symbol`, an entry point every such
-/// driver exports. Nothing is loaded: `None` when the library is not in this process.
-pub(crate) fn loaded_file(name: &Path, symbol: &std::ffi::CStr) -> Option<std::path::PathBuf> {
-    let name = std::ffi::CString::new(name.as_os_str().as_bytes()).ok()?;
-    // SAFETY: RTLD_NOLOAD only looks the name up among the objects already loaded, so no
-    // initialiser runs; the handle is deliberately never closed (nothing is unloaded in a
-    // worker, design §3), which leaves one more reference on an object that stays anyway.
-    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_NOLOAD) };
-    if handle.is_null() {
-        return None;
-    }
-    // SAFETY: `handle` is a live handle from dlopen and `symbol` is NUL-terminated.
-    let entry = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
-    file_containing(entry as usize)
-}
-
 /// Creates a new directory `PARENT/PREFIXxxxxxx` with a random, unpredictable suffix, mode
 /// 0700, owned by this user (`mkdtemp`).
 pub(crate) fn make_private_dir(parent: &Path, prefix: &str) -> io::Result<PathBuf> {

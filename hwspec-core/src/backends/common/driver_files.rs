@@ -130,7 +130,7 @@ pub(crate) fn inspect(kind: &Kind, manifests: &[PathBuf]) -> (Vec<Driver>, Vec<S
                 let loaded = kind
                     .entry_points
                     .iter()
-                    .find_map(|entry| crate::sys::loaded_file(&path, entry));
+                    .find_map(|entry| crate::backends::common::loaded_file(&path, entry));
                 drivers.push(Driver {
                     manifest: manifest.clone(),
                     library,

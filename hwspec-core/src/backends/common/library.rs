@@ -13,7 +13,7 @@
 
 use std::ffi::CStr;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use libloading::os::unix::{Library as Handle, RTLD_LAZY, RTLD_LOCAL, RTLD_NOW};
 
@@ -90,6 +90,18 @@ impl Library {
                 .map(|s| *s)
         }
     }
+}
+
+/// The canonical path of the already loaded library that `name` (a bare soname or a path, as a
+/// driver manifest writes it) resolves to, found through `symbol`, an entry point every such
+/// driver exports. Nothing is loaded ([`Library::already_loaded`]): `None` when the library is
+/// not in this process or lacks the symbol.
+pub(crate) fn loaded_file(name: &Path, symbol: &CStr) -> Option<PathBuf> {
+    let library = Library::already_loaded(name.to_str()?)?;
+    // SAFETY: the address is only compared with the loaded objects' ranges, never called, so
+    // any function pointer type serves.
+    let entry: unsafe extern "C" fn() = unsafe { library.get(symbol)? };
+    crate::sys::file_containing(entry as usize)
 }
 
 /// Declares a table of a library's entry points and the function that resolves them all:

@@ -14,4 +14,4 @@ pub(crate) use error::{check as check_call, CallError, Spelling};
 
 pub(crate) use kernel_cache::KernelCache;
 pub(crate) use launch::{Arg, Floats, LaunchError, Signature, SAXPY, SGEMM};
-pub(crate) use library::{check_loadable, symbol_table, Library, LoadError};
+pub(crate) use library::{check_loadable, loaded_file, symbol_table, Library, LoadError};

@@ -589,8 +589,10 @@ fn loadable_icds(files: &[PathBuf]) -> (Vec<Icd>, Vec<String>) {
         } else {
             match check_loadable(Path::new(&library)) {
                 Ok(()) => {
-                    let loaded =
-                        crate::sys::loaded_file(Path::new(&library), sys::ICD_LOOKUP_SYMBOL);
+                    let loaded = crate::backends::common::loaded_file(
+                        Path::new(&library),
+                        sys::ICD_LOOKUP_SYMBOL,
+                    );
                     icds.push(Icd {
                         file: file.clone(),
                         library,
