@@ -16,11 +16,11 @@ use super::CallError;
 /// The type of one kernel parameter, as the kernel's source declares it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ArgKind {
-    /// A pointer to `float`s in device memory.
+    /// A pointer to `float`s in device memory (`.param .u64` in 64-bit PTX).
     Buffer,
-    /// `float`.
+    /// `float` (`.param .f32`).
     F32,
-    /// `unsigned int`.
+    /// `unsigned int` (`.param .u32`).
     U32,
 }
 

@@ -9,7 +9,6 @@
 //! pointer. Nothing here panics or unwraps what the driver says.
 
 use std::ffi::{c_char, c_int, c_uint, c_void, CStr};
-use std::fmt;
 use std::ptr;
 
 use cudarc::driver::sys::{
@@ -18,7 +17,7 @@ use cudarc::driver::sys::{
 };
 
 use super::sys::{Api, RawResult, SUCCESS};
-use crate::backends::common::{check_call, CallError};
+use crate::backends::common::{check_call, Arg, CallError, Floats, LaunchError, Signature};
 
 /// Bytes kept of the JIT compiler's error log: its first lines name the problem.
 const JIT_LOG_BYTES: usize = 4096;
@@ -263,17 +262,25 @@ pub(super) struct Module<'c> {
 }
 
 impl Module<'_> {
-    /// The kernel `kernel` declares, with its parameters.
-    pub(super) fn function(&self, kernel: &'static Kernel) -> Result<Function<'_>, CallError> {
+    /// The kernel `signature` declares, by its entry point's name; launches of it are checked
+    /// against that signature.
+    pub(super) fn function(
+        &self,
+        signature: &'static Signature,
+    ) -> Result<Function<'_>, CallError> {
         let mut raw: CUfunction = ptr::null_mut();
         // SAFETY: the entry name is NUL-terminated, `raw` is a valid place for the handle.
         let code = unsafe {
-            (self.context.driver.api.module_get_function)(&mut raw, self.raw, kernel.entry.as_ptr())
+            (self.context.driver.api.module_get_function)(
+                &mut raw,
+                self.raw,
+                signature.entry.as_ptr(),
+            )
         };
         self.context.driver.check("cuModuleGetFunction", code)?;
         Ok(Function {
             module: self,
-            kernel,
+            signature,
             raw,
         })
     }
@@ -318,6 +325,16 @@ impl DeviceBuffer<'_> {
     }
 }
 
+impl Floats for DeviceBuffer<'_> {
+    fn floats(&self) -> usize {
+        self.len
+    }
+
+    fn address(&self) -> u64 {
+        self.raw
+    }
+}
+
 impl Drop for DeviceBuffer<'_> {
     fn drop(&mut self) {
         // SAFETY: `raw` was allocated by `Context::alloc` in the context this value borrows,
@@ -326,143 +343,29 @@ impl Drop for DeviceBuffer<'_> {
     }
 }
 
-/// The type of one kernel parameter, as the kernel's source declares it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ArgKind {
-    /// A pointer to device memory (`.param .u64` in 64-bit PTX).
-    Buffer,
-    /// `float` (`.param .f32`).
-    F32,
-    /// `unsigned` (`.param .u32`).
-    U32,
-}
-
-impl fmt::Display for ArgKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ArgKind::Buffer => "buffer",
-            ArgKind::F32 => "f32",
-            ArgKind::U32 => "u32",
-        })
-    }
-}
-
-/// A kernel of a module: its entry point and the parameters it declares, written next to the
-/// kernel's source. A launch is checked against them.
-#[derive(Debug)]
-pub(super) struct Kernel {
-    /// The name the PTX declares as `.entry`.
-    pub(super) entry: &'static CStr,
-    /// Its parameters, in order.
-    pub(super) params: &'static [ArgKind],
-}
-
-impl Kernel {
-    /// Whether arguments of the kinds `given` fit the declared parameters.
-    pub(super) fn check(&self, given: &[ArgKind]) -> Result<(), LaunchError> {
-        if given == self.params {
-            return Ok(());
-        }
-        let list = |kinds: &[ArgKind]| {
-            kinds
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        Err(LaunchError::Arguments(format!(
-            "{} declares ({}) but was given ({})",
-            self.entry.to_string_lossy(),
-            list(self.params),
-            list(given)
-        )))
-    }
-}
-
-/// A kernel argument. A buffer is borrowed, so it outlives the launch.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Arg<'a> {
-    Buffer(&'a DeviceBuffer<'a>),
-    F32(f32),
-    U32(u32),
-}
-
-impl Arg<'_> {
-    fn kind(&self) -> ArgKind {
-        match self {
-            Arg::Buffer(_) => ArgKind::Buffer,
-            Arg::F32(_) => ArgKind::F32,
-            Arg::U32(_) => ArgKind::U32,
-        }
-    }
-}
-
-/// Why a kernel did not launch.
-#[derive(Debug)]
-pub(super) enum LaunchError {
-    /// The arguments do not match the kernel's declared parameters, or a buffer belongs to
-    /// another context: nothing was passed to the driver.
-    Arguments(String),
-    /// The driver refused the launch.
-    Call(CallError),
-}
-
-impl fmt::Display for LaunchError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            LaunchError::Arguments(why) => write!(f, "cuLaunchKernel not called: {why}"),
-            LaunchError::Call(error) => error.fmt(f),
-        }
-    }
-}
-
 /// A kernel of a loaded module.
 #[derive(Debug)]
 pub(super) struct Function<'m> {
     module: &'m Module<'m>,
-    kernel: &'static Kernel,
+    signature: &'static Signature,
     raw: CUfunction,
 }
 
 impl Function<'_> {
-    /// Whether `args` fit the kernel's declared parameters, each buffer from this context.
-    fn check_args(&self, args: &[Arg<'_>]) -> Result<(), LaunchError> {
-        let given: Vec<ArgKind> = args.iter().map(Arg::kind).collect();
-        self.kernel.check(&given)?;
-        let foreign = args.iter().any(|arg| {
-            matches!(arg, Arg::Buffer(buffer) if !ptr::eq(buffer.context, self.module.context))
-        });
-        if foreign {
-            return Err(LaunchError::Arguments(format!(
-                "{} was given a buffer of another context",
-                self.kernel.entry.to_string_lossy()
-            )));
-        }
-        Ok(())
-    }
-
-    /// Launches the kernel on the default stream with a 2D grid and block.
+    /// Launches the kernel on the default stream with a 2D grid and block, once `args` are
+    /// found to fit the kernel's declared signature, every buffer allocated in this context
+    /// and holding as much as the kernel reaches.
     pub(super) fn launch(
         &self,
         grid: (u32, u32),
         block: (u32, u32),
-        args: &[Arg<'_>],
+        args: &[Arg<'_, DeviceBuffer<'_>>],
     ) -> Result<(), LaunchError> {
-        self.check_args(args)?;
+        self.signature
+            .check(args, |buffer| ptr::eq(buffer.context, self.module.context))?;
         // cuLaunchKernel reads each parameter through a pointer, as many bytes as the kernel's
         // signature says, so every value gets an 8-byte aligned slot of its own.
-        let mut slots: Vec<u64> = args
-            .iter()
-            .map(|arg| {
-                let mut bytes = [0u8; 8];
-                match arg {
-                    Arg::Buffer(buffer) => bytes.copy_from_slice(&buffer.raw.to_ne_bytes()),
-                    Arg::F32(value) => bytes[..4].copy_from_slice(&value.to_ne_bytes()),
-                    Arg::U32(value) => bytes[..4].copy_from_slice(&value.to_ne_bytes()),
-                }
-                u64::from_ne_bytes(bytes)
-            })
-            .collect();
+        let mut slots: Vec<u64> = args.iter().map(|arg| arg.slot().0).collect();
         let mut params: Vec<*mut c_void> = slots
             .iter_mut()
             .map(|slot| (slot as *mut u64).cast())
@@ -471,7 +374,8 @@ impl Function<'_> {
         // SAFETY: `params` holds one pointer per kernel parameter (checked above against the
         // kernel's declaration), each to a live slot at least as large as the parameter; the
         // launch copies them before returning, and every buffer is a live allocation of this
-        // context. No shared memory, the default stream, and no `extra` array.
+        // context holding as many floats as the kernel reaches (checked above). No shared
+        // memory, the default stream, and no `extra` array.
         let code = unsafe {
             (driver.api.launch_kernel)(
                 self.raw,
@@ -487,8 +391,6 @@ impl Function<'_> {
                 ptr::null_mut(),
             )
         };
-        driver
-            .check("cuLaunchKernel", code)
-            .map_err(LaunchError::Call)
+        Ok(driver.check("cuLaunchKernel", code)?)
     }
 }

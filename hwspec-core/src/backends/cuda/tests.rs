@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 use super::*;
+use crate::backends::common::{Arg, LaunchError, SAXPY, SGEMM};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
 use crate::protocol::Recorder;
 use crate::testing::{compile_fixture, ChildRunner, TempDir};
@@ -35,10 +36,7 @@ fn a_missing_library_is_absent_and_every_candidate_named() {
 
 #[test]
 fn the_ptx_declares_sm_50_and_the_entries_launched() {
-    for (ptx, kernel) in [
-        (validate::SAXPY_PTX, &validate::SAXPY),
-        (validate::SGEMM_PTX, &validate::SGEMM),
-    ] {
+    for (ptx, kernel) in [(validate::SAXPY_PTX, &SAXPY), (validate::SGEMM_PTX, &SGEMM)] {
         let entry = kernel.entry;
         let text = ptx.to_str().unwrap();
         assert!(text.lines().any(|l| l.trim() == ".target sm_50"), "{text}");
@@ -119,10 +117,11 @@ fn child_probe_entry() {
 const LAUNCH_MODE: &str = "launch";
 const LAUNCH_MARKER: &str = "hwspec-cuda-child-launches:";
 
-/// Launches SAXPY through the api layer with too few arguments, then with a buffer of
-/// another context, and returns both refusals joined by ` | `.
+/// Launches SAXPY through the api layer with too few arguments, with a buffer of another
+/// context, and with a count its buffers are too short for, and returns the refusals joined
+/// by ` | `.
 fn refused_launches() -> String {
-    use super::api::{Arg, Driver};
+    use super::api::Driver;
     let library = crate::backends::common::Library::open("libcuda.so.1").unwrap();
     let driver = Driver::new(sys::Api::resolve(&library).unwrap());
     driver.init().unwrap();
@@ -130,10 +129,10 @@ fn refused_launches() -> String {
     let first = driver.context(device).unwrap();
     let second = driver.context(device).unwrap();
     let module = first.load_ptx(validate::SAXPY_PTX).unwrap();
-    let saxpy = module.function(&validate::SAXPY).unwrap();
+    let saxpy = module.function(&SAXPY).unwrap();
     let mine = first.alloc(4).unwrap();
     let theirs = second.alloc(4).unwrap();
-    let launch = |args: &[Arg<'_>]| saxpy.launch((1, 1), (4, 1), args).unwrap_err().to_string();
+    let launch = |args: &[Arg<'_, _>]| saxpy.launch((1, 1), (8, 1), args).unwrap_err().to_string();
     let too_few = launch(&[Arg::F32(2.0), Arg::Buffer(&mine), Arg::U32(4)]);
     let foreign = launch(&[
         Arg::F32(2.0),
@@ -141,7 +140,13 @@ fn refused_launches() -> String {
         Arg::Buffer(&theirs),
         Arg::U32(4),
     ]);
-    format!("{too_few} | {foreign}")
+    let too_short = launch(&[
+        Arg::F32(2.0),
+        Arg::Buffer(&mine),
+        Arg::Buffer(&mine),
+        Arg::U32(8),
+    ]);
+    format!("{too_few} | {foreign} | {too_short}")
 }
 
 /// What a child probe reported: the report, and its stages and number of partial reports.
@@ -337,7 +342,8 @@ fn standard_and_full_run_the_kernels_through_the_driver_api() {
 }
 
 /// The only code that turns arguments into pointers refuses a list that does not match the
-/// kernel's parameters, and a buffer another context owns, before calling the driver.
+/// kernel's parameters, a buffer another context owns, and a buffer shorter than the kernel
+/// reaches, before calling the driver.
 #[test]
 fn a_launch_with_the_wrong_arguments_never_reaches_the_driver() {
     let fake = fake_libcuda("launch", &[]);
@@ -348,9 +354,9 @@ fn a_launch_with_the_wrong_arguments_never_reaches_the_driver() {
     );
     assert_eq!(
         output.after(LAUNCH_MARKER),
-        "cuLaunchKernel not called: saxpy declares (f32, buffer, buffer, u32) but was given \
-         (f32, buffer, u32) | cuLaunchKernel not called: saxpy was given a buffer of another \
-         context"
+        "not launched: saxpy declares (f32, buffer, buffer, u32) but was given (f32, buffer, \
+         u32) | not launched: saxpy was given a buffer of another context as parameter 2 | \
+         not launched: saxpy reaches 8 elements but parameter 1 holds 4"
     );
 }
 
@@ -393,49 +399,68 @@ fn a_jit_failure_is_build_failed_with_the_log() {
     );
 }
 
+/// The buffers `validate` allocates are what the shared declarations require of a CUDA
+/// launch: as many floats as the problem has, and one fewer is refused.
 #[test]
 fn launches_are_checked_against_the_declared_parameters() {
-    use super::api::ArgKind::{Buffer, F32, U32};
-    assert!(validate::SAXPY.check(&[F32, Buffer, Buffer, U32]).is_ok());
-    let error = validate::SAXPY.check(&[F32, Buffer, U32]).unwrap_err();
-    assert_eq!(
-        error.to_string(),
-        "cuLaunchKernel not called: saxpy declares (f32, buffer, buffer, u32) but was \
-         given (f32, buffer, u32)"
-    );
-    assert!(validate::SGEMM
-        .check(&[Buffer, Buffer, Buffer, F32])
-        .is_err());
+    /// A CUDA allocation's length, without a driver.
+    struct Floats(usize);
+    impl crate::backends::common::Floats for Floats {
+        fn floats(&self) -> usize {
+            self.0
+        }
+        fn address(&self) -> u64 {
+            0
+        }
+    }
+    let ours = |_: &Floats| true;
+    let n = |len: usize| Arg::U32(u32::try_from(len).unwrap());
+    for len in [SAXPY_ELEMENTS, SAXPY_ELEMENTS - 1] {
+        let (x, y) = (Floats(len), Floats(SAXPY_ELEMENTS));
+        let args = [
+            Arg::F32(2.0),
+            Arg::Buffer(&x),
+            Arg::Buffer(&y),
+            n(SAXPY_ELEMENTS),
+        ];
+        assert_eq!(SAXPY.check(&args, ours).is_ok(), len == SAXPY_ELEMENTS);
+    }
+    for len in [SGEMM_N * SGEMM_N, SGEMM_N * SGEMM_N - 1] {
+        let (a, c) = (Floats(SGEMM_N * SGEMM_N), Floats(len));
+        let args = [
+            Arg::Buffer(&a),
+            Arg::Buffer(&a),
+            Arg::Buffer(&c),
+            n(SGEMM_N),
+        ];
+        assert_eq!(SGEMM.check(&args, ours).is_ok(), len == SGEMM_N * SGEMM_N);
+    }
+    let error = SGEMM
+        .check(&[Arg::Buffer(&Floats(4)), Arg::F32(2.0)], ours)
+        .unwrap_err();
+    assert!(matches!(error, LaunchError::Refused(_)), "{error}");
 }
 
-/// The parameters declared next to each kernel are those its PTX entry declares: a
+/// The parameters declared once for every backend are those the PTX entries declare: a
 /// buffer is a 64-bit address (`.u64`), and so on.
 #[test]
 fn the_declared_parameters_are_the_ptx_entrys() {
-    use super::api::ArgKind;
-    for (ptx, kernel) in [
-        (validate::SAXPY_PTX, &validate::SAXPY),
-        (validate::SGEMM_PTX, &validate::SGEMM),
-    ] {
+    for (ptx, kernel) in [(validate::SAXPY_PTX, &SAXPY), (validate::SGEMM_PTX, &SGEMM)] {
         let text = ptx.to_str().unwrap();
         let prefix = format!("{}_param_", kernel.entry.to_str().unwrap());
-        let declared: Vec<ArgKind> = text
+        let in_ptx: Vec<&str> = text
             .lines()
             .filter_map(|line| line.trim().strip_prefix(".param ."))
             .filter(|rest| rest.contains(&prefix))
             .map(|rest| match rest.split_whitespace().next() {
-                Some("u64") => ArgKind::Buffer,
-                Some("f32") => ArgKind::F32,
-                Some("u32") => ArgKind::U32,
+                Some("u64") => "buffer",
+                Some("f32") => "f32",
+                Some("u32") => "u32",
                 other => panic!("unexpected PTX parameter type {other:?}"),
             })
             .collect();
-        assert_eq!(
-            declared,
-            kernel.params,
-            "{}",
-            kernel.entry.to_str().unwrap()
-        );
+        let declared: Vec<String> = kernel.params.iter().map(ToString::to_string).collect();
+        assert_eq!(in_ptx, declared, "{}", kernel.entry.to_str().unwrap());
     }
 }
 

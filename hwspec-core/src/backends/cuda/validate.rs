@@ -6,9 +6,9 @@ use std::time::Instant;
 
 use cudarc::driver::sys::CUdevice;
 
-use super::api::{Arg, ArgKind, Context, Driver, JitFailure, Kernel, LaunchError};
+use super::api::{Context, Driver, JitFailure};
 use crate::backends::common::validation::Problems;
-use crate::backends::common::CallError;
+use crate::backends::common::{Arg, CallError, LaunchError, SAXPY, SGEMM};
 use crate::kernels::Sgemm;
 use crate::model::{ReasonCode, Validation};
 
@@ -16,22 +16,6 @@ use crate::model::{ReasonCode, Validation};
 pub(super) const SAXPY_PTX: &CStr = with_nul(concat!(include_str!("saxpy.ptx"), "\0"));
 /// `sgemm.cu` compiled for `sm_50`.
 pub(super) const SGEMM_PTX: &CStr = with_nul(concat!(include_str!("sgemm.ptx"), "\0"));
-
-/// `saxpy(float a, const float *x, float *y, unsigned n)` in saxpy.cu.
-pub(super) const SAXPY: Kernel = Kernel {
-    entry: c"saxpy",
-    params: &[ArgKind::F32, ArgKind::Buffer, ArgKind::Buffer, ArgKind::U32],
-};
-/// `sgemm(const float *a, const float *b, float *c, unsigned n)` in sgemm.cu.
-pub(super) const SGEMM: Kernel = Kernel {
-    entry: c"sgemm",
-    params: &[
-        ArgKind::Buffer,
-        ArgKind::Buffer,
-        ArgKind::Buffer,
-        ArgKind::U32,
-    ],
-};
 
 /// Threads per block of the SAXPY launch.
 const SAXPY_BLOCK: u32 = 256;

@@ -12,9 +12,9 @@
 //!
 //! Kernel launches are safe: a kernel is made with its declared [`Signature`], and
 //! [`Queue::launch`] refuses arguments that do not match it, or buffers smaller than the
-//! extent the kernel's source indexes up to, before any of them reaches the driver.
+//! kernel's source reaches, before any of them reaches the driver.
 
-use std::ffi::{c_void, CStr};
+use std::ffi::c_void;
 use std::ptr;
 
 use cl3::info_type::InfoType;
@@ -24,10 +24,7 @@ use opencl3::command_queue::{
 };
 use opencl3::context::context::{create_context, release_context};
 use opencl3::device::{get_device_data, get_device_ids, CL_DEVICE_TYPE_ALL};
-use opencl3::error_codes::{
-    CL_INVALID_ARG_SIZE, CL_INVALID_BUFFER_SIZE, CL_INVALID_CONTEXT, CL_INVALID_KERNEL_ARGS,
-    CL_INVALID_VALUE,
-};
+use opencl3::error_codes::{CL_INVALID_CONTEXT, CL_INVALID_VALUE};
 use opencl3::event::release_event;
 use opencl3::kernel::{create_kernel, release_kernel, set_kernel_arg};
 use opencl3::memory::{create_buffer, release_mem_object, CL_MEM_READ_WRITE};
@@ -43,7 +40,7 @@ use opencl3::types::{
 };
 
 use super::sys::error_name;
-use crate::backends::common::CallError;
+use crate::backends::common::{Arg, CallError, Floats, LaunchError, Signature};
 
 /// Largest program binary kept; PoCL's SAXPY+SGEMM bundle is a few KiB.
 const MAX_BINARY_BYTES: u64 = 16 << 20;
@@ -259,7 +256,7 @@ impl Program {
 
     /// The built kernel `signature` declares, held to that signature at every launch.
     pub(super) fn kernel(&self, signature: &'static Signature) -> Result<Kernel, CallError> {
-        let raw = named("clCreateKernel", create_kernel(self.raw, signature.name))?;
+        let raw = named("clCreateKernel", create_kernel(self.raw, signature.entry))?;
         Ok(Kernel {
             raw,
             signature,
@@ -276,71 +273,6 @@ impl Drop for Program {
     }
 }
 
-/// What one parameter of a kernel is, as its OpenCL C source declares it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum ArgKind {
-    /// `__global float *`, indexed only below the kernel's [`Extent`].
-    Buffer,
-    /// `const float`.
-    F32,
-    /// `const uint n`: the count that bounds every index of the kernel (see [`Extent`]).
-    Count,
-}
-
-/// How far a kernel indexes its buffers, from its count `n`: what its source guards every
-/// access with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Extent {
-    /// Indices below `n`.
-    Linear,
-    /// Indices below `n × n` (an `n × n` matrix).
-    Square,
-}
-
-impl Extent {
-    /// The elements a buffer must hold for a kernel with count `n`; `None` when that does not
-    /// fit in memory at all.
-    fn elements(self, n: cl_uint) -> Option<usize> {
-        let n = usize::try_from(n).ok()?;
-        match self {
-            Extent::Linear => Some(n),
-            Extent::Square => n.checked_mul(n),
-        }
-    }
-}
-
-/// A kernel's declared signature: its name, its parameters in order, and how far it indexes
-/// its buffers. Declared next to the kernel's source; [`Queue::launch`] holds every launch to
-/// it.
-#[derive(Debug)]
-pub(super) struct Signature {
-    /// The `__kernel` function's name.
-    pub(super) name: &'static CStr,
-    /// Its parameters, in order; exactly one is the [`ArgKind::Count`].
-    pub(super) args: &'static [ArgKind],
-    /// How far it indexes its buffers.
-    pub(super) extent: Extent,
-}
-
-/// A kernel argument. A buffer is borrowed for the launch, and must come from the queue's
-/// context.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Arg<'a> {
-    Buffer(&'a Buffer),
-    F32(f32),
-    U32(cl_uint),
-}
-
-impl Arg<'_> {
-    fn kind(&self) -> ArgKind {
-        match self {
-            Arg::Buffer(_) => ArgKind::Buffer,
-            Arg::F32(_) => ArgKind::F32,
-            Arg::U32(_) => ArgKind::Count,
-        }
-    }
-}
-
 /// A kernel and the signature it was declared with.
 #[derive(Debug)]
 pub(super) struct Kernel {
@@ -350,41 +282,9 @@ pub(super) struct Kernel {
 }
 
 impl Kernel {
-    /// Checks `args` against the kernel's signature: the same kinds in the same order, every
-    /// buffer of the kernel's context and at least as long as the extent its count gives.
-    fn check(&self, args: &[Arg<'_>]) -> Result<(), CallError> {
-        let signature = self.signature;
-        let kinds_match = args.len() == signature.args.len()
-            && args.iter().zip(signature.args).all(|(a, k)| a.kind() == *k);
-        let counts: Vec<cl_uint> = args
-            .iter()
-            .filter_map(|arg| match arg {
-                Arg::U32(n) => Some(*n),
-                _ => None,
-            })
-            .collect();
-        let (true, &[n]) = (kinds_match, counts.as_slice()) else {
-            return Err(cl_error("clSetKernelArg", CL_INVALID_KERNEL_ARGS));
-        };
-        let needed = signature
-            .extent
-            .elements(n)
-            .ok_or_else(|| cl_error("clSetKernelArg", CL_INVALID_ARG_SIZE))?;
-        for arg in args {
-            if let Arg::Buffer(buffer) = arg {
-                if buffer.context != self.context {
-                    return Err(cl_error("clSetKernelArg", CL_INVALID_CONTEXT));
-                }
-                if buffer.len < needed {
-                    return Err(cl_error("clSetKernelArg", CL_INVALID_BUFFER_SIZE));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Sets the arguments in order, already checked against the signature.
-    fn set_args(&self, args: &[Arg<'_>]) -> Result<(), CallError> {
+    /// Sets the arguments in order, already checked against the signature. A buffer is
+    /// passed as its `cl_mem` handle, at the handle's own size, not as a device address.
+    fn set_args(&self, args: &[Arg<'_, Buffer>]) -> Result<(), CallError> {
         for (index, arg) in (0..).zip(args) {
             let (size, value): (usize, *const c_void) = match arg {
                 Arg::Buffer(buffer) => (size_of::<cl_mem>(), (&raw const buffer.raw).cast()),
@@ -414,6 +314,16 @@ pub(super) struct Buffer {
     raw: cl_mem,
     len: usize,
     context: cl_context,
+}
+
+impl Floats for Buffer {
+    fn floats(&self) -> usize {
+        self.len
+    }
+
+    fn address(&self) -> u64 {
+        self.raw as u64
+    }
 }
 
 impl Drop for Buffer {
@@ -487,20 +397,22 @@ impl Queue {
     pub(super) fn launch(
         &self,
         kernel: &Kernel,
-        args: &[Arg<'_>],
+        args: &[Arg<'_, Buffer>],
         global: &[usize],
-    ) -> Result<(), CallError> {
+    ) -> Result<(), LaunchError> {
         if kernel.context != self.context {
-            return Err(cl_error("clEnqueueNDRangeKernel", CL_INVALID_CONTEXT));
+            return Err(cl_error("clEnqueueNDRangeKernel", CL_INVALID_CONTEXT).into());
         }
-        kernel.check(args)?;
+        kernel
+            .signature
+            .check(args, |buffer| buffer.context == kernel.context)?;
         kernel.set_args(args)?;
         let dimensions = cl_uint::try_from(global.len())
             .map_err(|_| cl_error("clEnqueueNDRangeKernel", CL_INVALID_VALUE))?;
         // SAFETY: queue and kernel are live handles owned by `self` and `kernel`, of one
         // context; `global` holds `dimensions` sizes and is only read during the call. Every
         // argument was set just now, after `check` held it to the kernel's signature, whose
-        // extent bounds every index the kernel's source makes: it stays inside the buffers.
+        // reach bounds every index the kernel's source makes: it stays inside the buffers.
         let event = unsafe {
             enqueue_nd_range_kernel(
                 self.raw,

@@ -3,6 +3,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use super::*;
+use crate::backends::common::{Arg, LaunchError, SAXPY, SGEMM};
 use crate::kernels::{SAXPY_ELEMENTS, SGEMM_N};
 use crate::protocol::{NoProgress, Recorder};
 use crate::testing::{ChildRunner, TempDir};
@@ -253,61 +254,72 @@ fn pocl_device_id() -> DeviceId {
     platform.devices().unwrap()[0]
 }
 
-static DOUBLE: api::Signature = api::Signature {
-    name: c"double_it",
-    args: &[api::ArgKind::Buffer, api::ArgKind::Count],
-    extent: api::Extent::Linear,
-};
+/// The refusal `args` get from `kernel`, which nothing launches.
+fn refused(queue: &api::Queue, kernel: &api::Kernel, args: &[Arg<'_, api::Buffer>]) -> String {
+    match queue.launch(kernel, args, &[4]).unwrap_err() {
+        LaunchError::Refused(why) => why,
+        LaunchError::Call(error) => panic!("the driver was called: {error}"),
+    }
+}
 
-static SQUARE: api::Signature = api::Signature {
-    name: c"double_it",
-    args: &[api::ArgKind::Buffer, api::ArgKind::Count],
-    extent: api::Extent::Square,
-};
-
+/// The shared SAXPY and SGEMM declarations hold the real kernels' launches: wrong kinds, a
+/// wrong count, buffers shorter than the kernel reaches and a buffer of another context are
+/// refused before the driver sees them, and the fitting launch runs.
 #[test]
 fn launches_are_held_to_the_kernel_signature() {
-    use api::Arg;
     let _one_at_a_time = skeleton::exclusive(&ONE_PROBE_AT_A_TIME);
     let device = pocl_device_id();
     let context = api::Context::for_device(device).unwrap();
     let queue = context.queue().unwrap();
-    let program = context
-        .program("__kernel void double_it(__global float *x, const uint n) { size_t i = get_global_id(0); if (i < n) x[i] *= 2.0f; }")
-        .unwrap();
+    let program = context.program(validate::source(true)).unwrap();
     program.build().unwrap();
-    let kernel = program.kernel(&DOUBLE).unwrap();
-    let buffer = context.buffer(4).unwrap();
-    queue.write(&buffer, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+    let saxpy = program.kernel(&SAXPY).unwrap();
+    let sgemm = program.kernel(&SGEMM).unwrap();
+    let x = context.buffer(4).unwrap();
+    let y = context.buffer(4).unwrap();
+    queue.write(&x, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+    queue.write(&y, &[1.0; 4]).unwrap();
 
-    let refused = |args: &[Arg<'_>], kernel: &api::Kernel| {
-        let error = queue.launch(kernel, args, &[4]).unwrap_err();
-        (error.call, error.to_string())
+    let axpy = |x, y, n| [Arg::F32(2.0), Arg::Buffer(x), Arg::Buffer(y), Arg::U32(n)];
+    let message = refused(&queue, &saxpy, &[Arg::U32(4), Arg::Buffer(&x)]);
+    assert!(
+        message.starts_with("saxpy declares (f32, buffer, buffer, u32)"),
+        "{message}"
+    );
+    let message = refused(
+        &queue,
+        &saxpy,
+        &[Arg::F32(2.0), Arg::Buffer(&x), Arg::U32(4)],
+    );
+    assert!(
+        message.ends_with("was given (f32, buffer, u32)"),
+        "{message}"
+    );
+    let message = refused(&queue, &saxpy, &axpy(&x, &y, 5));
+    assert_eq!(message, "saxpy reaches 5 elements but parameter 1 holds 4");
+    let gemm = |n| {
+        [
+            Arg::Buffer(&x),
+            Arg::Buffer(&x),
+            Arg::Buffer(&y),
+            Arg::U32(n),
+        ]
     };
-    // Wrong kinds, wrong count, and a count the buffer is too short for.
-    let (call, message) = refused(&[Arg::U32(4), Arg::Buffer(&buffer)], &kernel);
-    assert_eq!(call, "clSetKernelArg");
-    assert!(message.contains("CL_INVALID_KERNEL_ARGS"), "{message}");
-    let (_, message) = refused(&[Arg::Buffer(&buffer)], &kernel);
-    assert!(message.contains("CL_INVALID_KERNEL_ARGS"), "{message}");
-    let (_, message) = refused(&[Arg::Buffer(&buffer), Arg::U32(5)], &kernel);
-    assert!(message.contains("CL_INVALID_BUFFER_SIZE"), "{message}");
-    let square = program.kernel(&SQUARE).unwrap();
-    let (_, message) = refused(&[Arg::Buffer(&buffer), Arg::U32(4)], &square);
-    assert!(message.contains("CL_INVALID_BUFFER_SIZE"), "{message}");
+    let message = refused(&queue, &sgemm, &gemm(2)[..3]);
+    assert!(message.starts_with("sgemm declares"), "{message}");
+    let message = refused(&queue, &sgemm, &gemm(4));
+    assert_eq!(message, "sgemm reaches 16 elements but parameter 0 holds 4");
     // A buffer of another context.
     let other = api::Context::for_device(device).unwrap();
     let foreign = other.buffer(4).unwrap();
-    let (_, message) = refused(&[Arg::Buffer(&foreign), Arg::U32(4)], &kernel);
-    assert!(message.contains("CL_INVALID_CONTEXT"), "{message}");
+    let message = refused(&queue, &saxpy, &axpy(&x, &foreign, 4));
+    assert!(message.contains("buffer of another context"), "{message}");
 
-    // Nothing refused ran; the matching launch does.
-    queue
-        .launch(&kernel, &[Arg::Buffer(&buffer), Arg::U32(4)], &[4])
-        .unwrap();
+    // Nothing refused ran; the fitting launch does: y = 2x + y.
+    queue.launch(&saxpy, &axpy(&x, &y, 4), &[4]).unwrap();
     let mut got = [0.0f32; 4];
-    queue.read(&buffer, &mut got).unwrap();
-    assert_eq!(got, [2.0, 4.0, 6.0, 8.0]);
+    queue.read(&y, &mut got).unwrap();
+    assert_eq!(got, [3.0, 5.0, 7.0, 9.0]);
 }
 
 #[test]

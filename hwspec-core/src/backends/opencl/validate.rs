@@ -1,47 +1,19 @@
-//! Runs the validation problems on one device. This is the only code that knows the kernels'
-//! argument layouts: their signatures are declared here, next to their sources, and every
-//! launch is held to them (see [`Queue::launch`]).
+//! Runs the validation problems on one device. The kernels' signatures are the ones every
+//! backend's SAXPY and SGEMM declare (`common::launch`), and every launch is held to them
+//! (see [`Queue::launch`]).
 
 use std::time::Instant;
 
 use opencl3::error_codes::CL_INVALID_VALUE;
 use opencl3::types::cl_uint;
 
-use super::api::{
-    cl_error, Arg, ArgKind, BuildFailure, Context, DeviceId, Extent, Program, Queue, Signature,
-};
+use super::api::{cl_error, BuildFailure, Context, DeviceId, Program, Queue};
 use crate::backends::common::validation::Problems;
-use crate::backends::common::CallError;
+use crate::backends::common::{Arg, CallError, LaunchError, SAXPY, SGEMM};
 use crate::model::Validation;
 
 const SAXPY_SOURCE: &str = include_str!("saxpy.cl");
 const SAXPY_AND_SGEMM_SOURCE: &str = concat!(include_str!("saxpy.cl"), include_str!("sgemm.cl"));
-
-/// `saxpy(const float a, __global const float *x, __global float *y, const uint n)`, which
-/// touches `x[i]` and `y[i]` only for `i < n`.
-static SAXPY: Signature = Signature {
-    name: c"saxpy",
-    args: &[
-        ArgKind::F32,
-        ArgKind::Buffer,
-        ArgKind::Buffer,
-        ArgKind::Count,
-    ],
-    extent: Extent::Linear,
-};
-
-/// `sgemm(__global const float *a, __global const float *b, __global float *c, const uint n)`,
-/// which touches the three `n × n` matrices only at `row * n + col` with `row, col < n`.
-static SGEMM: Signature = Signature {
-    name: c"sgemm",
-    args: &[
-        ArgKind::Buffer,
-        ArgKind::Buffer,
-        ArgKind::Buffer,
-        ArgKind::Count,
-    ],
-    extent: Extent::Square,
-};
 
 /// The OpenCL C source of the program for a level with or without SGEMM.
 pub(super) fn source(with_sgemm: bool) -> &'static str {
@@ -106,7 +78,7 @@ impl Session {
         &self,
         problems: &Problems,
         readback: &mut Vec<f32>,
-    ) -> Result<Validation, CallError> {
+    ) -> Result<Validation, LaunchError> {
         let problem = &problems.saxpy;
         let n = problem.len();
         let kernel = self.program.kernel(&SAXPY)?;
@@ -132,7 +104,7 @@ impl Session {
         &self,
         problems: &Problems,
         readback: &mut Vec<f32>,
-    ) -> Option<Result<Validation, CallError>> {
+    ) -> Option<Result<Validation, LaunchError>> {
         let problem = problems.sgemm()?;
         let mut run = || {
             let n = problem.n;
