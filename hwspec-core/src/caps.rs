@@ -6,17 +6,7 @@
 //! `opencl` and `vulkan` but never for `opencl-gpu`, `vulkan-gpu` or `gpu`.
 
 use crate::backends;
-use crate::model::{BackendReport, Capability, Device, DeviceKind, Level, Status};
-use crate::spec::version;
-
-/// Whether `device` counts as proven at `level`.
-pub fn proven(device: &Device, level: Level) -> bool {
-    match device.status {
-        Status::Validated => true,
-        Status::Enumerated => level == Level::Quick,
-        _ => false,
-    }
-}
+use crate::model::{BackendReport, Capability, Device, DeviceKind, Level};
 
 /// The capability set proven by `backends` at `level`, sorted by name then version: each
 /// backend's own (see each backend's `Backend::capabilities`), and
@@ -25,7 +15,11 @@ pub fn proven(device: &Device, level: Level) -> bool {
 pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
     let mut caps = vec![Capability::flag("cpu")];
     for report in backends {
-        let proven: Vec<&Device> = report.devices.iter().filter(|d| proven(d, level)).collect();
+        let proven: Vec<&Device> = report
+            .devices
+            .iter()
+            .filter(|d| d.proven_at(level))
+            .collect();
         if !proven.is_empty() {
             caps.extend(backends::get(report.name).capabilities(report, &proven));
         }
@@ -36,7 +30,7 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
     let gpus_per_backend = backends.iter().map(|b| {
         b.devices
             .iter()
-            .filter(|d| d.kind == DeviceKind::Gpu && proven(d, level))
+            .filter(|d| d.kind == DeviceKind::Gpu && d.proven_at(level))
             .collect::<Vec<_>>()
     });
     let mut gpu_count = 0;
@@ -58,27 +52,15 @@ pub fn reduce(level: Level, backends: &[BackendReport]) -> Vec<Capability> {
         }
     }
 
-    sort(&mut caps);
+    crate::model::sort_capabilities(&mut caps);
     caps.dedup();
     caps
-}
-
-/// Sorts capabilities as reports list them: by name, then by version.
-pub(crate) fn sort(caps: &mut [Capability]) {
-    caps.sort_by(|a, b| {
-        a.name
-            .cmp(&b.name)
-            .then_with(|| match (&a.version, &b.version) {
-                (Some(x), Some(y)) => version::order(x, y),
-                (x, y) => x.cmp(y),
-            })
-    });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::BackendName;
+    use crate::model::{BackendName, Status};
 
     fn device(kind: DeviceKind, status: Status, api: &str) -> Device {
         let mut d = Device::new("dev", "vendor", kind);

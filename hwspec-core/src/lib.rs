@@ -36,6 +36,7 @@ pub mod sys;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod text;
+pub mod version;
 pub mod worker;
 
 pub use entry::{report, Answer};

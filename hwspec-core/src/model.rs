@@ -592,6 +592,16 @@ pub struct Device {
 }
 
 impl Device {
+    /// Whether the device counts as proven at `level`: validated, or at level `quick`
+    /// (which runs no kernel) listed.
+    pub fn proven_at(&self, level: Level) -> bool {
+        match self.status {
+            Status::Validated => true,
+            Status::Enumerated => level == Level::Quick,
+            _ => false,
+        }
+    }
+
     /// A device with the given identity and state and nothing else known yet.
     pub fn new(name: impl Into<String>, vendor: impl Into<String>, kind: DeviceKind) -> Device {
         Device {
@@ -723,6 +733,18 @@ impl BackendReport {
             _ => best.reason.clone(),
         };
     }
+}
+
+/// Sorts capabilities as reports list them: by name, then by version in Debian's order.
+pub(crate) fn sort_capabilities(caps: &mut [Capability]) {
+    caps.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| match (&a.version, &b.version) {
+                (Some(x), Some(y)) => crate::version::order(x, y),
+                (x, y) => x.cmp(y),
+            })
+    });
 }
 
 /// One capability in the normalised set, e.g. `opencl` version `3.0`.

@@ -68,6 +68,12 @@ pub(crate) enum WorkerMessage {
     },
 }
 
+/// The variable that makes a worker of a test build crash or hang as it enters a stage
+/// (`BACKEND:STAGE:crash|hang`, worker.rs), passed to workers by the supervisor. Only with the
+/// `fault-injection` feature, which only the test suites enable.
+#[cfg(feature = "fault-injection")]
+pub(crate) const FAULT_VAR: &str = "HWSPEC_TEST_FAULT";
+
 /// The stages of a probe, in order. A timeout or crash is reported against the stage it hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

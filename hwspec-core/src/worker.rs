@@ -99,10 +99,6 @@ fn worker_main(name: BackendName, level: Level) -> ! {
     sys::exit_immediately(code)
 }
 
-/// The variable that makes a worker of a test build misbehave (see [`fault`]).
-#[cfg(feature = "fault-injection")]
-pub(crate) const FAULT_VAR: &str = "HWSPEC_TEST_FAULT";
-
 /// Faults on demand, for the conformance suite (`tests/conformance.rs`): with
 /// `HWSPEC_TEST_FAULT=BACKEND:STAGE:crash|hang`, the worker of BACKEND aborts, or blocks for
 /// good, as it enters STAGE, whichever backend it is, so that every backend is held to the
@@ -122,7 +118,7 @@ mod fault {
     impl Fault {
         /// The fault asked of `backend`'s worker, if any.
         pub(super) fn asked(backend: BackendName) -> Option<Fault> {
-            let text = std::env::var(super::FAULT_VAR).ok()?;
+            let text = std::env::var(crate::protocol::FAULT_VAR).ok()?;
             let mut parts = text.split(':');
             let (name, stage, action) = (parts.next()?, parts.next()?, parts.next()?);
             if name != backend.as_str() {

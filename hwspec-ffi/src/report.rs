@@ -4,7 +4,7 @@ use std::ffi::{c_char, CString};
 use std::ptr;
 
 use hwspec_core::spec::OverrideError;
-use hwspec_core::spec::{self, Op, Override};
+use hwspec_core::spec::{Op, Override};
 use hwspec_core::{Answer, Report};
 
 use crate::error::{boundary, boundary_void, c_string_lossy, hwspec_result, Error};
@@ -55,11 +55,11 @@ impl hwspec_report {
         let Some((op, want)) = constraint else {
             return Ok(values.next().is_some());
         };
-        spec::version::parse_version(want)
+        hwspec_core::version::parse_version(want)
             .map_err(|e| Error::invalid(format!("version {want:?}: {e}")))?;
         Ok(values
             .flatten()
-            .any(|have| spec::version::compare(have, want).is_some_and(|o| op.holds(o))))
+            .any(|have| hwspec_core::version::compare(have, want).is_some_and(|o| op.holds(o))))
     }
 }
 

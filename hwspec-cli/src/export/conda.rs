@@ -15,9 +15,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use hwspec_core::amdgpu;
-use hwspec_core::caps;
 use hwspec_core::model::{BackendName, DeviceKind, Report};
-use hwspec_core::spec::version;
+use hwspec_core::version;
 
 /// The virtual packages hwspec can answer for, in registration order.
 pub const NAMES: [&str; 4] = ["__cuda", "__cuda_arch", "__amdgpu", "__amdgpu_arch"];
@@ -52,7 +51,7 @@ pub fn detector_report(report: &Report, names: &[&str]) -> Value {
             .backend(backend)
             .into_iter()
             .flat_map(|b| &b.devices)
-            .filter(|d| d.kind == DeviceKind::Gpu && caps::proven(d, report.level))
+            .filter(|d| d.kind == DeviceKind::Gpu && d.proven_at(report.level))
             .collect::<Vec<_>>()
     };
     let cuda_gpus = proven(BackendName::Cuda);

@@ -4,7 +4,6 @@
 //! AMD GPUs; `hwspec check --worker-tag TAG` judges a declared tag.
 
 use hwspec_core::amdgpu::{debian_architecture, WorkerTag};
-use hwspec_core::caps;
 use hwspec_core::model::{BackendName, Report, Status};
 use hwspec_core::spec::{ClauseVerdict, RelationVerdict, Verdict};
 
@@ -16,7 +15,7 @@ pub fn tags(report: &Report) -> Result<Vec<String>, String> {
         .backend(BackendName::Hip)
         .into_iter()
         .flat_map(|b| &b.devices)
-        .filter(|d| caps::proven(d, report.level))
+        .filter(|d| d.proven_at(report.level))
         .filter_map(|d| d.arch.as_deref())
         .map(|gpu| format!("{architecture}+{gpu}"))
         .collect();
@@ -66,10 +65,10 @@ pub fn judge_tag(tag: &WorkerTag, report: &Report) -> Verdict {
     let devices: Vec<_> = hip.into_iter().flat_map(|b| &b.devices).collect();
     let matching = devices
         .iter()
-        .find(|d| caps::proven(d, report.level) && d.arch.as_deref() == Some(tag.gpu.as_str()));
+        .find(|d| d.proven_at(report.level) && d.arch.as_deref() == Some(tag.gpu.as_str()));
     let mismatched: Vec<String> = devices
         .iter()
-        .filter(|d| !(caps::proven(d, report.level) && d.arch.as_deref() == Some(&tag.gpu)))
+        .filter(|d| !(d.proven_at(report.level) && d.arch.as_deref() == Some(&tag.gpu)))
         .map(|d| {
             let state = match (d.status, &d.reason) {
                 (Status::Validated, _) | (Status::Enumerated, None) => d.status.to_string(),

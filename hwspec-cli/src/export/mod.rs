@@ -8,7 +8,6 @@ pub mod debci;
 pub mod nfd;
 pub mod slurm;
 
-use hwspec_core::caps;
 use hwspec_core::model::{BackendName, Device, DeviceKind, Report};
 
 /// A proven hardware GPU of a vendor runtime (CUDA or HIP) and the device node it was found
@@ -36,7 +35,7 @@ pub fn vendor_gpus(report: &Report) -> Vec<NodeGpu<'_>> {
         let mut these: Vec<NodeGpu<'_>> = backend
             .devices
             .iter()
-            .filter(|d| d.kind == DeviceKind::Gpu && caps::proven(d, report.level))
+            .filter(|d| d.kind == DeviceKind::Gpu && d.proven_at(report.level))
             // A MIG instance is a share of a GPU listed on its own; Slurm binds whole GPUs.
             .filter(|d| d.properties.get("mig").map(String::as_str) != Some("instance"))
             .map(|device| NodeGpu {

@@ -53,7 +53,7 @@ pub fn features(report: &Report, now: SystemTime, valid_for: Duration, gfd_label
             .filter(|c| c.name == name)
             .filter_map(|c| c.version.as_deref())
             .collect();
-        versions.sort_by(|a, b| hwspec_core::spec::version::order(a, b));
+        versions.sort_by(|a, b| hwspec_core::version::order(a, b));
         let mut labels = vec![(
             format!("hwspec-{name}"),
             versions.last().copied().unwrap_or("true").to_owned(),

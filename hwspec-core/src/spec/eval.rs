@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::ast::{Op, Relation, Requirement};
 use super::overrides::Override;
-use super::version;
-use crate::caps;
+use crate::version;
+
 use crate::model::{BackendName, Device, DeviceKind, Level, Report};
 
 /// The judgement on a whole requirement: every clause must hold.
@@ -256,7 +256,7 @@ impl<'r> World<'r> {
     fn proven(self, backend: BackendName) -> impl Iterator<Item = Found<'r>> {
         let level = self.report.level;
         self.devices(backend)
-            .filter(move |f| caps::proven(f.device, level))
+            .filter(move |f| f.device.proven_at(level))
     }
 
     fn proven_accelerators(self) -> impl Iterator<Item = Found<'r>> {
@@ -596,9 +596,7 @@ impl<'r> World<'r> {
         let failed_gpus: Vec<String> = backends
             .iter()
             .flat_map(|&b| self.devices(b))
-            .filter(|f| {
-                f.device.kind == DeviceKind::Gpu && !caps::proven(f.device, self.report.level)
-            })
+            .filter(|f| f.device.kind == DeviceKind::Gpu && !f.device.proven_at(self.report.level))
             .map(|f| f.with_state())
             .collect();
         let mut why = if proven.is_empty() {

@@ -11,7 +11,6 @@ mod eval;
 mod lexer;
 mod overrides;
 mod parse;
-pub mod version;
 pub mod vocab;
 
 pub use ast::{Alternatives, Op, Relation, Requirement};

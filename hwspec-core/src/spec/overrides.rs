@@ -7,10 +7,10 @@ use std::fmt;
 
 use serde::Serialize;
 
-use super::version::parse_version;
 use super::vocab;
 use crate::model::{Capability, Report};
 use crate::text::printable_bytes;
+use crate::version::parse_version;
 
 /// The prefix of every override variable.
 pub const OVERRIDE_PREFIX: &str = "HWSPEC_OVERRIDE_";
@@ -140,7 +140,7 @@ pub fn apply_overrides<K: AsRef<OsStr>, V: AsRef<OsStr>>(
             });
     }
     // Keep the order `caps::reduce` promises: by name, then by version.
-    crate::caps::sort(&mut report.capabilities);
+    crate::model::sort_capabilities(&mut report.capabilities);
     Ok(applied)
 }
 

@@ -4,9 +4,9 @@ use std::fmt;
 
 use super::ast::{Alternatives, Op, Relation, Requirement};
 use super::lexer::{Lexer, Token, TokenKind};
-use super::version::parse_version;
 use super::vocab;
 use crate::text::{printable, quoted};
+use crate::version::parse_version;
 
 /// What kind of mistake a [`ParseError`] reports; stable, for callers that branch on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

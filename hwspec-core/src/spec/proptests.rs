@@ -5,9 +5,9 @@ use std::cmp::Ordering;
 
 use proptest::prelude::*;
 
-use super::version::{order, parse_version};
 use super::vocab;
 use super::*;
+use crate::version::{order, parse_version};
 
 const CASES: u32 = 512;
 

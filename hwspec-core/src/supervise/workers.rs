@@ -245,8 +245,8 @@ impl Run {
             .stderr(Stdio::piped())
             .process_group(0);
         #[cfg(feature = "fault-injection")]
-        if let Some(fault) = std::env::var_os(crate::worker::FAULT_VAR) {
-            command.env(crate::worker::FAULT_VAR, fault);
+        if let Some(fault) = std::env::var_os(crate::protocol::FAULT_VAR) {
+            command.env(crate::protocol::FAULT_VAR, fault);
         }
         let spawned = command.spawn();
         match spawned {

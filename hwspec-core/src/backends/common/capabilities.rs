@@ -3,7 +3,7 @@
 //! features.
 
 use crate::model::{BackendReport, Capability, Device, DeviceKind};
-use crate::spec::version::{self, major_minor};
+use crate::version::{self, major_minor};
 
 /// `name` with the highest `major.minor` among `versions` (`1.10` above `1.9`); `None` when
 /// none of them reads as one.
