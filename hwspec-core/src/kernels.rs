@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use crate::model::{Compared, Validation, ValidationKind};
+use crate::sys::HugeFloats;
 
 /// Elements in the SAXPY problem (the issue asks for at least one million).
 pub const SAXPY_ELEMENTS: usize = 1 << 20;
@@ -24,9 +25,9 @@ pub struct Saxpy {
     /// The scalar.
     pub a: f32,
     /// The input vector.
-    pub x: Vec<f32>,
+    pub x: HugeFloats,
     /// The vector added to, and overwritten by the kernel.
-    pub y: Vec<f32>,
+    pub y: HugeFloats,
 }
 
 impl Saxpy {
@@ -39,8 +40,8 @@ impl Saxpy {
     pub fn with_len(n: usize) -> Saxpy {
         Saxpy {
             a: 2.5,
-            x: (0..n).map(|i| quarter(i % 251)).collect(),
-            y: (0..n).map(|i| quarter((i * 7) % 127) - 8.0).collect(),
+            x: HugeFloats::from_fn(n, |i| quarter(i % 251)),
+            y: HugeFloats::from_fn(n, |i| quarter((i * 7) % 127) - 8.0),
         }
     }
 
@@ -50,12 +51,8 @@ impl Saxpy {
     }
 
     /// The CPU reference result.
-    pub fn reference(&self) -> Vec<f32> {
-        self.x
-            .iter()
-            .zip(&self.y)
-            .map(|(x, y)| self.a * x + y)
-            .collect()
+    pub fn reference(&self) -> HugeFloats {
+        HugeFloats::from_fn(self.len(), |i| self.a * self.x[i] + self.y[i])
     }
 }
 

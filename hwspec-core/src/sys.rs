@@ -392,6 +392,121 @@ pub(crate) fn may_read_write(path: &Path) -> bool {
     rc == 0
 }
 
+/// Alignment, and granule of the length, of a [`HugeFloats`]: the x86-64 and arm64 (4 KiB
+/// pages) transparent huge page.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Floats in memory of their own, aligned and sized to 2 MiB and advised to be backed by
+/// transparent huge pages (`madvise(MADV_HUGEPAGE)`, which Debian's default `madvise` mode
+/// honours): the validation problems are megabytes that every kernel worker fills once, and
+/// with 4 KiB pages the page faults cost more than the SAXPY (docs/performance-notes.md). Where
+/// the kernel offers no huge pages the advice is ignored and the buffer is ordinary memory.
+pub(crate) struct HugeFloats {
+    ptr: std::ptr::NonNull<f32>,
+    len: usize,
+}
+
+// SAFETY: HugeFloats owns its floats as a Vec<f32> would; sharing or sending it shares or
+// sends plain f32s.
+unsafe impl Send for HugeFloats {}
+// SAFETY: as above; &HugeFloats gives only &[f32].
+unsafe impl Sync for HugeFloats {}
+
+impl HugeFloats {
+    fn layout(len: usize) -> Option<std::alloc::Layout> {
+        let bytes = len.checked_mul(std::mem::size_of::<f32>())?;
+        let rounded = bytes.checked_next_multiple_of(HUGE_PAGE)?;
+        std::alloc::Layout::from_size_align(rounded, HUGE_PAGE).ok()
+    }
+
+    /// `len` floats, each `f(index)`. Allocation failure ends the process, as it does for a
+    /// `Vec`.
+    pub(crate) fn from_fn(len: usize, mut f: impl FnMut(usize) -> f32) -> HugeFloats {
+        let Some(layout) = HugeFloats::layout(len).filter(|l| l.size() > 0) else {
+            return HugeFloats {
+                ptr: std::ptr::NonNull::dangling(),
+                len: 0,
+            };
+        };
+        // SAFETY: the layout has a non-zero size.
+        let raw = unsafe { std::alloc::alloc(layout) };
+        let Some(ptr) = std::ptr::NonNull::new(raw.cast::<f32>()) else {
+            std::alloc::handle_alloc_error(layout)
+        };
+        // The advice comes before the first write, which is when pages are chosen: a zeroing
+        // allocation would already have faulted every 4 KiB page in.
+        // SAFETY: the range is the allocation just made, aligned to HUGE_PAGE; the advice
+        // changes how it is backed, never its contents. Its result is ignored: without huge
+        // pages the memory works as it is.
+        unsafe { libc::madvise(raw.cast(), layout.size(), libc::MADV_HUGEPAGE) };
+        for i in 0..len {
+            // SAFETY: `i < len` and the allocation holds at least `len` floats; writing
+            // initialises the float without reading the uninitialised memory.
+            unsafe { ptr.as_ptr().add(i).write(f(i)) };
+        }
+        HugeFloats { ptr, len }
+    }
+
+    /// `len` zeros.
+    pub(crate) fn zeroed(len: usize) -> HugeFloats {
+        HugeFloats::from_fn(len, |_| 0.0)
+    }
+}
+
+impl std::ops::Deref for HugeFloats {
+    type Target = [f32];
+
+    fn deref(&self) -> &[f32] {
+        // SAFETY: `ptr` holds `len` initialised floats (zeroed, then written), or is dangling
+        // with `len` 0; the allocation lives as long as self.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for HugeFloats {
+    fn deref_mut(&mut self) -> &mut [f32] {
+        // SAFETY: as in deref, and &mut self makes the borrow unique.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl<'a> IntoIterator for &'a HugeFloats {
+    type Item = &'a f32;
+    type IntoIter = std::slice::Iter<'a, f32>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
+impl PartialEq for HugeFloats {
+    fn eq(&self, other: &HugeFloats) -> bool {
+        self[..] == other[..]
+    }
+}
+
+impl Clone for HugeFloats {
+    fn clone(&self) -> HugeFloats {
+        HugeFloats::from_fn(self.len, |i| self[i])
+    }
+}
+
+impl fmt::Debug for HugeFloats {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "HugeFloats({} floats)", self.len)
+    }
+}
+
+impl Drop for HugeFloats {
+    fn drop(&mut self) {
+        if let Some(layout) = HugeFloats::layout(self.len).filter(|l| l.size() > 0) {
+            // SAFETY: allocated in `zeroed` with this very layout (the same length gives the
+            // same layout), and not used again.
+            unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -477,5 +592,16 @@ mod tests {
         assert!(a.file_name().unwrap().to_str().unwrap().starts_with("x-"));
         let mode = std::fs::metadata(&a).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn huge_floats_hold_what_was_written_and_start_aligned() {
+        let floats = HugeFloats::from_fn(1000, |i| i as f32 * 0.5);
+        assert_eq!(floats.len(), 1000);
+        assert_eq!(floats[999], 499.5);
+        assert_eq!(floats.as_ptr() as usize % HUGE_PAGE, 0);
+        assert_eq!(floats.clone()[..], floats[..]);
+        assert!(HugeFloats::zeroed(0).is_empty());
+        assert!(HugeFloats::zeroed(3).iter().all(|&f| f == 0.0));
     }
 }

@@ -11,13 +11,14 @@ use std::time::Duration;
 
 use crate::kernels::{compare, Saxpy, Sgemm};
 use crate::model::{Level, Validation, ValidationKind};
+use crate::sys::HugeFloats;
 
 /// The validation problems of one level with their CPU references.
 #[derive(Debug)]
 pub(crate) struct Problems {
     /// The SAXPY problem, run at levels `standard` and `full`.
     pub(crate) saxpy: Saxpy,
-    saxpy_reference: Vec<f32>,
+    saxpy_reference: HugeFloats,
     /// The SGEMM problem and its reference, at level `full` only.
     sgemm: Option<(Sgemm, Vec<f32>)>,
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::backends::common::validation::Problems;
 use crate::model::{Device, Level};
+use crate::sys::HugeFloats;
 
 /// Runs the SAXPY on the host and records its validation in `device`. The CPU runs no SGEMM,
 /// so the problems are those of level `standard` at every level that validates: the SGEMM
@@ -13,12 +14,9 @@ pub(super) fn saxpy(device: &mut Device) {
     let problems = Problems::new(Level::Standard);
     let problem = &problems.saxpy;
     let start = Instant::now();
-    let got: Vec<f32> = problem
-        .x
-        .iter()
-        .zip(&problem.y)
-        .map(|(x, y)| problem.a.mul_add(*x, *y))
-        .collect();
+    let got = HugeFloats::from_fn(problem.len(), |i| {
+        problem.a.mul_add(problem.x[i], problem.y[i])
+    });
     device
         .validations
         .push(problems.check_saxpy(&got, start.elapsed()));

@@ -11,6 +11,7 @@ use crate::backends::common::validation::Problems;
 use crate::backends::common::{Arg, CallError, LaunchError, SAXPY, SGEMM};
 use crate::kernels::Sgemm;
 use crate::model::Validation;
+use crate::sys::HugeFloats;
 
 const SAXPY_SOURCE: &str = include_str!("saxpy.hip");
 const SAXPY_AND_SGEMM_SOURCE: &str = concat!(include_str!("saxpy.hip"), include_str!("sgemm.hip"));
@@ -55,7 +56,7 @@ fn run_saxpy(
     let function = module.function(&SAXPY)?;
     let x = hip.buffer(n)?;
     let y = hip.buffer(n)?;
-    let mut got = vec![0.0f32; n];
+    let mut got = HugeFloats::zeroed(n);
     let start = Instant::now();
     hip.write(&x, &problem.x)?;
     hip.write(&y, &problem.y)?;
@@ -87,7 +88,7 @@ fn run_sgemm(
         hip.buffer(elements)?,
         hip.buffer(elements)?,
     );
-    let mut got = vec![0.0f32; elements];
+    let mut got = HugeFloats::zeroed(elements);
     let start = Instant::now();
     hip.write(&a, &problem.a)?;
     hip.write(&b, &problem.b)?;
