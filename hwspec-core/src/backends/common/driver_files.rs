@@ -55,15 +55,7 @@ pub(crate) fn listed(
     let mut manifests = Vec::new();
     for entry in entries.into_iter().chain(added) {
         if entry.is_dir() {
-            let mut jsons: Vec<PathBuf> = fs::read_dir(&entry)
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "json"))
-                .collect();
-            jsons.sort();
-            manifests.extend(jsons);
+            manifests.extend(files_with_extension(&entry, "json"));
         } else if !entry.as_os_str().is_empty() {
             manifests.push(entry);
         }
@@ -234,6 +226,20 @@ pub(crate) fn dropped(
             .map(|m| format!("{} loader {m}", kind.label.split(' ').next().unwrap_or(""))),
     );
     warnings
+}
+
+/// The files of `dir` whose name ends in `.ext`, sorted by path: how the loaders read a
+/// directory of driver files (`*.json` manifests, `*.icd` files).
+pub(crate) fn files_with_extension(dir: &Path, ext: &str) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    files.sort();
+    files
 }
 
 #[cfg(test)]

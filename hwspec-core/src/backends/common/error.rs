@@ -113,6 +113,15 @@ pub(crate) fn check(call: &'static str, code: impl Into<i64>) -> Result<(), Call
     }
 }
 
+/// The name `table` gives `code`: for the runtimes whose headers define their error numbers as
+/// a list of constants (`ze_result_t`, `EGL_BAD_*`), transcribed as `(value, name)` pairs.
+pub(crate) fn name_in<T: PartialEq>(table: &[(T, &'static str)], code: &T) -> Option<&'static str> {
+    table
+        .iter()
+        .find(|(value, _)| value == code)
+        .map(|(_, name)| *name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,7 +10,7 @@ mod library;
 pub(crate) mod skeleton;
 pub(crate) mod validation;
 
-pub(crate) use error::{check as check_call, CallError, Spelling};
+pub(crate) use error::{check as check_call, name_in, CallError, Spelling};
 
 pub(crate) use kernel_cache::KernelCache;
 pub(crate) use launch::{Arg, Floats, LaunchError, Signature, SAXPY, SGEMM};

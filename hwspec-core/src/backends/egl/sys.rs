@@ -72,10 +72,7 @@ pub(super) const ERROR_NAMES: &[(EglInt, &str)] = &[
 
 /// The header's name for an EGL error code, or `None` for one it does not define.
 pub(super) fn error_name(code: EglInt) -> Option<&'static str> {
-    ERROR_NAMES
-        .iter()
-        .find(|(value, _)| *value == code)
-        .map(|(_, name)| *name)
+    crate::backends::common::name_in(ERROR_NAMES, &code)
 }
 
 /// An EGL call that failed, with what `eglGetError` said afterwards.

@@ -86,10 +86,7 @@ const RESULT_NAMES: &[(ZeResult, &str)] = &[
 
 /// The header's name for `code`, or `None` for a value the 1.8 headers do not define.
 pub(super) fn result_name(code: ZeResult) -> Option<&'static str> {
-    RESULT_NAMES
-        .iter()
-        .find(|(value, _)| *value == code)
-        .map(|(_, name)| *name)
+    crate::backends::common::name_in(RESULT_NAMES, &code)
 }
 
 pub(super) type Handle = *mut c_void;

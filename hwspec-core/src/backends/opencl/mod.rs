@@ -537,15 +537,7 @@ pub(crate) fn icd_files(vendors: Option<&std::ffi::OsStr>) -> Vec<PathBuf> {
     if !path.is_dir() {
         return vec![path];
     }
-    let mut files: Vec<PathBuf> = fs::read_dir(&path)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .map(|entry| entry.path())
-        .filter(|p| p.extension().is_some_and(|ext| ext == "icd"))
-        .collect();
-    files.sort();
-    files
+    crate::backends::common::driver_files::files_with_extension(&path, "icd")
 }
 
 /// An `.icd` file whose library loaded.
