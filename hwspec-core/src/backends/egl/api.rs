@@ -56,28 +56,17 @@ impl Egl {
         }
         let query_devices = self.proc_address(c"eglQueryDevicesEXT");
         let query_device_string = self.proc_address(c"eglQueryDeviceStringEXT");
-        // SAFETY: each non-NULL address is the extension function of that name, whose
-        // signature in eglext.h is the one transmuted to; NULL becomes `None`.
-        unsafe {
-            Some(PlatformApi {
-                get_platform_display: std::mem::transmute::<
-                    *mut c_void,
-                    unsafe extern "C" fn(EglEnum, *mut c_void, *const EglInt) -> Handle,
-                >(get_platform_display),
-                query_devices: (!query_devices.is_null()).then(|| {
-                    std::mem::transmute::<
-                        *mut c_void,
-                        unsafe extern "C" fn(EglInt, *mut Handle, *mut EglInt) -> EglBoolean,
-                    >(query_devices)
-                }),
-                query_device_string: (!query_device_string.is_null()).then(|| {
-                    std::mem::transmute::<
-                        *mut c_void,
-                        unsafe extern "C" fn(Handle, EglInt) -> *const c_char,
-                    >(query_device_string)
-                }),
-            })
-        }
+        // SAFETY (the three): each address is what eglGetProcAddress gave for the extension
+        // function of that name, used as the signature eglext.h declares for it (the field's
+        // type); the first was checked non-NULL, NULL ones become `None`.
+        Some(PlatformApi {
+            // SAFETY: see above.
+            get_platform_display: unsafe { function_pointer(get_platform_display) },
+            // SAFETY: see above.
+            query_devices: unsafe { optional_function_pointer(query_devices) },
+            // SAFETY: see above.
+            query_device_string: unsafe { optional_function_pointer(query_device_string) },
+        })
     }
 
     /// Every EGL device (EGL_EXT_device_enumeration).

@@ -226,3 +226,12 @@ pub(super) unsafe fn function_pointer<F: Copy>(address: *mut c_void) -> F {
     // SAFETY: same size (asserted above); the caller vouches for the signature.
     unsafe { std::mem::transmute_copy::<*mut c_void, F>(&address) }
 }
+
+/// [`function_pointer`] of an entry point that may be missing: `None` for NULL.
+///
+/// # Safety
+/// A non-NULL `address` is an entry point with the signature `F` declares.
+pub(super) unsafe fn optional_function_pointer<F: Copy>(address: *mut c_void) -> Option<F> {
+    // SAFETY: non-NULL here, and the caller vouches for the signature.
+    (!address.is_null()).then(|| unsafe { function_pointer(address) })
+}
