@@ -5,7 +5,8 @@
 #   2. lintian: no errors, and every other tag it prints is listed with its reason in
 #      docs/packaging.md (and nothing listed there is gone);
 #   3. `apt-get install ./*.deb`, then against the installed packages:
-#      - /usr/bin/hwspec, its man pages (and every page their SEE ALSO names), completions;
+#      - /usr/bin/hwspec, its man pages (and every page their SEE ALSO names), completions, and
+#        that it ignores HWSPEC_TEST_FAULT (the test suites' fault hook is not in a release);
 #      - libhwspec through pkg-config and python3-hwspec (hwspec-ffi/tests/run-c-tests.sh
 #        --installed);
 #      - apt: a package whose requirement is unmet is warned about and installed; with
@@ -173,6 +174,17 @@ check_command() {
   return $ok
 }
 step "/usr/bin/hwspec runs and answers" check_command
+
+# The test suites' fault hook (cargo feature fault-injection) must not be in a release build:
+# an installed hwspec ignores HWSPEC_TEST_FAULT, so no variable makes it report a crash.
+check_no_fault_hook() {
+  local json
+  json=$(HWSPEC_TEST_FAULT=cpu:enumerate:crash /usr/bin/hwspec probe --fresh --json --backend cpu \
+    --level quick) || return 1
+  python3 -c 'import json, sys; b = json.load(sys.stdin)["backends"][0]; sys.exit(b["status"] != "enumerated")' \
+    <<<"$json" || { echo "$json"; return 1; }
+}
+step "the installed hwspec has no fault hook (HWSPEC_TEST_FAULT is ignored)" check_no_fault_hook
 
 check_pages() {
   local ok=0 page ref text
