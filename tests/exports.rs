@@ -324,29 +324,6 @@ fn debci_tags_and_worker_tag_checks() {
     assert_eq!(skip.code, Some(77));
 }
 
-/// Builds a .deb whose control file carries `field`.
-fn deb_with(dir: &Path, package: &str, field: &str) -> PathBuf {
-    let root = dir.join(format!("{package}-root"));
-    std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
-    std::fs::write(
-        root.join("DEBIAN/control"),
-        format!(
-            "Package: {package}\nVersion: 1.0\nArchitecture: all\nMaintainer: Demo <demo@example.org>\nDescription: test package\n{field}\n"
-        ),
-    )
-    .unwrap();
-    let deb = dir.join(format!("{package}_1.0_all.deb"));
-    let status = Command::new("dpkg-deb")
-        .args(["--root-owner-group", "-Zxz", "--build"])
-        .arg(&root)
-        .arg(&deb)
-        .stdout(Stdio::null())
-        .status()
-        .expect("dpkg-deb");
-    assert!(status.success());
-    deb
-}
-
 /// X-ROCm-Built-For and X-ROCm-GPU-Architecture in real .debs: a generic target covers the
 /// real GPU it names, a list without this machine's GPU is not satisfied, a malformed list is
 /// invalid input.
@@ -367,31 +344,35 @@ fn rocm_target_lists_in_debs_are_judged_with_generic_targets() {
             &[],
         )
     };
-    let generic = deb_with(
+    let generic = support::dpkg_deb(
         &dir,
         "librocrand1",
-        "X-ROCm-Built-For: gfx900 gfx10-3-generic gfx11-generic",
+        &["X-ROCm-Built-For: gfx900 gfx10-3-generic gfx11-generic"],
     );
     let run = check(&generic);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(run.stdout.contains("X-ROCm-Built-For"), "{run:?}");
     assert!(run.stdout.contains("AMD Radeon PRO W6800"), "{run:?}");
 
-    let other = deb_with(
+    let other = support::dpkg_deb(
         &dir,
         "librocblas0",
-        "X-ROCm-GPU-Architecture: gfx908 gfx90a gfx942",
+        &["X-ROCm-GPU-Architecture: gfx908 gfx90a gfx942"],
     );
     assert_eq!(check(&other).code, Some(1));
 
-    let unknown = deb_with(&dir, "libnext0", "X-ROCm-Built-For: gfx1030 gfx13-generic");
+    let unknown = support::dpkg_deb(
+        &dir,
+        "libnext0",
+        &["X-ROCm-Built-For: gfx1030 gfx13-generic"],
+    );
     let run = check(&unknown);
     assert_eq!(run.code, Some(0), "{run:?}");
     assert!(run.stderr.contains("gfx13-generic"), "{run:?}");
-    let only_unknown = deb_with(&dir, "libnext1", "X-ROCm-Built-For: gfx13-generic");
+    let only_unknown = support::dpkg_deb(&dir, "libnext1", &["X-ROCm-Built-For: gfx13-generic"]);
     assert_eq!(check(&only_unknown).code, Some(2));
 
-    let bad = deb_with(&dir, "libbad0", "X-ROCm-Built-For: gfx1030 sm_80");
+    let bad = support::dpkg_deb(&dir, "libbad0", &["X-ROCm-Built-For: gfx1030 sm_80"]);
     let run = check(&bad);
     assert_eq!(run.code, Some(2), "{run:?}");
     assert!(run.stderr.contains("sm_80"), "{run:?}");

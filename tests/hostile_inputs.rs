@@ -52,6 +52,14 @@ impl Run {
     }
 }
 
+/// A real binary package (support::dpkg_deb) declaring `requirement` when given.
+fn dpkg_deb(dir: &Path, package: &str, requirement: Option<&str>) -> PathBuf {
+    match requirement {
+        Some(r) => support::dpkg_deb(dir, package, &[&format!("Requires-Hwspec: {r}")]),
+        None => support::dpkg_deb(dir, package, &[]),
+    }
+}
+
 /// Runs the built `hwspec` with `args`, `stdin` as its input, extra (possibly non-UTF-8)
 /// environment, killing it and failing the test if it outlives [`DEADLINE`].
 fn launch(args: &[&OsStr], stdin: Stdin, env: &[(&OsStr, &OsStr)]) -> Run {
@@ -161,27 +169,6 @@ fn tool(command: &mut Command) -> Vec<u8> {
     let output = command.output().expect("the tool is installed");
     assert!(output.status.success(), "{command:?}: {output:?}");
     output.stdout
-}
-
-/// A binary package built by dpkg-deb (xz), declaring `requirement` when given.
-fn dpkg_deb(dir: &Path, package: &str, requirement: Option<&str>) -> PathBuf {
-    let root = dir.join(format!("{package}-root"));
-    std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
-    let mut control = format!(
-        "Package: {package}\nVersion: 1.0\nArchitecture: all\nMaintainer: Demo <demo@example.org>\nDescription: test\n"
-    );
-    if let Some(requirement) = requirement {
-        control.push_str(&format!("Requires-Hwspec: {requirement}\n"));
-    }
-    std::fs::write(root.join("DEBIAN/control"), control).unwrap();
-    let deb = dir.join(format!("{package}_1.0_all.deb"));
-    tool(
-        Command::new("dpkg-deb")
-            .args(["--root-owner-group", "-Zxz", "--build"])
-            .arg(&root)
-            .arg(&deb),
-    );
-    deb
 }
 
 /// A package made with GNU tar and binutils' ar around `control`, for control files that

@@ -30,33 +30,18 @@ Architecture: all
 Description: demo documentation
 ";
 
+/// A real binary package (support::dpkg_deb) declaring `requirement` when given.
+fn build_deb(dir: &Path, package: &str, requirement: Option<&str>) -> PathBuf {
+    match requirement {
+        Some(r) => support::dpkg_deb(dir, package, &[&format!("Requires-Hwspec: {r}")]),
+        None => support::dpkg_deb(dir, package, &[]),
+    }
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
     std::fs::write(&path, text).unwrap();
     path
-}
-
-/// Builds a binary package with dpkg-deb whose control file declares `requirement` (if any).
-fn build_deb(dir: &Path, package: &str, requirement: Option<&str>) -> PathBuf {
-    let root = dir.join(format!("{package}-root"));
-    std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
-    let mut control = format!(
-        "Package: {package}\nVersion: 1.0\nArchitecture: all\nMaintainer: Demo <demo@example.org>\nDescription: test package\n"
-    );
-    if let Some(requirement) = requirement {
-        control.push_str(&format!("Requires-Hwspec: {requirement}\n"));
-    }
-    std::fs::write(root.join("DEBIAN/control"), control).unwrap();
-    let deb = dir.join(format!("{package}_1.0_all.deb"));
-    let status = Command::new("dpkg-deb")
-        .args(["--root-owner-group", "-Zxz", "--build"])
-        .arg(&root)
-        .arg(&deb)
-        .stdout(Stdio::null())
-        .status()
-        .expect("dpkg-deb");
-    assert!(status.success());
-    deb
 }
 
 fn run_with_stdin(args: &[&str], stdin: &str) -> (Option<i32>, String, String) {

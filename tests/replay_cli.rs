@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use hwspec_core::model::Report;
 use serde_json::Value;
-use support::hwspec;
+use support::{hwspec, TestRun};
 
 /// Every captured report, and its JSON as this version writes it.
 fn fixtures() -> Vec<(PathBuf, Value)> {
@@ -71,6 +71,20 @@ fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
 }
 
+/// `hwspec check --explain --report PATH REQUIREMENT`: a requirement judged against a saved
+/// report.
+fn explain(path: &Path, requirement: &str) -> TestRun {
+    hwspec(
+        &[
+            "check",
+            "--explain",
+            "--report",
+            path_str(path),
+            requirement,
+        ],
+        &[],
+    )
+}
 #[test]
 fn every_captured_report_renders_in_every_format() {
     let formats = formats();
@@ -160,16 +174,7 @@ fn every_captured_report_is_judged_and_explained_from_its_capabilities() {
     for (path, report) in fixtures() {
         let names: BTreeSet<String> = capabilities(&report).into_iter().map(|(n, _)| n).collect();
         for requirement in PLAIN_REQUIREMENTS {
-            let run = hwspec(
-                &[
-                    "check",
-                    "--explain",
-                    "--report",
-                    path_str(&path),
-                    requirement,
-                ],
-                &[],
-            );
+            let run = explain(&path, requirement);
             let what = format!("{} against {requirement}", path.display());
             let expected = if names.contains(*requirement) { 0 } else { 1 };
             assert_eq!(run.code, Some(expected), "{what}: {run:?}");
@@ -195,16 +200,7 @@ fn explanations_of_the_real_vendor_run_name_the_dropped_drivers() {
     );
     for (path, _) in vendor {
         let explain = |requirement: &str| {
-            let run = hwspec(
-                &[
-                    "check",
-                    "--explain",
-                    "--report",
-                    path_str(&path),
-                    requirement,
-                ],
-                &[],
-            );
+            let run = explain(&path, requirement);
             assert_eq!(run.code, Some(1), "{run:?}");
             run.stdout
         };
@@ -294,14 +290,11 @@ fn a_schema_1_report_is_read_as_the_current_schema() {
         "{}",
         table.stdout
     );
-    let explain = hwspec(
-        &["check", "--explain", "--report", path_str(&path), "gles"],
-        &[],
-    );
-    assert_eq!(explain.code, Some(0), "{explain:?}");
+    let explained = explain(&path, "gles");
+    assert_eq!(explained.code, Some(0), "{explained:?}");
     assert!(
-        explain.stdout.contains("validated by render gles"),
+        explained.stdout.contains("validated by render gles"),
         "{}",
-        explain.stdout
+        explained.stdout
     );
 }

@@ -23,6 +23,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
 use serde_json::Value;
+use support::harness::warnings;
 use support::{backend, capability_names, TestRun};
 
 /// The unpacked packages, as `scripts/vendor-fixtures.sh` leaves them.
@@ -212,15 +213,6 @@ fn status_and_code(report: &Value, name: &str) -> (String, String) {
         b["status"].as_str().unwrap().to_owned(),
         b["reason"]["code"].as_str().unwrap_or("-").to_owned(),
     )
-}
-
-fn warnings(report: &Value, name: &str) -> Vec<String> {
-    backend(report, name)["warnings"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w.as_str().unwrap().to_owned())
-        .collect()
 }
 
 fn property<'a>(report: &'a Value, name: &str, key: &str) -> Option<&'a str> {

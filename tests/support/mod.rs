@@ -97,6 +97,30 @@ pub fn scratch_dir(name: &str) -> PathBuf {
     dir
 }
 
+/// A binary package `PACKAGE_1.0_all.deb` in `dir`, built by the real dpkg-deb (xz members),
+/// whose control file adds the lines `fields` (e.g. `Requires-Hwspec: cuda`) to the ones every
+/// package has.
+pub fn dpkg_deb(dir: &Path, package: &str, fields: &[&str]) -> PathBuf {
+    let root = dir.join(format!("{package}-root"));
+    std::fs::create_dir_all(root.join("DEBIAN")).unwrap();
+    let mut control = format!(
+        "Package: {package}\nVersion: 1.0\nArchitecture: all\nMaintainer: Demo <demo@example.org>\nDescription: test package\n"
+    );
+    for field in fields {
+        control.push_str(&format!("{field}\n"));
+    }
+    std::fs::write(root.join("DEBIAN/control"), control).unwrap();
+    let deb = dir.join(format!("{package}_1.0_all.deb"));
+    let output = Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-Zxz", "--build"])
+        .arg(&root)
+        .arg(&deb)
+        .output()
+        .expect("dpkg-deb (scripts/test.sh installs dpkg-dev)");
+    assert!(output.status.success(), "dpkg-deb: {output:?}");
+    deb
+}
+
 /// Compiles the C files `sources` (relative to `tests/fixtures`) with the preprocessor
 /// definitions `defines` into the shared object `out`, and returns `out`.
 pub fn compile_shared_object(sources: &[&str], defines: &[&str], out: &Path) -> PathBuf {
