@@ -181,8 +181,8 @@ impl SignalFd {
     }
 }
 
-/// Waits until one of `fds` is readable or hung up, or `timeout` passes (`None`: no limit).
-/// Returns, per descriptor, whether it is ready.
+/// Waits until one of `fds` is readable or hung up, or `timeout` passes (`None`: no limit;
+/// zero: only looks). Returns, per descriptor, whether it is ready.
 pub(crate) fn wait_readable(
     fds: &[BorrowedFd<'_>],
     timeout: Option<Duration>,
@@ -195,8 +195,9 @@ pub(crate) fn wait_readable(
             revents: 0,
         })
         .collect();
+    // Rounded up, so that a short wait never becomes a busy loop; zero only looks.
     let timeout_ms = timeout.map_or(-1, |t| {
-        libc::c_int::try_from(t.as_millis().max(1)).unwrap_or(libc::c_int::MAX)
+        libc::c_int::try_from(t.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX)
     });
     let count = libc::nfds_t::try_from(polled.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
     // SAFETY: `polled` is a valid array of `count` pollfd structures for the call's length.

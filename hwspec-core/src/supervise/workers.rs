@@ -3,26 +3,33 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::model::{BackendName, BackendReport, Level, Reason, ReasonCode, Status};
 use crate::options::{Deadlines, WorkerCommand};
 use crate::protocol::{Stage, WorkerMessage};
+use crate::supervise::process;
 use crate::sys;
 
 /// Time between SIGTERM and SIGKILL for a worker past its deadline.
 const TERM_GRACE: Duration = Duration::from_millis(250);
 /// Time allowed, after SIGKILL or after a final report, for the worker to be reaped.
 const REAP_GRACE: Duration = Duration::from_secs(1);
-/// Time allowed, after a worker exits, for its last output to be read. The worker's process
-/// group is killed as it exits, so its pipes normally close at once and this only bounds the
-/// wait for output held open by a process that left the group; it must still cover a slow
-/// reader thread (a loaded machine, valgrind).
+/// Time allowed, after a worker exits, for its last output to be read when its pipes cannot
+/// be watched (no descriptor was left to copy them). Otherwise the wait lasts exactly as long
+/// as output is on its way (see [`PipeWatch`]), however slow the reader threads are (a loaded
+/// machine, a host under valgrind), and never past the run's deadline.
 const DRAIN_GRACE: Duration = Duration::from_secs(1);
+/// How often a run whose worker has exited looks again at output not yet delivered. The
+/// reader threads' own events wake the supervisor sooner; this is the fallback.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
 /// Longest protocol line accepted; a report with hundreds of devices is far smaller.
 const MAX_LINE_BYTES: u64 = 16 << 20;
 /// How much of a worker's stderr is kept for crash messages.
@@ -90,6 +97,14 @@ pub(super) struct Run {
     exit: Option<(Option<ExitStatus>, Instant)>,
     stdout_done: bool,
     stderr_tail: Option<String>,
+    /// The worker's stdout and stderr as their reader threads serve them; dropped when the run
+    /// is over.
+    watches: Option<(PipeWatch, PipeWatch)>,
+    /// When no output was seen on its way after the worker exited. The run ends at a later
+    /// step, once the events sent before that have been handled.
+    quiet_since: Option<Instant>,
+    /// The worker had exited, but its output was still arriving at the run's deadline.
+    output_cut: bool,
     overrun: Option<Overrun>,
     term_sent: Option<Instant>,
     kill_sent: Option<Instant>,
@@ -117,8 +132,8 @@ pub(super) fn run_all(spawn: &Spawn<'_>, jobs: &[Job]) -> Vec<Run> {
 /// are started before the worker, so that a process that cannot start threads (a low
 /// `RLIMIT_NPROC`) never leaves a worker behind that nobody reads or reaps.
 struct Helpers {
-    stdout: Sender<ChildStdout>,
-    stderr: Sender<ChildStderr>,
+    stdout: Sender<Watched<ChildStdout>>,
+    stderr: Sender<Watched<ChildStderr>>,
     child: Sender<Child>,
 }
 
@@ -184,6 +199,9 @@ impl Run {
             exit: None,
             stdout_done: false,
             stderr_tail: None,
+            watches: None,
+            quiet_since: None,
+            output_cut: false,
             overrun: None,
             term_sent: None,
             kill_sent: None,
@@ -253,12 +271,18 @@ impl Run {
             Ok(mut child) => {
                 self.pid = Some(child.id());
                 self.lifeline = child.stdin.take();
+                let (mut stdout_watch, mut stderr_watch) = (None, None);
                 if let Some(stdout) = child.stdout.take() {
+                    let (stdout, watch) = Watched::new(stdout);
+                    stdout_watch = watch;
                     let _ = helpers.stdout.send(stdout);
                 }
                 if let Some(stderr) = child.stderr.take() {
+                    let (stderr, watch) = Watched::new(stderr);
+                    stderr_watch = watch;
                     let _ = helpers.stderr.send(stderr);
                 }
+                self.watches = stdout_watch.zip(stderr_watch);
                 let _ = helpers.child.send(child);
             }
             Err(err) => {
@@ -281,6 +305,8 @@ impl Run {
             "a worker went over its memory limit".to_owned()
         } else if self.overrun.is_some() {
             "a worker timed out".to_owned()
+        } else if self.output_cut {
+            "a worker's output was still arriving at its deadline".to_owned()
         } else if self.report.is_none()
             && self.kill_sent.is_none()
             && self
@@ -383,6 +409,7 @@ impl Run {
             // The worker is gone or given up on: closing the lifeline ends whatever of it
             // is left (a worker that could not be reaped, a grandchild).
             self.lifeline = None;
+            self.watches = None;
         }
         next
     }
@@ -393,12 +420,7 @@ impl Run {
         }
         let pid = self.pid?;
         if let Some((_, exited_at)) = self.exit {
-            let output_read = self.stdout_done && self.stderr_tail.is_some();
-            if output_read || self.report.is_some() || now >= exited_at + DRAIN_GRACE {
-                self.finished = Some(now);
-                return None;
-            }
-            return Some(exited_at + DRAIN_GRACE);
+            return self.drain(exited_at, now);
         }
         if let Some(killed) = self.kill_sent {
             if now >= killed + REAP_GRACE {
@@ -436,6 +458,50 @@ impl Run {
             return Some(now + TERM_GRACE);
         }
         Some(deadline)
+    }
+
+    /// After the worker exited: waits for its output while any is on its way, then ends the
+    /// run. A report ends it at once. Output a reader thread has not delivered yet is waited
+    /// for up to the run's deadline, so a slow reader is never taken for a worker that wrote
+    /// nothing; a pipe that a descendant holds open with nothing in it is not waited for.
+    fn drain(&mut self, exited_at: Instant, now: Instant) -> Option<Instant> {
+        let output_read = self.stdout_done && self.stderr_tail.is_some();
+        if output_read || self.report.is_some() {
+            self.finished = Some(now);
+            return None;
+        }
+        let pending = match &self.watches {
+            Some((stdout, stderr)) => {
+                (!self.stdout_done && stdout.pending())
+                    || (self.stderr_tail.is_none() && stderr.pending())
+            }
+            None => now < exited_at + DRAIN_GRACE,
+        };
+        if pending {
+            self.quiet_since = None;
+            let (deadline, _) = self.deadline();
+            if now < deadline {
+                return Some((now + DRAIN_POLL).min(deadline));
+            }
+            self.output_cut = true;
+            self.warnings.push(
+                "the worker had exited, but its output was still arriving at its deadline".into(),
+            );
+            self.finished = Some(now);
+            return None;
+        }
+        match self.quiet_since {
+            // Events the readers sent before they went quiet have been handled since.
+            Some(quiet) if now > quiet => {
+                self.finished = Some(now);
+                None
+            }
+            Some(quiet) => Some(quiet),
+            None => {
+                self.quiet_since = Some(now);
+                Some(now)
+            }
+        }
     }
 
     pub(super) fn into_report(self) -> BackendReport {
@@ -629,7 +695,63 @@ fn supervise(runs: &mut [Run], spawn: &Spawn<'_>, tx: &Sender<Event>, rx: &Recei
     }
 }
 
-fn read_protocol(index: usize, stdout: ChildStdout, tx: &Sender<Event>) {
+/// One of a worker's pipes as the supervisor sees it while a reader thread serves it: a copy
+/// of its read end, to look at without reading, and whether the reader holds bytes it has not
+/// handed on yet.
+struct PipeWatch {
+    fd: OwnedFd,
+    reading: Arc<AtomicBool>,
+}
+
+impl PipeWatch {
+    /// Whether output is on its way: the reader took bytes it has not delivered yet, or the
+    /// pipe holds bytes or an end-of-file the reader has not taken. Bytes leave the pipe only
+    /// after the reader says it is reading (see [`Watched`]), so no moment is missed in which
+    /// they are in neither place.
+    fn pending(&self) -> bool {
+        self.reading.load(Ordering::SeqCst)
+            || process::wait_readable(&[self.fd.as_fd()], Some(Duration::ZERO))
+                .is_ok_and(|ready| ready.first() == Some(&true))
+    }
+}
+
+/// A worker's pipe as its reader thread reads it: each read first waits for the pipe to be
+/// readable, then marks the reader busy, then takes the bytes. The mark is cleared when the
+/// reader comes back for more, which is after it has sent on everything complete it read.
+struct Watched<R> {
+    inner: R,
+    reading: Arc<AtomicBool>,
+}
+
+impl<R: AsFd> Watched<R> {
+    /// The pipe for its reader, and the watch for the supervisor (none when no descriptor
+    /// is left to copy it: the run then falls back to [`DRAIN_GRACE`]).
+    fn new(inner: R) -> (Watched<R>, Option<PipeWatch>) {
+        let reading = Arc::new(AtomicBool::new(false));
+        let watch = inner.as_fd().try_clone_to_owned().ok().map(|fd| PipeWatch {
+            fd,
+            reading: Arc::clone(&reading),
+        });
+        (Watched { inner, reading }, watch)
+    }
+}
+
+impl<R: Read + AsFd> Read for Watched<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.reading.store(false, Ordering::SeqCst);
+        loop {
+            match process::wait_readable(&[self.inner.as_fd()], None) {
+                Ok(_) => break,
+                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+                Err(err) => return Err(err),
+            }
+        }
+        self.reading.store(true, Ordering::SeqCst);
+        self.inner.read(buf)
+    }
+}
+
+fn read_protocol(index: usize, stdout: Watched<ChildStdout>, tx: &Sender<Event>) {
     let mut reader = BufReader::new(stdout);
     let mut line = Vec::new();
     loop {
@@ -657,7 +779,7 @@ fn read_protocol(index: usize, stdout: ChildStdout, tx: &Sender<Event>) {
     let _ = tx.send(Event::StdoutDone(index));
 }
 
-fn read_stderr_tail(index: usize, mut stderr: ChildStderr, tx: &Sender<Event>) {
+fn read_stderr_tail(index: usize, mut stderr: Watched<ChildStderr>, tx: &Sender<Event>) {
     let mut tail: Vec<u8> = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
@@ -696,6 +818,9 @@ fn reap(index: usize, mut child: Child, tx: &Sender<Event>) {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
+    use std::io::Write;
+    use std::os::unix::net::UnixStream;
     use std::path::PathBuf;
 
     use super::*;
@@ -822,6 +947,106 @@ mod tests {
             only_backend(&partial).reason.as_ref().unwrap().code,
             ReasonCode::PartialOutput
         );
+    }
+
+    /// A run whose worker has just exited without a report, its pipes watched through
+    /// socket pairs; the other ends are returned to write into or close.
+    fn exited_run(total: Duration) -> (Run, [(UnixStream, Arc<AtomicBool>); 2]) {
+        let worker = WorkerCommand {
+            program: PathBuf::from("/nonexistent/hwspec"),
+            args: Vec::new(),
+        };
+        let now = Instant::now();
+        let spawn = Spawn {
+            worker: &worker,
+            level: Level::Quick,
+            deadlines: Deadlines {
+                total,
+                ..Deadlines::DEFAULT
+            },
+            hard_deadline: now + total,
+            env: &[],
+            guard_env: &[],
+        };
+        let mut run = Run::queued(BackendName::Opencl, &spawn, Vec::new());
+        run.launched = true;
+        run.pid = Some(std::process::id());
+        run.stage = Some(Stage::Kernel);
+        run.exit = Some((None, now));
+        let watch = || {
+            let (ours, theirs) = UnixStream::pair().unwrap();
+            let reading = Arc::new(AtomicBool::new(false));
+            let watch = PipeWatch {
+                fd: OwnedFd::from(ours),
+                reading: Arc::clone(&reading),
+            };
+            (watch, (theirs, reading))
+        };
+        let (stdout, stdout_end) = watch();
+        let (stderr, stderr_end) = watch();
+        run.watches = Some((stdout, stderr));
+        (run, [stdout_end, stderr_end])
+    }
+
+    #[test]
+    fn output_on_its_way_after_the_exit_is_waited_for_however_long_the_reader_takes() {
+        let (mut run, [(mut stdout, reading), _stderr]) = exited_run(Duration::from_secs(60));
+        let now = Instant::now();
+        // The worker's last line is still in the pipe: the reader has not run yet (a loaded
+        // machine, a host under valgrind), long after the exit.
+        stdout.write_all(b"{\"stage\":\"kernel\"}\n").unwrap();
+        let later = now + Duration::from_secs(10);
+        assert!(run.step(later).is_some());
+        assert!(
+            run.finished.is_none(),
+            "gave up on output still in the pipe"
+        );
+        // The reader took the bytes but has not handed them on yet.
+        let mut taken = [0u8; 64];
+        let _ = run
+            .watches
+            .as_ref()
+            .map(|(out, _)| out.fd.try_clone().map(File::from))
+            .unwrap()
+            .unwrap()
+            .read(&mut taken)
+            .unwrap();
+        reading.store(true, Ordering::SeqCst);
+        assert!(run.step(later).is_some());
+        assert!(run.finished.is_none(), "gave up on output the reader holds");
+        // Handed on and back to waiting, with nothing more in the pipe (held open, as by a
+        // descendant): the run ends, once events sent before are handled.
+        reading.store(false, Ordering::SeqCst);
+        assert_eq!(run.step(later), Some(later));
+        assert!(run.finished.is_none());
+        let after = later + Duration::from_millis(1);
+        assert_eq!(run.step(after), None);
+        assert!(run.finished.is_some());
+        assert!(run.transient().is_none());
+    }
+
+    #[test]
+    fn output_still_arriving_at_the_deadline_ends_the_run_as_transient() {
+        let (mut run, [_stdout, (mut stderr, _)]) = exited_run(Duration::from_secs(2));
+        stderr.write_all(b"still talking\n").unwrap();
+        let past = Instant::now() + Duration::from_secs(3);
+        assert_eq!(run.step(past), None);
+        assert!(run.finished.is_some());
+        let why = run.transient().expect("a cut-off run is transient");
+        assert!(why.contains("still arriving"), "{why}");
+    }
+
+    #[test]
+    fn an_end_of_file_the_reader_has_not_seen_is_waited_for() {
+        let (mut run, [stdout, _stderr]) = exited_run(Duration::from_secs(60));
+        drop(stdout);
+        let now = Instant::now();
+        assert!(run.step(now).is_some());
+        assert!(run.finished.is_none());
+        run.handle(Event::StdoutDone(0), now);
+        run.handle(Event::StderrDone(0, String::new()), now);
+        assert_eq!(run.step(now), None);
+        assert!(run.finished.is_some());
     }
 
     #[test]
