@@ -17,7 +17,7 @@ use ash::vk;
 
 use self::sys::LIBRARY;
 use crate::backends::common::validation::Pending;
-use crate::backends::common::{capabilities, driver_files, LoadError};
+use crate::backends::common::{capabilities, driver_files, skeleton, LoadError};
 use crate::backends::{Backend, Drivers, Variables};
 use crate::model::Capability;
 use crate::model::{
@@ -148,8 +148,7 @@ fn probe_with(library: &'static str, level: Level, progress: &mut dyn Progress) 
             queue
         })
         .collect();
-    report.settle_status();
-    progress.partial(&report);
+    let validating = skeleton::enter_kernel_stage(&mut report, level, progress);
 
     // Which library made each device, to name the drivers that made none. Only needed when
     // more drivers loaded than there are distinct drivers among the devices.
@@ -161,19 +160,20 @@ fn probe_with(library: &'static str, level: Level, progress: &mut dyn Progress) 
         .count();
     let trace = accepted > identities.len();
     let mut device_drivers: Vec<Option<std::path::PathBuf>> = vec![None; physical.len()];
-    if let Some(expected) = expected {
-        progress.stage(Stage::Kernel);
+    if let (true, Some(expected)) = (validating, expected) {
         let expected = expected.wait();
-        for (((physical, queue), device), driver) in physical
-            .iter()
-            .zip(&described)
-            .zip(&mut report.devices)
-            .zip(&mut device_drivers)
-        {
-            if let Some(queue) = *queue {
-                *driver = validate::device(physical, queue, &expected, device);
-            }
-        }
+        // Devices without a compute queue were marked unusable by `describe`, so each one
+        // validated has its queue.
+        let targets = physical.iter().zip(&described).zip(&mut device_drivers);
+        skeleton::validate_each(
+            &mut report,
+            targets,
+            |((physical, queue), driver), device| {
+                if let Some(queue) = *queue {
+                    *driver = validate::device(physical, queue, &expected, device);
+                }
+            },
+        );
     }
     if trace {
         for ((physical, queue), driver) in physical.iter().zip(&described).zip(&mut device_drivers)
