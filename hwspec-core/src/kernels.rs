@@ -5,6 +5,7 @@
 //! order it sums in and whether or not it fuses multiply-adds. The tolerance only absorbs
 //! devices that flush or approximate differently, never a wrong element.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::model::{Compared, Validation, ValidationKind};
@@ -19,15 +20,25 @@ pub const SGEMM_N: usize = 128;
 /// Largest accepted absolute difference, relative to `max(1, |reference|)`.
 pub const TOLERANCE: f64 = 1e-5;
 
-/// `y = a * x + y` on `f32` vectors.
+/// Elements after which `x` repeats.
+const X_PERIOD: usize = 251;
+/// Elements after which `y` repeats; coprime with [`X_PERIOD`].
+const Y_PERIOD: usize = 127;
+/// Elements after which the SAXPY result repeats: 31 877, 124 KiB of floats.
+const SAXPY_PERIOD: usize = X_PERIOD * Y_PERIOD;
+
+/// `y = a * x + y` on `f32` vectors that repeat: `x` every 251 elements, `y` every 127, so the
+/// result every 31 877. One period of each is all that is ever computed: a backend that can
+/// write into device memory (a mapped OpenCL or Vulkan buffer) fills it with copies of the
+/// period at memory speed, and the result is checked against copies of the reference's
+/// period. Host arrays of the whole inputs exist only for backends that copy them to a
+/// device (see [`Saxpy::inputs`]).
 #[derive(Debug, Clone)]
 pub struct Saxpy {
     /// The scalar.
     pub a: f32,
-    /// The input vector.
-    pub x: HugeFloats,
-    /// The vector added to, and overwritten by the kernel.
-    pub y: HugeFloats,
+    len: usize,
+    inputs: OnceLock<(HugeFloats, HugeFloats)>,
 }
 
 impl Saxpy {
@@ -40,19 +51,57 @@ impl Saxpy {
     pub fn with_len(n: usize) -> Saxpy {
         Saxpy {
             a: 2.5,
-            x: HugeFloats::from_fn(n, |i| quarter(i % 251)),
-            y: HugeFloats::from_fn(n, |i| quarter((i * 7) % 127) - 8.0),
+            len: n,
+            inputs: OnceLock::new(),
         }
     }
 
     /// Number of elements.
     pub fn len(&self) -> usize {
-        self.x.len()
+        self.len
     }
 
-    /// The CPU reference result.
+    /// One period of the input vector `x`, which repeats it.
+    pub fn x_period() -> Vec<f32> {
+        (0..X_PERIOD).map(quarter).collect()
+    }
+
+    /// One period of the vector `y` that the kernel adds to and overwrites.
+    pub fn y_period() -> Vec<f32> {
+        (0..Y_PERIOD)
+            .map(|i| quarter((i * 7) % Y_PERIOD) - 8.0)
+            .collect()
+    }
+
+    /// `x` and `y` in full as host arrays, made on first use, for backends that copy them to
+    /// a device.
+    pub fn inputs(&self) -> (&[f32], &[f32]) {
+        let (x, y) = self.inputs.get_or_init(|| {
+            (
+                HugeFloats::repeating(self.len, &Saxpy::x_period()),
+                HugeFloats::repeating(self.len, &Saxpy::y_period()),
+            )
+        });
+        (x, y)
+    }
+
+    /// Whether the host arrays of [`Saxpy::inputs`] have been made.
+    #[cfg(test)]
+    pub(crate) fn has_host_inputs(&self) -> bool {
+        self.inputs.get().is_some()
+    }
+
+    /// One period of the CPU reference result, which repeats it (see [`compare_repeating`]).
+    pub fn reference_period(&self) -> Vec<f32> {
+        let (x, y) = (Saxpy::x_period(), Saxpy::y_period());
+        (0..SAXPY_PERIOD.min(self.len))
+            .map(|i| self.a * x[i % X_PERIOD] + y[i % Y_PERIOD])
+            .collect()
+    }
+
+    /// The CPU reference result in full.
     pub fn reference(&self) -> HugeFloats {
-        HugeFloats::from_fn(self.len(), |i| self.a * self.x[i] + self.y[i])
+        HugeFloats::repeating(self.len, &self.reference_period())
     }
 }
 
@@ -109,22 +158,45 @@ pub fn compare(
     got: &[f32],
     elapsed: Duration,
 ) -> Validation {
+    compare_repeating(kind, want, want.len(), got, elapsed)
+}
+
+/// [`compare`] against `len` elements that repeat `period` (a reference that is periodic,
+/// like SAXPY's, is never made in full).
+pub fn compare_repeating(
+    kind: fn(Compared) -> ValidationKind,
+    period: &[f32],
+    len: usize,
+    got: &[f32],
+    elapsed: Duration,
+) -> Validation {
     let judged = |passed, max_abs_error| Validation {
         kind: kind(Compared {
-            elements: want.len() as u64,
+            elements: len as u64,
             max_abs_error,
         }),
         passed,
         elapsed_ms: elapsed.as_secs_f64() * 1e3,
     };
     // The inputs make a correct device match exactly, so the common case is one slice
-    // comparison instead of a million tolerance checks.
-    if want == got {
+    // comparison per period instead of a million tolerance checks.
+    let exact = got.len() == len
+        && if period.is_empty() {
+            len == 0
+        } else {
+            got.chunks(period.len())
+                .all(|chunk| chunk == &period[..chunk.len()])
+        };
+    if exact {
         return judged(true, 0.0);
     }
     let mut max_abs_error = 0.0f64;
-    let mut passed = want.len() == got.len();
-    for (w, g) in want.iter().zip(got) {
+    let mut passed = got.len() == len && !period.is_empty();
+    let wanted = period
+        .iter()
+        .cycle()
+        .take(if period.is_empty() { 0 } else { len });
+    for (w, g) in wanted.zip(got) {
         let err = (f64::from(*w) - f64::from(*g)).abs();
         if !err.is_finite() {
             max_abs_error = f64::INFINITY;
@@ -136,7 +208,7 @@ pub fn compare(
             passed = false;
         }
     }
-    if want.len() != got.len() {
+    if got.len() != len || (period.is_empty() && len > 0) {
         max_abs_error = f64::INFINITY;
     }
     judged(passed, max_abs_error)
@@ -188,6 +260,20 @@ mod tests {
     }
 
     #[test]
+    fn host_inputs_are_the_formulas_and_give_the_reference() {
+        let p = Saxpy::with_len(1000);
+        assert!(!p.has_host_inputs());
+        let (x, y) = p.inputs();
+        assert!(p.has_host_inputs());
+        assert_eq!((x.len(), y.len()), (1000, 1000));
+        let (xp, yp) = (Saxpy::x_period(), Saxpy::y_period());
+        assert!(x.iter().enumerate().all(|(i, v)| *v == xp[i % 251]));
+        assert!(y.iter().enumerate().all(|(i, v)| *v == yp[i % 127]));
+        let computed: Vec<f32> = x.iter().zip(y).map(|(x, y)| p.a * x + y).collect();
+        assert_eq!(&p.reference()[..], &computed[..]);
+    }
+
+    #[test]
     fn one_wrong_element_fails_saxpy() {
         let p = Saxpy::with_len(1000);
         let mut r = p.reference();
@@ -195,6 +281,48 @@ mod tests {
         let v = compare(ValidationKind::Saxpy, &p.reference(), &r, Duration::ZERO);
         assert!(!v.passed);
         assert_eq!(compared(&v).max_abs_error, 0.5);
+    }
+
+    #[test]
+    fn a_repeating_reference_is_checked_in_every_copy() {
+        let p = Saxpy::with_len(100_000);
+        let period = p.reference_period();
+        assert_eq!(period.len(), 31_877);
+        let mut got = p.reference();
+        let right = compare_repeating(
+            ValidationKind::Saxpy,
+            &period,
+            100_000,
+            &got,
+            Duration::ZERO,
+        );
+        assert!(right.passed);
+        assert_eq!(compared(&right).elements, 100_000);
+        // One element wrong in the fourth copy of the period.
+        got[3 * 31_877 + 5] += 0.5;
+        let wrong = compare_repeating(
+            ValidationKind::Saxpy,
+            &period,
+            100_000,
+            &got,
+            Duration::ZERO,
+        );
+        assert!(!wrong.passed);
+        assert_eq!(compared(&wrong).max_abs_error, 0.5);
+        // Too short, and a reference with no period at all.
+        let short = compare_repeating(
+            ValidationKind::Saxpy,
+            &period,
+            100_000,
+            &got[..10],
+            Duration::ZERO,
+        );
+        assert!(!short.passed);
+        assert!(compared(&short).max_abs_error.is_infinite());
+        assert!(
+            !compare_repeating(ValidationKind::Saxpy, &[], 3, &[0.0; 3], Duration::ZERO).passed
+        );
+        assert!(compare_repeating(ValidationKind::Saxpy, &[], 0, &[], Duration::ZERO).passed);
     }
 
     #[test]

@@ -422,6 +422,30 @@ impl HugeFloats {
     /// `len` floats, each `f(index)`. Allocation failure ends the process, as it does for a
     /// `Vec`.
     pub(crate) fn from_fn(len: usize, mut f: impl FnMut(usize) -> f32) -> HugeFloats {
+        HugeFloats::written(len, |ptr| {
+            for i in 0..len {
+                // SAFETY: `i < len` and `ptr` is valid for writes of `len` floats; writing
+                // initialises the float without reading the uninitialised memory.
+                unsafe { ptr.add(i).write(f(i)) };
+            }
+        })
+    }
+
+    /// `len` floats repeating `pattern` (zeros for an empty pattern).
+    pub(crate) fn repeating(len: usize, pattern: &[f32]) -> HugeFloats {
+        // SAFETY: `written` hands over memory valid for writes of `len` floats, aligned, and
+        // not overlapping `pattern`, which lives elsewhere.
+        HugeFloats::written(len, |ptr| unsafe { write_repeating(ptr, len, pattern) })
+    }
+
+    /// `len` zeros.
+    pub(crate) fn zeroed(len: usize) -> HugeFloats {
+        HugeFloats::repeating(len, &[])
+    }
+
+    /// Allocates `len` floats and has `write` initialise every one of them through the
+    /// pointer it is given.
+    fn written(len: usize, write: impl FnOnce(*mut f32)) -> HugeFloats {
         let Some(layout) = HugeFloats::layout(len).filter(|l| l.size() > 0) else {
             return HugeFloats {
                 ptr: std::ptr::NonNull::dangling(),
@@ -439,17 +463,30 @@ impl HugeFloats {
         // changes how it is backed, never its contents. Its result is ignored: without huge
         // pages the memory works as it is.
         unsafe { libc::madvise(raw.cast(), layout.size(), libc::MADV_HUGEPAGE) };
-        for i in 0..len {
-            // SAFETY: `i < len` and the allocation holds at least `len` floats; writing
-            // initialises the float without reading the uninitialised memory.
-            unsafe { ptr.as_ptr().add(i).write(f(i)) };
-        }
+        write(ptr.as_ptr());
         HugeFloats { ptr, len }
     }
+}
 
-    /// `len` zeros.
-    pub(crate) fn zeroed(len: usize) -> HugeFloats {
-        HugeFloats::from_fn(len, |_| 0.0)
+/// Writes `len` floats at `dst`: `pattern` over and over, in whole copies (zeros when the
+/// pattern is empty). Filling a buffer this way runs at memory speed.
+///
+/// # Safety
+/// `dst` must be valid for writes of `len` floats, aligned for `f32`, and must not overlap
+/// `pattern`.
+pub(crate) unsafe fn write_repeating(dst: *mut f32, len: usize, pattern: &[f32]) {
+    if pattern.is_empty() {
+        // SAFETY: the caller's promise covers `len` floats at `dst`; all-zero bytes are 0.0.
+        unsafe { std::ptr::write_bytes(dst, 0, len) };
+        return;
+    }
+    let mut done = 0;
+    while done < len {
+        let n = pattern.len().min(len - done);
+        // SAFETY: `done + n <= len`, so the destination range is inside what the caller
+        // promised, and it does not overlap `pattern`.
+        unsafe { std::ptr::copy_nonoverlapping(pattern.as_ptr(), dst.add(done), n) };
+        done += n;
     }
 }
 
@@ -487,7 +524,7 @@ impl PartialEq for HugeFloats {
 
 impl Clone for HugeFloats {
     fn clone(&self) -> HugeFloats {
-        HugeFloats::from_fn(self.len, |i| self[i])
+        HugeFloats::repeating(self.len, self)
     }
 }
 
@@ -603,5 +640,12 @@ mod tests {
         assert_eq!(floats.clone()[..], floats[..]);
         assert!(HugeFloats::zeroed(0).is_empty());
         assert!(HugeFloats::zeroed(3).iter().all(|&f| f == 0.0));
+    }
+
+    #[test]
+    fn repeating_floats_cut_the_last_copy_short() {
+        let floats = HugeFloats::repeating(7, &[1.0, 2.0, 3.0]);
+        assert_eq!(floats[..], [1.0, 2.0, 3.0, 1.0, 2.0, 3.0, 1.0]);
+        assert_eq!(HugeFloats::repeating(2, &[4.0, 5.0, 6.0])[..], [4.0, 5.0]);
     }
 }

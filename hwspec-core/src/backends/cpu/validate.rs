@@ -3,7 +3,8 @@
 
 use std::time::Instant;
 
-use crate::backends::common::validation::Problems;
+use crate::backends::common::validation::{Inputs, Problems};
+use crate::kernels::Saxpy;
 use crate::model::{Device, Level};
 use crate::sys::HugeFloats;
 
@@ -11,11 +12,12 @@ use crate::sys::HugeFloats;
 /// so the problems are those of level `standard` at every level that validates: the SGEMM
 /// reference of level `full` would be computed for nothing.
 pub(super) fn saxpy(device: &mut Device) {
-    let problems = Problems::new(Level::Standard);
+    let problems = Problems::new(Level::Standard, Inputs::InPlace);
     let problem = &problems.saxpy;
+    let (x, y) = (Saxpy::x_period(), Saxpy::y_period());
     let start = Instant::now();
     let got = HugeFloats::from_fn(problem.len(), |i| {
-        problem.a.mul_add(problem.x[i], problem.y[i])
+        problem.a.mul_add(x[i % x.len()], y[i % y.len()])
     });
     device
         .validations

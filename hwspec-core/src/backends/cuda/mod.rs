@@ -26,7 +26,7 @@ pub(crate) use self::api::Context as CudaContext;
 use self::api::Driver;
 use self::facts::{Evidence, Libcuda, VISIBLE_DEVICES_ENV};
 pub(crate) use self::sys::libcuda_candidates;
-use crate::backends::common::validation::Pending;
+use crate::backends::common::validation::{Inputs, Pending};
 use crate::backends::common::{capabilities, skeleton, CallError, Library};
 use crate::backends::{Backend, Variables};
 use crate::model::Capability;
@@ -238,7 +238,7 @@ fn probe_with(
     };
     // The references are made while the devices are enumerated; not before libcuda is known
     // to work, so that a machine without it pays nothing for them.
-    let pending = Pending::start(level);
+    let pending = Pending::start(level, Inputs::Copied);
     let driver = cuda.driver;
     let library = &cuda.library;
     let evidence = &cuda.evidence;

@@ -24,7 +24,7 @@ use std::sync::Mutex;
 
 use self::api::{CompileFailure, Hip, HipError, Hiprtc};
 use self::facts::Evidence;
-use crate::backends::common::validation::{Pending, Problems};
+use crate::backends::common::validation::{Inputs, Pending, Problems};
 use crate::backends::common::{capabilities, skeleton, KernelCache, LaunchError, LoadError};
 use crate::backends::{Backend, Variables};
 use crate::kernels::build_log_excerpt;
@@ -137,7 +137,7 @@ fn probe_with(
         return report;
     }
     // The references are made while hiprtc and the code object manager are opened.
-    let pending = Pending::start(level);
+    let pending = Pending::start(level, Inputs::Copied);
     let rtc = Hiprtc::load(&hip, runtime.map_or(0, facts::hip_major), hiprtc_sonames);
     if let Ok(rtc) = &rtc {
         report

@@ -20,7 +20,7 @@ use self::api::{
 };
 use self::sys::{ZE_RESULT_ERROR_UNINITIALIZED, ZE_RESULT_NOT_READY};
 use self::validate::KernelError;
-use crate::backends::common::validation::Problems;
+use crate::backends::common::validation::{Inputs, Problems};
 use crate::backends::common::{capabilities, skeleton};
 use crate::backends::{Backend, Variables};
 use crate::kernels::build_log_excerpt;
@@ -118,7 +118,7 @@ fn probe_with(soname: &'static str, level: Level, progress: &mut dyn Progress) -
     if !skeleton::enter_kernel_stage(&mut report, level, progress) {
         return report;
     }
-    let problems = Problems::new(level);
+    let problems = Problems::new(level, Inputs::Copied);
     skeleton::validate_each(&mut report, &targets, |target, device| {
         validate_device(target, device, &problems);
     });

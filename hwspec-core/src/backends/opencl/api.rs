@@ -19,7 +19,7 @@ use std::ptr;
 
 use cl3::info_type::InfoType;
 use opencl3::command_queue::{
-    create_command_queue, enqueue_nd_range_kernel, enqueue_read_buffer, enqueue_write_buffer,
+    create_command_queue, enqueue_map_buffer, enqueue_nd_range_kernel, enqueue_unmap_mem_object,
     release_command_queue, CL_BLOCKING,
 };
 use opencl3::context::context::{create_context, release_context};
@@ -27,7 +27,9 @@ use opencl3::device::{get_device_data, get_device_ids, CL_DEVICE_TYPE_ALL};
 use opencl3::error_codes::{CL_INVALID_CONTEXT, CL_INVALID_VALUE};
 use opencl3::event::release_event;
 use opencl3::kernel::{create_kernel, release_kernel, set_kernel_arg};
-use opencl3::memory::{create_buffer, release_mem_object, CL_MEM_READ_WRITE};
+use opencl3::memory::{
+    create_buffer, release_mem_object, CL_MAP_READ, CL_MAP_WRITE, CL_MEM_READ_WRITE,
+};
 use opencl3::platform::platform::{get_platform_data, get_platform_ids};
 use opencl3::program::{
     build_program, create_program_with_binary, create_program_with_source, get_program_build_data,
@@ -342,51 +344,81 @@ pub(super) struct Queue {
 }
 
 impl Queue {
-    /// Copies `data` to the start of `buffer`, returning once the copy is complete.
-    pub(super) fn write(&self, buffer: &Buffer, data: &[f32]) -> Result<(), CallError> {
-        if data.len() > buffer.len {
-            return Err(cl_error("clEnqueueWriteBuffer", CL_INVALID_VALUE));
-        }
-        // SAFETY: the write is blocking, so the driver is done reading `data` (which covers
-        // `size_of_val(data)` bytes) before the call returns; the buffer holds at least as many.
-        let event = unsafe {
-            enqueue_write_buffer(
-                self.raw,
-                buffer.raw,
-                CL_BLOCKING,
-                0,
-                size_of_val(data),
-                data.as_ptr().cast(),
-                0,
-                ptr::null(),
-            )
-        };
-        release(named("clEnqueueWriteBuffer", event)?);
-        Ok(())
+    /// Fills `buffer` with `pattern` over and over, written in place through a mapping of the
+    /// buffer (on a CPU device, its own memory: no copy is made). The buffer is borrowed
+    /// mutably, so no kernel can be launched on it while it is mapped.
+    pub(super) fn fill(&self, buffer: &mut Buffer, pattern: &[f32]) -> Result<(), CallError> {
+        let mapped = self.map(buffer, CL_MAP_WRITE, "clEnqueueMapBuffer")?;
+        // SAFETY: `mapped` points at `buffer.len` floats of the buffer, mapped for writing
+        // until the unmap below and aligned for f32 (checked by `map`); the driver's memory
+        // does not overlap `pattern`, which is the caller's.
+        unsafe { crate::sys::write_repeating(mapped, buffer.len, pattern) };
+        self.unmap(buffer, mapped)
     }
 
-    /// Copies the start of `buffer` into `out`, returning once the copy is complete. The queue
-    /// is in order, so the copy sees every kernel enqueued before it.
-    pub(super) fn read(&self, buffer: &Buffer, out: &mut [f32]) -> Result<(), CallError> {
-        if out.len() > buffer.len {
-            return Err(cl_error("clEnqueueReadBuffer", CL_INVALID_VALUE));
-        }
-        // SAFETY: the read is blocking, so the driver is done writing into `out` (which covers
-        // `size_of_val(out)` writable bytes, any bit pattern being a valid f32) before the call
-        // returns; the buffer holds at least as many bytes.
+    /// Runs `look` on the contents of `buffer`, mapped for reading in place (on a CPU device,
+    /// no copy is made). The queue is in order, so the contents are what every kernel
+    /// enqueued before left there.
+    pub(super) fn inspect<R>(
+        &self,
+        buffer: &mut Buffer,
+        look: impl FnOnce(&[f32]) -> R,
+    ) -> Result<R, CallError> {
+        let mapped = self.map(buffer, CL_MAP_READ, "clEnqueueMapBuffer")?;
+        // SAFETY: the blocking map has completed, so `mapped` points at `buffer.len` floats the
+        // device wrote (any bit pattern is a valid f32), aligned for f32 (checked by `map`),
+        // and they stay mapped, read by nobody else, until the unmap below.
+        let seen = look(unsafe { std::slice::from_raw_parts(mapped, buffer.len) });
+        self.unmap(buffer, mapped)?;
+        Ok(seen)
+    }
+
+    /// Maps all of `buffer` with `flags`, blocking until done.
+    fn map(
+        &self,
+        buffer: &mut Buffer,
+        flags: opencl3::types::cl_map_flags,
+        call: &'static str,
+    ) -> Result<*mut f32, CallError> {
+        let bytes = buffer.len.saturating_mul(size_of::<f32>());
+        let mut mapped: cl_mem = ptr::null_mut();
+        // SAFETY: queue and buffer are live handles; the map covers the buffer's own size and
+        // is blocking, so `mapped` is set and usable when the call returns successfully.
         let event = unsafe {
-            enqueue_read_buffer(
+            enqueue_map_buffer(
                 self.raw,
                 buffer.raw,
                 CL_BLOCKING,
+                flags,
                 0,
-                size_of_val(out),
-                out.as_mut_ptr().cast(),
+                bytes,
+                &mut mapped,
                 0,
                 ptr::null(),
             )
         };
-        release(named("clEnqueueReadBuffer", event)?);
+        release(named(call, event)?);
+        let mapped = mapped.cast::<f32>();
+        if mapped.is_null() || !mapped.is_aligned() {
+            // A driver bug: nothing may be read or written through this pointer, but it is
+            // unmapped all the same.
+            if !mapped.is_null() {
+                let _ = self.unmap(buffer, mapped);
+            }
+            return Err(cl_error(call, CL_INVALID_VALUE));
+        }
+        Ok(mapped)
+    }
+
+    /// Ends a mapping [`Queue::map`] made. The unmap is queued before anything enqueued after
+    /// it, so a kernel launched next sees what was written.
+    fn unmap(&self, buffer: &Buffer, mapped: *mut f32) -> Result<(), CallError> {
+        // SAFETY: `mapped` is the pointer the map of this buffer returned and it is unmapped
+        // once; no reference into it outlives this call.
+        let event = unsafe {
+            enqueue_unmap_mem_object(self.raw, buffer.raw, mapped.cast(), 0, ptr::null())
+        };
+        release(named("clEnqueueUnmapMemObject", event)?);
         Ok(())
     }
 

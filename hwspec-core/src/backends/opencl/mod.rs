@@ -31,7 +31,7 @@ use opencl3::platform::platform::{CL_PLATFORM_NAME, CL_PLATFORM_VERSION};
 
 use self::api::DeviceId;
 use self::validate::{Session, SetupError};
-use crate::backends::common::validation::{Pending, Problems};
+use crate::backends::common::validation::{Inputs, Pending, Problems};
 use crate::backends::common::{
     capabilities, check_loadable, skeleton, CallError, KernelCache, Library,
 };
@@ -143,7 +143,7 @@ fn probe_loaded(level: Level, progress: &mut dyn Progress, icds: &[Icd]) -> Back
     let loaded = crate::sys::loaded_library("libOpenCL.so");
     // The problems and references do not depend on the device: a helper thread makes them
     // while the ICD loader starts every ICD.
-    let pending = Pending::start(level);
+    let pending = Pending::start(level, Inputs::InPlace);
 
     progress.stage(Stage::Init);
     let platforms = match api::platforms() {
@@ -180,9 +180,8 @@ fn probe_loaded(level: Level, progress: &mut dyn Progress, icds: &[Icd]) -> Back
         return report;
     }
     let problems = pending.wait();
-    let mut readback = Vec::new();
     skeleton::validate_each(&mut report, ids, |id, device| {
-        validate_device(id, device, &problems, &mut readback);
+        validate_device(id, device, &problems);
     });
     report
 }
@@ -363,16 +362,11 @@ fn describe(id: DeviceId, platform: &PlatformFacts) -> Device {
 /// that identifies the driver, and loaded with `clCreateProgramWithBinary` next time. The cached
 /// binary is only a faster way to the same kernel: if the driver refuses it or the kernels
 /// built from it fail in any way, it is discarded and the device is judged from source.
-fn validate_device(
-    id: DeviceId,
-    device: &mut Device,
-    problems: &Problems,
-    readback: &mut Vec<f32>,
-) {
+fn validate_device(id: DeviceId, device: &mut Device, problems: &Problems) {
     let cache = binary_cache(device, problems.sgemm().is_some());
     if let Some(binary) = cache.as_ref().and_then(KernelCache::load) {
         let mut attempt = device.clone();
-        if run_validations(id, &mut attempt, problems, readback, Some(&binary)).is_some() {
+        if run_validations(id, &mut attempt, problems, Some(&binary)).is_some() {
             attempt.properties.insert(
                 "program".into(),
                 "binary cached from an earlier build".into(),
@@ -384,7 +378,7 @@ fn validate_device(
             cache.discard();
         }
     }
-    let session = run_validations(id, device, problems, readback, None);
+    let session = run_validations(id, device, problems, None);
     device
         .properties
         .insert("program".into(), "built from source".into());
@@ -401,7 +395,6 @@ fn run_validations(
     id: DeviceId,
     device: &mut Device,
     problems: &Problems,
-    readback: &mut Vec<f32>,
     binary: Option<&[u8]>,
 ) -> Option<Session> {
     let session = match Session::open(id, problems.sgemm().is_some(), binary) {
@@ -420,14 +413,14 @@ fn run_validations(
             return None;
         }
     };
-    match session.saxpy(problems, readback) {
+    match session.saxpy(problems) {
         Ok(validation) => device.validations.push(validation),
         Err(error) => {
             device.fail(ReasonCode::LaunchFailed, format!("saxpy: {error}"));
             return None;
         }
     }
-    match session.sgemm(problems, readback) {
+    match session.sgemm(problems) {
         Some(Ok(validation)) => device.validations.push(validation),
         Some(Err(error)) => {
             device.fail(ReasonCode::LaunchFailed, format!("sgemm: {error}"));

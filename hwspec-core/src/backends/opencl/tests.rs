@@ -275,10 +275,10 @@ fn launches_are_held_to_the_kernel_signature() {
     program.build().unwrap();
     let saxpy = program.kernel(&SAXPY).unwrap();
     let sgemm = program.kernel(&SGEMM).unwrap();
-    let x = context.buffer(4).unwrap();
-    let y = context.buffer(4).unwrap();
-    queue.write(&x, &[1.0, 2.0, 3.0, 4.0]).unwrap();
-    queue.write(&y, &[1.0; 4]).unwrap();
+    let mut x = context.buffer(4).unwrap();
+    let mut y = context.buffer(4).unwrap();
+    queue.fill(&mut x, &[1.0, 2.0, 3.0, 4.0]).unwrap();
+    queue.fill(&mut y, &[1.0]).unwrap();
 
     let axpy = |x, y, n| [Arg::F32(2.0), Arg::Buffer(x), Arg::Buffer(y), Arg::U32(n)];
     let message = refused(&queue, &saxpy, &[Arg::U32(4), Arg::Buffer(&x)]);
@@ -317,8 +317,7 @@ fn launches_are_held_to_the_kernel_signature() {
 
     // Nothing refused ran; the fitting launch does: y = 2x + y.
     queue.launch(&saxpy, &axpy(&x, &y, 4), &[4]).unwrap();
-    let mut got = [0.0f32; 4];
-    queue.read(&y, &mut got).unwrap();
+    let got = queue.inspect(&mut y, <[f32]>::to_vec).unwrap();
     assert_eq!(got, [3.0, 5.0, 7.0, 9.0]);
 }
 

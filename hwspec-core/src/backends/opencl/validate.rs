@@ -10,6 +10,7 @@ use opencl3::types::cl_uint;
 use super::api::{cl_error, BuildFailure, Context, DeviceId, Program, Queue};
 use crate::backends::common::validation::Problems;
 use crate::backends::common::{Arg, CallError, LaunchError, SAXPY, SGEMM};
+use crate::kernels::Saxpy;
 use crate::model::Validation;
 
 const SAXPY_SOURCE: &str = include_str!("saxpy.cl");
@@ -71,23 +72,17 @@ impl Session {
         self.program.binary()
     }
 
-    /// Runs the SAXPY of `problems`, reads the result back into `readback` and compares it
-    /// with the reference; the time covers the copies to the device, the kernel and the copy
-    /// back.
-    pub(super) fn saxpy(
-        &self,
-        problems: &Problems,
-        readback: &mut Vec<f32>,
-    ) -> Result<Validation, LaunchError> {
+    /// Runs the SAXPY of `problems` on buffers filled and read in place (mapped), and compares
+    /// the result with the reference; the time covers the filling, the kernel and the reading.
+    pub(super) fn saxpy(&self, problems: &Problems) -> Result<Validation, LaunchError> {
         let problem = &problems.saxpy;
         let n = problem.len();
         let kernel = self.program.kernel(&SAXPY)?;
-        let x = self.context.buffer(n)?;
-        let y = self.context.buffer(n)?;
-        let got = room(readback, n);
+        let mut x = self.context.buffer(n)?;
+        let mut y = self.context.buffer(n)?;
         let start = Instant::now();
-        self.queue.write(&x, &problem.x)?;
-        self.queue.write(&y, &problem.y)?;
+        self.queue.fill(&mut x, &Saxpy::x_period())?;
+        self.queue.fill(&mut y, &Saxpy::y_period())?;
         let args = [
             Arg::F32(problem.a),
             Arg::Buffer(&x),
@@ -95,28 +90,24 @@ impl Session {
             Arg::U32(count(n)?),
         ];
         self.queue.launch(&kernel, &args, &[n])?;
-        self.queue.read(&y, got)?;
-        Ok(problems.check_saxpy(got, start.elapsed()))
+        Ok(self
+            .queue
+            .inspect(&mut y, |got| problems.check_saxpy(got, start.elapsed()))?)
     }
 
     /// Runs the SGEMM of `problems` (`C = A × B`), when it has one, as [`Session::saxpy`].
-    pub(super) fn sgemm(
-        &self,
-        problems: &Problems,
-        readback: &mut Vec<f32>,
-    ) -> Option<Result<Validation, LaunchError>> {
+    pub(super) fn sgemm(&self, problems: &Problems) -> Option<Result<Validation, LaunchError>> {
         let problem = problems.sgemm()?;
-        let mut run = || {
+        let run = || {
             let n = problem.n;
             let elements = n.saturating_mul(n);
             let kernel = self.program.kernel(&SGEMM)?;
-            let a = self.context.buffer(elements)?;
-            let b = self.context.buffer(elements)?;
-            let c = self.context.buffer(elements)?;
-            let got = room(readback, elements);
+            let mut a = self.context.buffer(elements)?;
+            let mut b = self.context.buffer(elements)?;
+            let mut c = self.context.buffer(elements)?;
             let start = Instant::now();
-            self.queue.write(&a, &problem.a)?;
-            self.queue.write(&b, &problem.b)?;
+            self.queue.fill(&mut a, &problem.a)?;
+            self.queue.fill(&mut b, &problem.b)?;
             let args = [
                 Arg::Buffer(&a),
                 Arg::Buffer(&b),
@@ -124,20 +115,12 @@ impl Session {
                 Arg::U32(count(n)?),
             ];
             self.queue.launch(&kernel, &args, &[n, n])?;
-            self.queue.read(&c, got)?;
-            Ok(problems.check_sgemm(got, start.elapsed()))
+            Ok(self
+                .queue
+                .inspect(&mut c, |got| problems.check_sgemm(got, start.elapsed()))?)
         };
         Some(run())
     }
-}
-
-/// The first `len` floats of `readback`, grown when it is shorter: one read-back buffer serves
-/// every kernel of every device.
-fn room(readback: &mut Vec<f32>, len: usize) -> &mut [f32] {
-    if readback.len() < len {
-        readback.resize(len, 0.0);
-    }
-    &mut readback[..len]
 }
 
 /// `n` as the kernels' `uint` argument; a problem too large for it is refused, not truncated.

@@ -756,16 +756,29 @@ impl<'i> Device<'i> {
 
     /// A storage buffer holding a copy of `data`.
     pub(super) fn buffer(&self, data: &[f32]) -> Result<Buffer<'_>, VkError> {
-        if data.is_empty() {
+        self.buffer_repeating(data.len(), data)
+    }
+
+    /// A storage buffer of `len` floats repeating `pattern`, written in place in its
+    /// host-visible memory: no host copy of the whole is made.
+    pub(super) fn buffer_repeating(
+        &self,
+        len: usize,
+        pattern: &[f32],
+    ) -> Result<Buffer<'_>, VkError> {
+        if len == 0 {
             return Err(VkError::Invalid("a buffer needs at least one element"));
         }
-        let bytes = std::mem::size_of_val(data) as vk::DeviceSize;
+        let bytes = len
+            .checked_mul(std::mem::size_of::<f32>())
+            .and_then(|b| vk::DeviceSize::try_from(b).ok())
+            .ok_or(VkError::Invalid("a buffer too large to address"))?;
         let mut buffer = Buffer {
             device: self,
             buffer: vk::Buffer::null(),
             memory: vk::DeviceMemory::null(),
             mapped: std::ptr::null_mut(),
-            len: data.len(),
+            len,
         };
         let info = vk::BufferCreateInfo::default()
             .size(bytes)
@@ -801,9 +814,10 @@ impl<'i> Device<'i> {
         }
         .map_err(VkError::call("vkMapMemory"))?;
         buffer.mapped = mapped.cast::<f32>();
-        // SAFETY: the mapping covers at least `bytes` (the allocation is at least the buffer's
-        // size), is aligned to minMemoryMapAlignment (>= 64), and no device work uses it yet.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), buffer.mapped, data.len()) };
+        // SAFETY: the mapping covers at least `bytes` = `len` floats (the allocation is at least
+        // the buffer's size), is aligned to minMemoryMapAlignment (>= 64), no device work uses
+        // it yet, and the driver's memory does not overlap `pattern`, which is the caller's.
+        unsafe { crate::sys::write_repeating(buffer.mapped, len, pattern) };
         Ok(buffer)
     }
 

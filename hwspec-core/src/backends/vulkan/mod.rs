@@ -16,7 +16,7 @@ mod tests;
 use ash::vk;
 
 use self::sys::LIBRARY;
-use crate::backends::common::validation::Pending;
+use crate::backends::common::validation::{Inputs, Pending};
 use crate::backends::common::{capabilities, driver_files, skeleton, LoadError};
 use crate::backends::{Backend, Drivers, Variables};
 use crate::model::Capability;
@@ -83,7 +83,7 @@ fn probe_with(library: &'static str, level: Level, progress: &mut dyn Progress) 
     };
     // The inputs and references do not depend on the device: a helper thread makes them on
     // the other core while the loader opens every driver (half of the worker's time).
-    let expected = (level >= Level::Standard).then(|| Pending::start(level));
+    let expected = (level >= Level::Standard).then(|| Pending::start(level, Inputs::InPlace));
     let mut report = BackendReport::new(BackendName::Vulkan, Status::Absent, None);
     report.library = crate::sys::loaded_library("libvulkan.so");
     let (drivers, unusable) =

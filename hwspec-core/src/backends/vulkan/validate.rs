@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use super::api;
 use crate::backends::common::validation::Problems;
-use crate::kernels::Sgemm;
+use crate::kernels::{Saxpy, Sgemm};
 use crate::model::{Device, Reason, ReasonCode, Status, Validation};
 
 /// How long one dispatch may take before the device is given up on. Far beyond what a software
@@ -91,8 +91,12 @@ fn run_saxpy(device: &api::Device<'_>, problems: &Problems) -> Result<Validation
         .map_err(|e| KernelFailure::build("saxpy", e))?;
     let launch = |e| KernelFailure::launch("saxpy", e);
     let start = Instant::now();
-    let x = device.buffer(&problem.x).map_err(launch)?;
-    let mut y = device.buffer(&problem.y).map_err(launch)?;
+    let x = device
+        .buffer_repeating(problem.len(), &Saxpy::x_period())
+        .map_err(launch)?;
+    let mut y = device
+        .buffer_repeating(problem.len(), &Saxpy::y_period())
+        .map_err(launch)?;
     device
         .run_saxpy(&pipeline, problem.a, &x, &mut y, FENCE_TIMEOUT)
         .map_err(launch)?;
