@@ -167,7 +167,7 @@ fn watchdog(stop: &SignalFd, lifeline: Option<&File>, limit: Option<u64>, channe
     loop {
         let mut fds = vec![stop.fd()];
         fds.extend(lifeline.map(AsFd::as_fd));
-        let ready = match process::wait_readable(&fds, timeout) {
+        let ready = match sys::wait_readable(&fds, timeout) {
             Ok(ready) => ready,
             Err(err) if err.kind() == std::io::ErrorKind::Interrupted => continue,
             // Nothing left to wait on; the parent-death signal still ends the worker.

@@ -28,6 +28,7 @@ pub mod host;
 pub(crate) mod kernels;
 pub mod model;
 pub mod options;
+pub(crate) mod pipes;
 pub mod protocol;
 pub(crate) mod report_cache;
 pub mod spec;

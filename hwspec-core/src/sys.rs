@@ -10,10 +10,11 @@
 use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, FromRawFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Bound for one-line kernel and configuration files (`/proc/sys/...`, `/sys/module/...`).
 pub(crate) const SMALL_FILE_BYTES: u64 = 64 << 10;
@@ -542,6 +543,33 @@ impl Drop for HugeFloats {
             unsafe { std::alloc::dealloc(self.ptr.as_ptr().cast(), layout) };
         }
     }
+}
+
+/// Waits until one of `fds` is readable or hung up, or `timeout` passes (`None`: no limit;
+/// zero: only looks). Returns, per descriptor, whether it is ready.
+pub(crate) fn wait_readable(
+    fds: &[BorrowedFd<'_>],
+    timeout: Option<Duration>,
+) -> io::Result<Vec<bool>> {
+    let mut polled: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|fd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // Rounded up, so that a short wait never becomes a busy loop; zero only looks.
+    let timeout_ms = timeout.map_or(-1, |t| {
+        libc::c_int::try_from(t.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX)
+    });
+    let count = libc::nfds_t::try_from(polled.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
+    // SAFETY: `polled` is a valid array of `count` pollfd structures for the call's length.
+    let rc = unsafe { libc::poll(polled.as_mut_ptr(), count, timeout_ms) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(polled.iter().map(|p| p.revents != 0).collect())
 }
 
 #[cfg(test)]

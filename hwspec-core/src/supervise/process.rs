@@ -174,38 +174,11 @@ impl SignalFd {
         i32::try_from(info.ssi_signo).map_err(|_| io::ErrorKind::InvalidData.into())
     }
 
-    /// The descriptor, for [`wait_readable`].
+    /// The descriptor, for [`sys::wait_readable`].
     pub fn fd(&self) -> BorrowedFd<'_> {
         use std::os::fd::AsFd;
         self.0.as_fd()
     }
-}
-
-/// Waits until one of `fds` is readable or hung up, or `timeout` passes (`None`: no limit;
-/// zero: only looks). Returns, per descriptor, whether it is ready.
-pub(crate) fn wait_readable(
-    fds: &[BorrowedFd<'_>],
-    timeout: Option<Duration>,
-) -> io::Result<Vec<bool>> {
-    let mut polled: Vec<libc::pollfd> = fds
-        .iter()
-        .map(|fd| libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        })
-        .collect();
-    // Rounded up, so that a short wait never becomes a busy loop; zero only looks.
-    let timeout_ms = timeout.map_or(-1, |t| {
-        libc::c_int::try_from(t.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX)
-    });
-    let count = libc::nfds_t::try_from(polled.len()).map_err(|_| io::ErrorKind::InvalidInput)?;
-    // SAFETY: `polled` is a valid array of `count` pollfd structures for the call's length.
-    let rc = unsafe { libc::poll(polled.as_mut_ptr(), count, timeout_ms) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(polled.iter().map(|p| p.revents != 0).collect())
 }
 
 /// Whether this process has any child, running or ended and not yet reaped. A subreaper has

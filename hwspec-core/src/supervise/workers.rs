@@ -3,19 +3,16 @@
 
 use std::ffi::OsString;
 use std::io::{self, BufRead, BufReader, Read};
-use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::process::{Child, ChildStderr, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::model::{BackendName, BackendReport, Level, Reason, ReasonCode, Status};
 use crate::options::{Deadlines, WorkerCommand};
+use crate::pipes::{PipeWatch, Watched};
 use crate::protocol::{Stage, WorkerMessage};
-use crate::supervise::process;
 use crate::sys;
 
 /// Time between SIGTERM and SIGKILL for a worker past its deadline.
@@ -695,62 +692,6 @@ fn supervise(runs: &mut [Run], spawn: &Spawn<'_>, tx: &Sender<Event>, rx: &Recei
     }
 }
 
-/// One of a worker's pipes as the supervisor sees it while a reader thread serves it: a copy
-/// of its read end, to look at without reading, and whether the reader holds bytes it has not
-/// handed on yet.
-struct PipeWatch {
-    fd: OwnedFd,
-    reading: Arc<AtomicBool>,
-}
-
-impl PipeWatch {
-    /// Whether output is on its way: the reader took bytes it has not delivered yet, or the
-    /// pipe holds bytes or an end-of-file the reader has not taken. Bytes leave the pipe only
-    /// after the reader says it is reading (see [`Watched`]), so no moment is missed in which
-    /// they are in neither place.
-    fn pending(&self) -> bool {
-        self.reading.load(Ordering::SeqCst)
-            || process::wait_readable(&[self.fd.as_fd()], Some(Duration::ZERO))
-                .is_ok_and(|ready| ready.first() == Some(&true))
-    }
-}
-
-/// A worker's pipe as its reader thread reads it: each read first waits for the pipe to be
-/// readable, then marks the reader busy, then takes the bytes. The mark is cleared when the
-/// reader comes back for more, which is after it has sent on everything complete it read.
-struct Watched<R> {
-    inner: R,
-    reading: Arc<AtomicBool>,
-}
-
-impl<R: AsFd> Watched<R> {
-    /// The pipe for its reader, and the watch for the supervisor (none when no descriptor
-    /// is left to copy it: the run then falls back to [`DRAIN_GRACE`]).
-    fn new(inner: R) -> (Watched<R>, Option<PipeWatch>) {
-        let reading = Arc::new(AtomicBool::new(false));
-        let watch = inner.as_fd().try_clone_to_owned().ok().map(|fd| PipeWatch {
-            fd,
-            reading: Arc::clone(&reading),
-        });
-        (Watched { inner, reading }, watch)
-    }
-}
-
-impl<R: Read + AsFd> Read for Watched<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.reading.store(false, Ordering::SeqCst);
-        loop {
-            match process::wait_readable(&[self.inner.as_fd()], None) {
-                Ok(_) => break,
-                Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
-                Err(err) => return Err(err),
-            }
-        }
-        self.reading.store(true, Ordering::SeqCst);
-        self.inner.read(buf)
-    }
-}
-
 fn read_protocol(index: usize, stdout: Watched<ChildStdout>, tx: &Sender<Event>) {
     let mut reader = BufReader::new(stdout);
     let mut line = Vec::new();
@@ -820,8 +761,11 @@ fn reap(index: usize, mut child: Child, tx: &Sender<Event>) {
 mod tests {
     use std::fs::File;
     use std::io::Write;
+    use std::os::fd::OwnedFd;
     use std::os::unix::net::UnixStream;
     use std::path::PathBuf;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
 
     use super::*;
     use crate::model::Report;
@@ -976,10 +920,7 @@ mod tests {
         let watch = || {
             let (ours, theirs) = UnixStream::pair().unwrap();
             let reading = Arc::new(AtomicBool::new(false));
-            let watch = PipeWatch {
-                fd: OwnedFd::from(ours),
-                reading: Arc::clone(&reading),
-            };
+            let watch = PipeWatch::of(OwnedFd::from(ours), Arc::clone(&reading));
             (watch, (theirs, reading))
         };
         let (stdout, stdout_end) = watch();
@@ -1006,7 +947,7 @@ mod tests {
         let _ = run
             .watches
             .as_ref()
-            .map(|(out, _)| out.fd.try_clone().map(File::from))
+            .map(|(out, _)| out.copy().map(File::from))
             .unwrap()
             .unwrap()
             .read(&mut taken)

@@ -432,6 +432,37 @@ fn bounded_children_are_killed_with_their_grandchildren_and_never_share_stdout()
     assert_eq!(finished.end, exited(3));
 }
 
+/// A descendant that leaves the child's process group (`setsid`) cannot be killed with it and
+/// holds the pipes open; what the child wrote is still returned, at once: an empty pipe that
+/// nobody is reading from has nothing more to give. (Before, the output was waited for with a
+/// fixed grace and then dropped.)
+#[test]
+fn output_held_open_by_an_escaped_descendant_is_returned_at_once() {
+    let dir = TempDir::new("gcc-escape");
+    let pidfile = dir.path().join("pid");
+    let script = format!(
+        "echo out; echo err >&2; setsid sh -c 'echo $$ > {}; exec sleep 30' & \
+         while [ ! -s {} ]; do sleep 0.01; done",
+        pidfile.display(),
+        pidfile.display()
+    );
+    let start = Instant::now();
+    let finished = run_bounded(
+        Command::new("sh").args(["-c", &script]),
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let elapsed = start.elapsed();
+    // The escaped descendant is not the probe's to leave behind.
+    if let Ok(pid) = std::fs::read_to_string(&pidfile) {
+        let _ = Command::new("kill").arg("-KILL").arg(pid.trim()).status();
+    }
+    assert!(finished.succeeded(), "{:?}", finished.end);
+    assert_eq!(finished.stdout, "out\n");
+    assert_eq!(finished.stderr, "err\n");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+}
+
 /// The compile path on this machine (issue 7: "the GCC nvptx offload compile path is exercised
 /// by a test when the Debian offload packages are installed"). scripts/test.sh installs
 /// gcc-12-offload-nvptx; without an NVIDIA GPU the program runs on the host and the device

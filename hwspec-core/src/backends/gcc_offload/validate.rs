@@ -6,12 +6,14 @@
 //! it: on expiry the whole group is killed, not just the driver.
 
 use std::io::Read;
+use std::os::fd::AsFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use super::facts::OffloadCompiler;
 use super::yes_no;
@@ -20,6 +22,7 @@ use crate::kernels::{build_log_excerpt, Saxpy, SAXPY_ELEMENTS, TOLERANCE};
 use crate::model::{
     Compared, Device, DeviceKind, Reason, ReasonCode, Status, Validation, ValidationKind,
 };
+use crate::pipes::{PipeWatch, Watched};
 use crate::sys;
 
 /// The validation program; `HWSPEC_N` is defined on the command line.
@@ -38,8 +41,13 @@ const RUN_LIMIT: Duration = Duration::from_secs(8);
 /// Bytes kept of each output stream; the rest is read and dropped so the child never blocks.
 const OUTPUT_CAP: usize = 64 * 1024;
 
-/// How long a leftover grandchild may keep the pipes open after the child has exited.
+/// How long the output of a child that has exited is waited for when its pipe cannot be
+/// watched (no descriptor was left to copy it). Otherwise it is waited for exactly while some
+/// is on its way (see [`crate::pipes`]), however slow the reader threads are, and at most the
+/// child's own limit again.
 const DRAIN_GRACE: Duration = Duration::from_millis(500);
+/// How often the output of a child that has exited is looked at again.
+const DRAIN_POLL: Duration = Duration::from_millis(10);
 
 /// How a bounded child ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,7 +76,9 @@ impl Finished {
     }
 }
 
-/// Runs `command` with no stdin and piped output, killing its process group after `limit`.
+/// Runs `command` with no stdin and piped output, killing its process group after `limit`, or
+/// as soon as the child has exited: what it left running in its group (holding the pipes open)
+/// ends with it.
 pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> std::io::Result<Finished> {
     let mut child = command
         .stdin(Stdio::null())
@@ -77,12 +87,16 @@ pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> std::io::Re
         .process_group(0)
         .spawn()?;
     let group = child.id();
-    let stdout = read_in_background(child.stdout.take());
-    let stderr = read_in_background(child.stderr.take());
+    let stdout = Output::read(child.stdout.take());
+    let stderr = Output::read(child.stderr.take());
+    // Not reaped yet in any of the arms below when the group is signalled, so the group id is
+    // still ours.
     let end = match wait_for_exit(group, limit) {
-        Ok(true) => End::Exited(child.wait()?),
+        Ok(true) => {
+            sys::signal_group(group, libc::SIGKILL);
+            End::Exited(child.wait()?)
+        }
         Ok(false) => {
-            // Not reaped yet, so the group id is still ours to signal.
             sys::signal_group(group, libc::SIGKILL);
             let _ = child.wait();
             End::TimedOut(limit)
@@ -93,8 +107,9 @@ pub(crate) fn run_bounded(command: &mut Command, limit: Duration) -> std::io::Re
             return Err(err);
         }
     };
-    let stdout = collect(&stdout, group);
-    let stderr = collect(&stderr, group);
+    let until = Instant::now() + limit;
+    let stdout = stdout.collect(until);
+    let stderr = stderr.collect(until);
     Ok(Finished {
         end,
         stdout,
@@ -122,34 +137,66 @@ fn wait_for_exit(pid: u32, limit: Duration) -> std::io::Result<bool> {
     }
 }
 
-fn read_in_background<R: Read + Send + 'static>(pipe: Option<R>) -> Receiver<String> {
-    let (sender, receiver) = mpsc::channel();
-    if let Some(mut pipe) = pipe {
-        std::thread::spawn(move || {
-            let mut kept = Vec::new();
-            let mut buffer = [0u8; 8192];
-            loop {
-                match pipe.read(&mut buffer) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
+/// One output stream of a child, read on a helper thread into a buffer of at most
+/// [`OUTPUT_CAP`] bytes (the rest is read and dropped, so the child never blocks).
+struct Output {
+    kept: Arc<Mutex<Vec<u8>>>,
+    /// Says the reader reached the end of the stream (or could not read on).
+    done: Receiver<()>,
+    watch: Option<PipeWatch>,
+}
+
+impl Output {
+    /// Starts reading `pipe`. Without a pipe, or when no thread can be started (the pipe is
+    /// then dropped), the output is empty.
+    fn read<R: Read + AsFd + Send + 'static>(pipe: Option<R>) -> Output {
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let (sender, done) = mpsc::channel();
+        let mut watch = None;
+        if let Some(pipe) = pipe {
+            let (mut pipe, watched) = Watched::new(pipe);
+            let into = Arc::clone(&kept);
+            let reader = std::thread::Builder::new()
+                .name("hwspec-gcc-output".into())
+                .spawn(move || {
+                    let mut buffer = [0u8; 8192];
+                    while let Ok(n @ 1..) = pipe.read(&mut buffer) {
+                        let mut kept = into.lock().unwrap_or_else(PoisonError::into_inner);
                         let room = OUTPUT_CAP.saturating_sub(kept.len());
                         kept.extend_from_slice(&buffer[..n.min(room)]);
                     }
-                }
+                    let _ = sender.send(());
+                });
+            if reader.is_ok() {
+                watch = watched;
             }
-            let _ = sender.send(String::from_utf8_lossy(&kept).into_owned());
-        });
+        }
+        Output { kept, done, watch }
     }
-    receiver
-}
 
-/// The output read by one reader. A grandchild that outlived the child and still holds the pipe
-/// is killed with the group after [`DRAIN_GRACE`]; a reader that is still stuck is abandoned.
-fn collect(reader: &Receiver<String>, group: u32) -> String {
-    reader.recv_timeout(DRAIN_GRACE).unwrap_or_else(|_| {
-        sys::signal_group(group, libc::SIGKILL);
-        reader.recv_timeout(DRAIN_GRACE).unwrap_or_default()
-    })
+    /// What was read, once the stream has ended or nothing more of it is on its way (a process
+    /// that left the group may hold the pipe open), and at the latest at `until`. Everything
+    /// the reader took is in the buffer before it reads again, so an idle reader with an empty
+    /// pipe has nothing more to give.
+    fn collect(self, until: Instant) -> String {
+        let grace_end = Instant::now() + DRAIN_GRACE;
+        loop {
+            match self.done.recv_timeout(DRAIN_POLL) {
+                Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+            }
+            let now = Instant::now();
+            let pending = match &self.watch {
+                Some(watch) => watch.pending(),
+                None => now < grace_end,
+            };
+            if !pending || now >= until {
+                break;
+            }
+        }
+        let kept = self.kept.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8_lossy(&kept).into_owned()
+    }
 }
 
 /// A fresh private directory for one compile, removed on drop.
