@@ -459,8 +459,9 @@ impl Run {
 
     /// After the worker exited: waits for its output while any is on its way, then ends the
     /// run. A report ends it at once. Output a reader thread has not delivered yet is waited
-    /// for up to the run's deadline, so a slow reader is never taken for a worker that wrote
-    /// nothing; a pipe that a descendant holds open with nothing in it is not waited for.
+    /// for up to the run's deadline (or [`DRAIN_GRACE`] after the exit, if later), so a slow
+    /// reader is never taken for a worker that wrote nothing; a pipe that a descendant holds
+    /// open with nothing in it is not waited for.
     fn drain(&mut self, exited_at: Instant, now: Instant) -> Option<Instant> {
         let output_read = self.stdout_done && self.stderr_tail.is_some();
         if output_read || self.report.is_some() {
@@ -476,7 +477,9 @@ impl Run {
         };
         if pending {
             self.quiet_since = None;
+            // A worker that exited just before its deadline still gets the grace.
             let (deadline, _) = self.deadline();
+            let deadline = deadline.max(exited_at + DRAIN_GRACE);
             if now < deadline {
                 return Some((now + DRAIN_POLL).min(deadline));
             }
