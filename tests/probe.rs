@@ -94,6 +94,55 @@ fn the_default_probe_proves_cpu_opencl_and_vulkan() {
     assert!(caps.iter().any(|c| c.starts_with("vulkan (= ")), "{caps:?}");
 }
 
+/// libcuda and NVDEC/NVENC's libraries are not installed here: the parent says so itself,
+/// with the reason a worker gives, and starts no worker for them (`supervise::absence`). When
+/// workers get an `LD_LIBRARY_PATH`, the parent cannot know what the loader would find there,
+/// and a worker decides as before.
+#[test]
+fn runtimes_not_installed_are_absent_without_a_worker() {
+    const NOT_STARTED: &str = "not started: the dynamic loader could find none of its libraries";
+    // Without the search path cargo gives test processes, which a non-root caller passes on.
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_hwspec"))
+        .args(["probe", "--json", "--fresh", "--backend", "cuda,nvcodec"])
+        .env_remove("LD_LIBRARY_PATH")
+        .env_remove("LD_PRELOAD")
+        .env_remove("LD_AUDIT")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{run:?}");
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    for name in ["cuda", "nvcodec"] {
+        let b = backend(&report, name);
+        assert_eq!(b["status"], "absent", "{b:#}");
+        assert_eq!(b["reason"]["code"], "library-not-found", "{b:#}");
+        assert_eq!(b["properties"]["worker"], NOT_STARTED, "{b:#}");
+    }
+    let cuda = backend(&report, "cuda");
+    let message = cuda["reason"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("libcuda is not installed: libcuda.so.1: in neither /etc/ld.so.cache"),
+        "{message}"
+    );
+    // CUDA's evidence is gathered all the same.
+    assert_eq!(cuda["properties"]["pci_gpus"], "none", "{cuda:#}");
+
+    let report = probe_json(
+        &["--backend", "cuda", "--trust-env"],
+        &[("LD_LIBRARY_PATH", "/nonexistent")],
+    );
+    let cuda = backend(&report, "cuda");
+    assert_eq!(cuda["reason"]["code"], "library-not-found", "{cuda:#}");
+    assert!(cuda["properties"].get("worker").is_none(), "{cuda:#}");
+    assert!(
+        cuda["reason"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot open shared object file"),
+        "{cuda:#}"
+    );
+}
+
 /// This machine has no NVIDIA, AMD or Intel GPU: each vendor backend says so in its own way.
 #[test]
 fn vendor_runtimes_without_hardware_are_absent_with_their_reasons() {

@@ -283,12 +283,13 @@ mod tests {
         counted_options(Path::new("/dev/null"))
     }
 
-    /// [`scripted_options`] whose worker adds a line to `starts` each time it starts.
+    /// [`scripted_options`] whose worker adds a line to `starts` each time it starts. The
+    /// backend is one the parent never decides without a worker.
     fn counted_options(starts: &Path) -> ProbeOptions {
         use crate::model::{BackendName, BackendReport, ReasonCode};
         use crate::protocol::WorkerMessage;
         let line = serde_json::to_string(&WorkerMessage::Report(BackendReport::absent(
-            BackendName::Cuda,
+            BackendName::Opencl,
             ReasonCode::LibraryNotFound,
             "scripted",
         )))
@@ -300,7 +301,7 @@ mod tests {
                 format!("echo started >> '{}'; echo '{line}'", starts.display()).into(),
             ],
         });
-        options.backends = vec![BackendName::Cuda];
+        options.backends = vec![BackendName::Opencl];
         options.driver_cache = Some(std::env::temp_dir().join("hwspec-cache-test-driver"));
         options
     }

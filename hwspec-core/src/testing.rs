@@ -60,6 +60,16 @@ pub(crate) fn compile_fixture(
     cc::compile_shared(&[source], defines, &out_dir.join(soname))
 }
 
+/// [`compile_fixture`] with `link_args` for the linker (`-Wl,-rpath,DIR`).
+pub(crate) fn compile_fixture_linked(
+    source: &Path,
+    out_dir: &Path,
+    soname: &str,
+    link_args: &[&str],
+) -> PathBuf {
+    cc::compile_shared_linked(&[source], &[], link_args, &out_dir.join(soname))
+}
+
 /// The mode [`ChildRunner::probe`] starts an entry test in.
 pub(crate) const PROBE_MODE: &str = "probe";
 

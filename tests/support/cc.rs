@@ -10,10 +10,22 @@ use std::process::Command;
 /// from the ABI it fakes fails here rather than in the probe. Panics (failing the test) when
 /// the compiler is missing or refuses a source.
 pub fn compile_shared(sources: &[&Path], defines: &[&str], out: &Path) -> PathBuf {
+    compile_shared_linked(sources, defines, &[], out)
+}
+
+/// [`compile_shared`], with `link_args` for the linker (`-Wl,-rpath,DIR`).
+#[allow(dead_code)] // Not every suite that includes this file links with extra arguments.
+pub fn compile_shared_linked(
+    sources: &[&Path],
+    defines: &[&str],
+    link_args: &[&str],
+    out: &Path,
+) -> PathBuf {
     let output = Command::new("cc")
         .args(["-shared", "-fPIC", "-O1", "-Wall", "-Werror", "-o"])
         .arg(out)
         .args(defines.iter().map(|d| format!("-D{d}")))
+        .args(link_args)
         .args(sources)
         .output()
         .unwrap_or_else(|e| {

@@ -58,6 +58,24 @@ pub(crate) trait Backend {
     fn libraries_outside_linker_cache(&self) -> &'static [&'static str] {
         &[]
     }
+
+    /// The libraries the backend opens before any other code of its runtime runs, when finding
+    /// none of them ends its probe as `absent`: the parent then writes that report itself,
+    /// without a worker, when the dynamic loader provably could find none of them
+    /// (`supervise::absence`). `None` for a backend that always needs a worker to know.
+    fn runtime(&self) -> Option<Runtime> {
+        None
+    }
+}
+
+/// What [`Backend::runtime`] tells the parent.
+#[derive(Debug, Clone)]
+pub(crate) struct Runtime {
+    /// Sonames or absolute paths, in the order the worker tries them.
+    pub(crate) libraries: Vec<&'static str>,
+    /// The backend's report when none of them can be found, `why` saying so for each; the
+    /// worker makes the same one when none of them opens.
+    pub(crate) absent: fn(why: &str) -> BackendReport,
 }
 
 /// The environment variables a runtime reads, by what they can make it do (design §7). Every

@@ -8,8 +8,10 @@
 //!
 //! `workers` starts and supervises workers; [`environment`] decides what environment they
 //! get; `reprobe` probes a backend one driver at a time when a whole runtime failed;
-//! `process` holds the system calls that keep workers from outliving the caller.
+//! `absence` tells, without a worker, that a backend's runtime is not installed; `process`
+//! holds the system calls that keep workers from outliving the caller.
 
+mod absence;
 pub mod environment;
 pub(crate) mod process;
 mod reprobe;
@@ -20,11 +22,13 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Instant;
 
+use self::absence::LoaderFiles;
 use self::environment::{Places, Trust, WorkerEnvironment};
 use self::workers::{Job, Spawn};
+use crate::backends;
 use crate::caps;
 use crate::driver_dirs;
-use crate::model::{BackendReport, HostInfo, Report, SCHEMA_VERSION};
+use crate::model::{BackendName, BackendReport, HostInfo, Report, SCHEMA_VERSION};
 use crate::options::ProbeOptions;
 use crate::protocol;
 use crate::sys;
@@ -101,15 +105,26 @@ pub(crate) fn probe_prepared(options: &ProbeOptions, prepared: &Prepared) -> Pro
         env: &prepared.environment.vars,
         guard_env: &guard_env,
     };
+    let loader = LoaderFiles::of_this_system();
+    let mut decided: Vec<Option<BackendReport>> = options
+        .backends
+        .iter()
+        .map(|&name| {
+            let files = loader.as_ref()?;
+            absent_without_worker(name, &spawn, files)
+        })
+        .collect();
     let jobs: Vec<Job> = options
         .backends
         .iter()
-        .map(|&name| (name, Vec::new()))
+        .zip(&decided)
+        .filter(|(_, decided)| decided.is_none())
+        .map(|(&name, _)| (name, Vec::new()))
         .collect();
     let runs = workers::run_all(&spawn, &jobs);
 
     let mut transient = Vec::new();
-    let backends: Vec<BackendReport> = runs
+    let mut probed = runs
         .into_iter()
         .map(|run| match reprobe::drivers_of(run.name, spawn.env) {
             Some(drivers) if run.failed_as_a_whole() => {
@@ -119,7 +134,11 @@ pub(crate) fn probe_prepared(options: &ProbeOptions, prepared: &Prepared) -> Pro
                 transient.extend(run.transient());
                 run.into_report()
             }
-        })
+        });
+    // In the order asked, each report from the worker or from the parent.
+    let backends: Vec<BackendReport> = decided
+        .iter_mut()
+        .filter_map(|decided| decided.take().or_else(|| probed.next()))
         .collect();
     let report = Report {
         schema: SCHEMA_VERSION,
@@ -143,4 +162,31 @@ pub(crate) fn probe_prepared(options: &ProbeOptions, prepared: &Prepared) -> Pro
         overrides: BTreeMap::new(),
     };
     Probed { report, transient }
+}
+
+/// `name`'s absent report when the dynamic loader of its worker provably could find none of
+/// the libraries it opens first ([`absence`]), so that no worker need start; `None` when a
+/// worker must find out.
+fn absent_without_worker(
+    name: BackendName,
+    spawn: &Spawn<'_>,
+    files: &LoaderFiles,
+) -> Option<BackendReport> {
+    #[cfg(feature = "fault-injection")]
+    if std::env::var(protocol::FAULT_VAR)
+        .is_ok_and(|f| f.starts_with(&format!("{}:", name.as_str())))
+    {
+        // The conformance suite's fault is injected into the worker: it must start.
+        return None;
+    }
+    let started = Instant::now();
+    let runtime = backends::get(name).runtime()?;
+    let why = absence::none_findable(&runtime.libraries, spawn.env, &spawn.worker.program, files)?;
+    let mut report = (runtime.absent)(&why);
+    report.properties.insert(
+        "worker".into(),
+        "not started: the dynamic loader could find none of its libraries".into(),
+    );
+    report.elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
+    Some(report)
 }

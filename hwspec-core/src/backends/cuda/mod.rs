@@ -28,7 +28,7 @@ use self::facts::{Evidence, Libcuda, VISIBLE_DEVICES_ENV};
 pub(crate) use self::sys::libcuda_candidates;
 use crate::backends::common::validation::{Inputs, Pending};
 use crate::backends::common::{capabilities, skeleton, CallError, Library};
-use crate::backends::{Backend, Variables};
+use crate::backends::{Backend, Runtime, Variables};
 use crate::model::Capability;
 use crate::model::{
     BackendName, BackendReport, Device, DeviceKind, Level, Reason, ReasonCode, Status,
@@ -64,6 +64,32 @@ impl Backend for CudaBackend {
     fn libraries_outside_linker_cache(&self) -> &'static [&'static str] {
         sys::KNOWN_LOCATIONS
     }
+
+    /// libcuda's names: without any of them CUDA is absent, with the machine's NVIDIA evidence.
+    fn runtime(&self) -> Option<Runtime> {
+        Some(Runtime {
+            libraries: libcuda_candidates(),
+            absent: |why| absent_report(BackendName::Cuda, &Evidence::gather(), why),
+        })
+    }
+}
+
+/// The report of `backend` when no libcuda could be opened, `why` saying what was tried, with
+/// `evidence` of NVIDIA hardware and drivers on the machine.
+fn absent_report(backend: BackendName, evidence: &Evidence, why: &str) -> BackendReport {
+    let driver_hint = match evidence.module_version() {
+        Some(version) => format!(" although the nvidia kernel module {version} is loaded"),
+        None => String::new(),
+    };
+    with_evidence(
+        BackendReport::absent(
+            backend,
+            ReasonCode::LibraryNotFound,
+            format!("libcuda is not installed{driver_hint}: {why}"),
+        ),
+        evidence,
+        &[],
+    )
 }
 
 /// libcuda opened, its entry points resolved and `cuInit` passed, with the facts gathered on
@@ -171,19 +197,11 @@ pub(crate) fn initialise(
     let opened = match Library::open_first(candidates) {
         Ok(opened) => opened,
         Err(error) => {
-            let driver_hint = match evidence.module_version() {
-                Some(version) => format!(" although the nvidia kernel module {version} is loaded"),
-                None => String::new(),
-            };
-            return Err(Box::new(with_evidence(
-                BackendReport::absent(
-                    backend,
-                    ReasonCode::LibraryNotFound,
-                    format!("libcuda is not installed{driver_hint}: {error}"),
-                ),
+            return Err(Box::new(absent_report(
+                backend,
                 &evidence,
-                &[],
-            )));
+                &error.to_string(),
+            )))
         }
     };
     let library = Libcuda::new(

@@ -16,7 +16,7 @@ mod tests;
 
 use self::sys::{Nvdec, Nvenc};
 use crate::backends::common::capabilities;
-use crate::backends::{cuda, Backend, Variables};
+use crate::backends::{cuda, Backend, Runtime, Variables};
 use crate::model::{
     BackendName, BackendReport, Capability, Device, DeviceKind, Level, Reason, ReasonCode, Status,
 };
@@ -44,6 +44,23 @@ impl Backend for NvcodecBackend {
     fn variables(&self) -> Variables {
         cuda::CudaBackend.variables()
     }
+
+    /// Without NVDEC's and NVENC's libraries the backend is absent, before libcuda is asked.
+    fn runtime(&self) -> Option<Runtime> {
+        Some(Runtime {
+            libraries: vec![sys::NVCUVID_SONAME, sys::NVENCODE_SONAME],
+            absent,
+        })
+    }
+}
+
+/// The report when neither NVDEC's nor NVENC's library could be opened, `why` saying so.
+fn absent(why: &str) -> BackendReport {
+    BackendReport::absent(
+        BackendName::Nvcodec,
+        ReasonCode::LibraryNotFound,
+        format!("neither NVDEC nor NVENC could be loaded: {why}"),
+    )
 }
 
 /// Probes with the given library names; tests name missing ones.
@@ -56,11 +73,7 @@ fn probe_with(
     let decoder = Nvdec::load(sonames.0);
     let encoder = Nvenc::load(sonames.1);
     if let (Err(dec), Err(enc)) = (&decoder, &encoder) {
-        return BackendReport::absent(
-            BackendName::Nvcodec,
-            ReasonCode::LibraryNotFound,
-            format!("neither NVDEC nor NVENC could be loaded: {dec}; {enc}"),
-        );
+        return absent(&format!("{dec}; {enc}"));
     }
     let mut warnings: Vec<String> = [&decoder.as_ref().err(), &encoder.as_ref().err()]
         .into_iter()
