@@ -74,6 +74,14 @@ pub(crate) enum WorkerMessage {
 #[cfg(feature = "fault-injection")]
 pub(crate) const FAULT_VAR: &str = "HWSPEC_TEST_FAULT";
 
+/// The fault [`FAULT_VAR`] asks of `backend`'s worker (`STAGE:crash|hang`), if it names it.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn fault_asked_of(backend: crate::model::BackendName) -> Option<String> {
+    let text = std::env::var(FAULT_VAR).ok()?;
+    let (name, fault) = text.split_once(':')?;
+    (name == backend.as_str()).then(|| fault.to_owned())
+}
+
 /// The stages of a probe, in order. A timeout or crash is reported against the stage it hit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -118,12 +118,9 @@ mod fault {
     impl Fault {
         /// The fault asked of `backend`'s worker, if any.
         pub(super) fn asked(backend: BackendName) -> Option<Fault> {
-            let text = std::env::var(crate::protocol::FAULT_VAR).ok()?;
+            let text = crate::protocol::fault_asked_of(backend)?;
             let mut parts = text.split(':');
-            let (name, stage, action) = (parts.next()?, parts.next()?, parts.next()?);
-            if name != backend.as_str() {
-                return None;
-            }
+            let (stage, action) = (parts.next()?, parts.next()?);
             let stage = [Stage::Load, Stage::Init, Stage::Enumerate, Stage::Kernel]
                 .into_iter()
                 .find(|s| s.as_str() == stage)?;

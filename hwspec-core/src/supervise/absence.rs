@@ -69,60 +69,72 @@ impl LoaderFiles {
     }
 }
 
-/// Why none of `libraries` can be found by the dynamic loader of a worker started as
-/// `program` with environment `env`, one clause per library; `None` when one of them might be
-/// (then a worker must find out).
-pub(crate) fn none_findable(
-    libraries: &[&str],
-    env: &[(OsString, OsString)],
-    program: &Path,
-    files: &LoaderFiles,
-) -> Option<String> {
-    if libraries.is_empty() {
-        return None;
-    }
-    let set = |name: &str| env.iter().any(|(k, _)| k == name);
-    if set("LD_LIBRARY_PATH") || set("LD_PRELOAD") || set("LD_AUDIT") {
-        return None;
-    }
-    if !surely_missing(&files.preload) || !has_no_search_path(program)? {
-        return None;
-    }
-    let mut cache: Option<Vec<u8>> = None;
-    let mut clauses = Vec::new();
-    for &library in libraries {
-        if library.contains('/') {
-            if !Path::new(library).is_absolute() || !surely_missing(Path::new(library)) {
-                return None;
-            }
-            clauses.push(format!("{library}: no such file"));
-            continue;
-        }
-        if library.is_empty() {
+/// What the dynamic loader of a worker would search, read once per probe: the names in its
+/// cache and the directories it tries, in its order.
+#[derive(Debug)]
+pub(crate) struct WorkerLoader {
+    cache_path: PathBuf,
+    cache: Vec<u8>,
+    dirs: Vec<PathBuf>,
+}
+
+impl WorkerLoader {
+    /// The loader of a worker started as `program` with environment `env`; `None` when it
+    /// could look anywhere this module does not follow (then a worker must find out).
+    pub(crate) fn of(
+        env: &[(OsString, OsString)],
+        program: &Path,
+        files: &LoaderFiles,
+    ) -> Option<WorkerLoader> {
+        let set = |name: &str| env.iter().any(|(k, _)| k == name);
+        if set("LD_LIBRARY_PATH") || set("LD_PRELOAD") || set("LD_AUDIT") {
             return None;
         }
-        if cache.is_none() {
-            cache = Some(read_cache(&files.cache)?);
-        }
-        if cache
-            .as_deref()
-            .is_some_and(|bytes| contains(bytes, library.as_bytes()))
-        {
+        if !surely_missing(&files.preload) || !has_no_search_path(program)? {
             return None;
         }
-        for dir in &files.system_dirs {
-            for candidate in candidate_dirs(dir) {
-                if !surely_missing(&candidate.join(library)) {
+        Some(WorkerLoader {
+            cache_path: files.cache.clone(),
+            cache: read_cache(&files.cache)?,
+            dirs: files
+                .system_dirs
+                .iter()
+                .flat_map(|dir| candidate_dirs(dir))
+                .collect(),
+        })
+    }
+
+    /// Why none of `libraries` can be found, one clause per library; `None` when one of them
+    /// might be.
+    pub(crate) fn none_findable(&self, libraries: &[&str]) -> Option<String> {
+        if libraries.is_empty() {
+            return None;
+        }
+        let mut clauses = Vec::new();
+        for &library in libraries {
+            if library.contains('/') {
+                if !Path::new(library).is_absolute() || !surely_missing(Path::new(library)) {
                     return None;
                 }
+                clauses.push(format!("{library}: no such file"));
+                continue;
             }
+            if library.is_empty()
+                || contains(&self.cache, library.as_bytes())
+                || self
+                    .dirs
+                    .iter()
+                    .any(|dir| !surely_missing(&dir.join(library)))
+            {
+                return None;
+            }
+            clauses.push(format!(
+                "{library}: in neither {} nor the system library directories",
+                self.cache_path.display()
+            ));
         }
-        clauses.push(format!(
-            "{library}: in neither {} nor the system library directories",
-            files.cache.display()
-        ));
+        Some(clauses.join("; "))
     }
-    Some(clauses.join("; "))
 }
 
 /// Whether `path` certainly does not exist: `lstat` fails with "no such file" (or a
@@ -270,6 +282,16 @@ mod tests {
 
     fn this_program() -> PathBuf {
         std::env::current_exe().unwrap()
+    }
+
+    /// What the supervisor decides for `libraries` and a worker `program`.
+    fn none_findable(
+        libraries: &[&str],
+        env: &[(OsString, OsString)],
+        program: &Path,
+        files: &LoaderFiles,
+    ) -> Option<String> {
+        WorkerLoader::of(env, program, files)?.none_findable(libraries)
     }
 
     fn none(

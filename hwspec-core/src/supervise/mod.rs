@@ -22,7 +22,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use self::absence::LoaderFiles;
+use self::absence::{LoaderFiles, WorkerLoader};
 use self::environment::{Places, Trust, WorkerEnvironment};
 use self::workers::{Job, Spawn};
 use crate::backends;
@@ -105,14 +105,12 @@ pub(crate) fn probe_prepared(options: &ProbeOptions, prepared: &Prepared) -> Pro
         env: &prepared.environment.vars,
         guard_env: &guard_env,
     };
-    let loader = LoaderFiles::of_this_system();
+    // Read once, and only when a backend asked for can be decided without a worker.
+    let mut loader: Option<Option<WorkerLoader>> = None;
     let mut decided: Vec<Option<BackendReport>> = options
         .backends
         .iter()
-        .map(|&name| {
-            let files = loader.as_ref()?;
-            absent_without_worker(name, &spawn, files)
-        })
+        .map(|&name| absent_without_worker(name, &spawn, &mut loader))
         .collect();
     let jobs: Vec<Job> = options
         .backends
@@ -170,18 +168,20 @@ pub(crate) fn probe_prepared(options: &ProbeOptions, prepared: &Prepared) -> Pro
 fn absent_without_worker(
     name: BackendName,
     spawn: &Spawn<'_>,
-    files: &LoaderFiles,
+    loader: &mut Option<Option<WorkerLoader>>,
 ) -> Option<BackendReport> {
     #[cfg(feature = "fault-injection")]
-    if std::env::var(protocol::FAULT_VAR)
-        .is_ok_and(|f| f.starts_with(&format!("{}:", name.as_str())))
-    {
+    if protocol::fault_asked_of(name).is_some() {
         // The conformance suite's fault is injected into the worker: it must start.
         return None;
     }
     let started = Instant::now();
     let runtime = backends::get(name).runtime()?;
-    let why = absence::none_findable(&runtime.libraries, spawn.env, &spawn.worker.program, files)?;
+    let loader = loader.get_or_insert_with(|| {
+        let files = LoaderFiles::of_this_system()?;
+        WorkerLoader::of(spawn.env, &spawn.worker.program, &files)
+    });
+    let why = loader.as_ref()?.none_findable(&runtime.libraries)?;
     let mut report = (runtime.absent)(&why);
     report.properties.insert(
         "worker".into(),

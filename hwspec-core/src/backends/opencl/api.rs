@@ -348,7 +348,7 @@ impl Queue {
     /// buffer (on a CPU device, its own memory: no copy is made). The buffer is borrowed
     /// mutably, so no kernel can be launched on it while it is mapped.
     pub(super) fn fill(&self, buffer: &mut Buffer, pattern: &[f32]) -> Result<(), CallError> {
-        let mapped = self.map(buffer, CL_MAP_WRITE, "clEnqueueMapBuffer")?;
+        let mapped = self.map(buffer, CL_MAP_WRITE)?;
         // SAFETY: `mapped` points at `buffer.len` floats of the buffer, mapped for writing
         // until the unmap below and aligned for f32 (checked by `map`); the driver's memory
         // does not overlap `pattern`, which is the caller's.
@@ -364,7 +364,7 @@ impl Queue {
         buffer: &mut Buffer,
         look: impl FnOnce(&[f32]) -> R,
     ) -> Result<R, CallError> {
-        let mapped = self.map(buffer, CL_MAP_READ, "clEnqueueMapBuffer")?;
+        let mapped = self.map(buffer, CL_MAP_READ)?;
         // SAFETY: the blocking map has completed, so `mapped` points at `buffer.len` floats the
         // device wrote (any bit pattern is a valid f32), aligned for f32 (checked by `map`),
         // and they stay mapped, read by nobody else, until the unmap below.
@@ -378,8 +378,8 @@ impl Queue {
         &self,
         buffer: &mut Buffer,
         flags: opencl3::types::cl_map_flags,
-        call: &'static str,
     ) -> Result<*mut f32, CallError> {
+        const CALL: &str = "clEnqueueMapBuffer";
         let bytes = buffer.len.saturating_mul(size_of::<f32>());
         let mut mapped: cl_mem = ptr::null_mut();
         // SAFETY: queue and buffer are live handles; the map covers the buffer's own size and
@@ -397,7 +397,7 @@ impl Queue {
                 ptr::null(),
             )
         };
-        release(named(call, event)?);
+        release(named(CALL, event)?);
         let mapped = mapped.cast::<f32>();
         if mapped.is_null() || !mapped.is_aligned() {
             // A driver bug: nothing may be read or written through this pointer, but it is
@@ -405,7 +405,7 @@ impl Queue {
             if !mapped.is_null() {
                 let _ = self.unmap(buffer, mapped);
             }
-            return Err(cl_error(call, CL_INVALID_VALUE));
+            return Err(cl_error(CALL, CL_INVALID_VALUE));
         }
         Ok(mapped)
     }
