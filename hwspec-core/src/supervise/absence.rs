@@ -357,6 +357,41 @@ mod tests {
         assert!(none(&[], &[], &files).is_none());
     }
 
+    /// Hostile files where the loader's cache and the worker program are read: a FIFO (an open
+    /// for reading would block until a writer came), a device, and a cache over the bound.
+    /// Each is "maybe", at once.
+    #[test]
+    fn a_cache_or_program_that_is_no_regular_file_means_maybe_without_blocking() {
+        let tmp = TempDir::new("absence-hostile");
+        let files = layout(tmp.path());
+        let name = ["libhwspec-absent.so.1"];
+        let fifo = tmp.path().join("fifo");
+        assert!(std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success());
+        let started = std::time::Instant::now();
+        for odd in [fifo.as_path(), Path::new("/dev/zero")] {
+            let cache_is_odd = LoaderFiles {
+                cache: odd.to_path_buf(),
+                ..files.clone()
+            };
+            assert!(none(&name, &[], &cache_is_odd).is_none(), "{odd:?}");
+            assert!(none_findable(&name, &[], odd, &files).is_none(), "{odd:?}");
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let huge = std::fs::File::create(&files.cache).unwrap();
+        huge.set_len(MAX_CACHE_BYTES + 1).unwrap();
+        assert!(none(&name, &[], &files).is_none());
+        // Non-UTF-8 values are still seen as set.
+        let env = [(
+            OsString::from("LD_LIBRARY_PATH"),
+            std::os::unix::ffi::OsStringExt::from_vec(vec![0xff, b'/']),
+        )];
+        assert!(none(&name, &env, &files).is_none());
+    }
+
     #[test]
     fn a_program_with_its_own_search_path_means_maybe() {
         let tmp = TempDir::new("absence-runpath");
