@@ -30,8 +30,9 @@ pub struct Cli {
 pub enum Commands {
     /// Probe the runtimes and devices of this machine and print what was proven.
     ///
-    /// Each backend runs in its own worker process with a deadline; a runtime that is missing,
-    /// hangs or crashes is reported with a reason, never as an error of hwspec itself.
+    /// Each backend runs in its own worker process with a deadline (a runtime whose library the
+    /// dynamic loader provably cannot find needs none); a runtime that is missing, hangs or
+    /// crashes is reported with a reason, never as an error of hwspec itself.
     /// The readable table goes to standard output; diagnostics go to standard error.
     Probe(ProbeArgs),
     /// Decide whether this machine satisfies a requirement (an X-Requires-Hwspec expression).
